@@ -1,0 +1,3 @@
+"""logconsole: a log console for the terminal."""
+
+__version__ = "0.1.0"

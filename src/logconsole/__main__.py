@@ -1,0 +1,5 @@
+"""``python -m logconsole``."""
+
+from logconsole.cli import main
+
+main()

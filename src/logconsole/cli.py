@@ -1,0 +1,34 @@
+"""The ``logconsole`` command: a click group; the bare command opens the console."""
+
+from __future__ import annotations
+
+import click
+
+from logconsole import __version__
+from logconsole.cli_options import CONTEXT_SETTINGS
+from logconsole.commands import collector_commands, store_commands, tui_command
+
+
+@click.group(invoke_without_command=True, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "-V", "--version", prog_name="logconsole")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """logconsole: collect, search and export application logs.
+
+    Without a command, opens the console (same as `logconsole tui`).
+
+    \b
+    Example:
+        logconsole query --type error --since 2h --where severity=critical
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(tui_command.tui)
+
+
+for module in (store_commands, collector_commands, tui_command):
+    for command in module.COMMANDS:
+        cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="logconsole")

@@ -1,0 +1,120 @@
+"""Options shared by several commands, declared once.
+
+Every path option honours its environment variable (``LOGCONSOLE_DB``,
+``LOGCONSOLE_SOCKET``, ``LOGCONSOLE_CONFIG``) so a script can set them once.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from logconsole.config import ConfigError, Settings, load_settings
+from logconsole.kinds import KIND_NAMES
+from logconsole.paths import default_db_path, default_socket_path
+from logconsole.store.db import StoreError, connect
+from logconsole.store.query import Filter, QueryError, make_filter
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def db_option(f: F) -> F:
+    return click.option(
+        "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+        envvar="LOGCONSOLE_DB", default=None, show_envvar=True,
+        help="Database file [default: $XDG_DATA_HOME/logconsole/logs.db].",
+    )(f)
+
+
+def socket_option(f: F) -> F:
+    return click.option(
+        "--socket", "socket_path", type=click.Path(dir_okay=False, path_type=Path),
+        envvar="LOGCONSOLE_SOCKET", default=None, show_envvar=True,
+        help="Collector socket [default: $XDG_RUNTIME_DIR/logconsole/logconsole.sock].",
+    )(f)
+
+
+def config_option(f: F) -> F:
+    return click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+        envvar="LOGCONSOLE_CONFIG", default=None, show_envvar=True,
+        help="Config file [default: $XDG_CONFIG_HOME/logconsole/config.toml].",
+    )(f)
+
+
+def db_path_or_default(path: Path | None) -> Path:
+    return path or default_db_path()
+
+
+def socket_path_or_default(path: Path | None) -> Path:
+    return path or default_socket_path()
+
+
+def settings_from(path: Path | None) -> Settings:
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def open_db(path: Path | None, *, readonly: bool = False) -> sqlite3.Connection:
+    """Open the database or fail with a one-line error."""
+    try:
+        return connect(db_path_or_default(path), readonly=readonly)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def filter_options(f: F) -> F:
+    """``--type``, ``--since``, ``--until``, ``--search``, ``--where`` (query, export, delete)."""
+    decorators = [
+        click.option("--type", "-t", "types", multiple=True, metavar="TYPE",
+                     help=f"Record type: {'|'.join(KIND_NAMES)} (repeatable; default all)."),
+        click.option("--since", "-S", metavar="TIME",
+                     help="From this time: ISO 8601, relative (15m, 2h, 7d) or 'today'."),
+        click.option("--until", "-U", metavar="TIME", help="Before this time (same forms as --since)."),
+        click.option("--search", "-s", "search", metavar="TEXT",
+                     help="Full-text search (FTS5 syntax, or plain words)."),
+        click.option("--where", "-w", "where", multiple=True, metavar="FIELD=VALUE",
+                     help="Exact match on a field (repeatable); also !=, >, >=, <, <=, ~ (contains)."),
+    ]
+    for d in reversed(decorators):
+        f = d(f)
+    return f
+
+
+def build_filter(types: tuple[str, ...], since: str | None, until: str | None,
+                 search: str | None, where: tuple[str, ...], ids: tuple[int, ...] = ()) -> Filter:
+    try:
+        return make_filter(types=types, since=since, until=until, search=search, where=where, ids=ids)
+    except QueryError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def user_errors(f: F) -> F:
+    """Turn store and query errors into one-line click errors (never a traceback)."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except (QueryError, ConfigError, StoreError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except sqlite3.OperationalError as exc:
+            raise click.ClickException(f"database error: {exc}") from None
+        except BrokenPipeError:
+            # `logconsole export | head`: the reader left; that is not an error.
+            import os
+            import sys
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return None
+
+    return wrapper  # type: ignore[return-value]

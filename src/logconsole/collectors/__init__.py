@@ -1,0 +1,1 @@
+"""Collectors: socket, syslog, health, file tailing. No Textual here."""

@@ -1,0 +1,7 @@
+"""Commands (being built)."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

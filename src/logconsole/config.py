@@ -1,0 +1,130 @@
+"""Settings: defaults < config.toml < environment < command-line flags.
+
+The config file is optional TOML::
+
+    [store]
+    retention_days = 90
+    group_readable = false
+
+    [redaction]
+    extra_keys = ["session", "otp"]
+
+    [daemon]
+    socket_mode = "0600"
+    socket_group = ""
+    max_record_bytes = 1048576
+    health_interval = 300
+    watch = ["/var/log/app/*.log"]
+    watch_type = "activity"
+
+    [health]
+    warning = 70
+    critical = 90
+    disk_paths = ["/"]
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from logconsole.paths import default_config_path
+
+
+class ConfigError(ValueError):
+    """The config file cannot be read or says something impossible."""
+
+
+@dataclass(slots=True)
+class Settings:
+    retention_days: float = 90
+    group_readable: bool = False
+    secret_words: tuple[str, ...] = ()
+    socket_mode: int = 0o600
+    socket_group: str = ""
+    max_record_bytes: int = 1 << 20
+    health_interval: float = 300
+    watch: tuple[str, ...] = ()
+    watch_type: str = "activity"
+    warning: float = 70
+    critical: float = 90
+    disk_paths: tuple[str, ...] = ("/",)
+    source: Path | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def _get(data: dict[str, Any], section: str, key: str, kind: type, path: Path) -> Any:
+    sect = data.get(section, {})
+    if not isinstance(sect, dict):
+        raise ConfigError(f"{path}: [{section}] must be a table")
+    if key not in sect:
+        return None
+    value = sect[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if kind is tuple:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{path}: [{section}] {key} must be a list of strings")
+        return tuple(value)
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ConfigError(f"{path}: [{section}] {key} must be a {kind.__name__}, got {value!r}")
+    return value
+
+
+def parse_mode(text: str | int) -> int:
+    """``"0660"`` or ``"660"`` or 0o660 -> 0o660."""
+    if isinstance(text, int):
+        return text
+    try:
+        mode = int(str(text), 8)
+    except ValueError:
+        raise ConfigError(f"socket mode must be octal like 0660, got {text!r}") from None
+    if not 0 <= mode <= 0o777:
+        raise ConfigError(f"socket mode must be between 0000 and 0777, got {text!r}")
+    return mode
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read the config file (missing is fine when it was not named explicitly)."""
+    explicit = path is not None
+    path = path or default_config_path()
+    settings = Settings()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError(f"config file {path} does not exist") from None
+        return settings
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    settings.source = path
+    settings.raw = data
+    table = (
+        ("store", "retention_days", float, "retention_days"),
+        ("store", "group_readable", bool, "group_readable"),
+        ("redaction", "extra_keys", tuple, "secret_words"),
+        ("daemon", "socket_group", str, "socket_group"),
+        ("daemon", "max_record_bytes", int, "max_record_bytes"),
+        ("daemon", "health_interval", float, "health_interval"),
+        ("daemon", "watch", tuple, "watch"),
+        ("daemon", "watch_type", str, "watch_type"),
+        ("health", "warning", float, "warning"),
+        ("health", "critical", float, "critical"),
+        ("health", "disk_paths", tuple, "disk_paths"),
+    )
+    for section, key, kind, attr in table:
+        value = _get(data, section, key, kind, path)
+        if value is not None:
+            setattr(settings, attr, value)
+    mode = data.get("daemon", {}).get("socket_mode")
+    if mode is not None:
+        settings.socket_mode = parse_mode(mode)
+    return settings

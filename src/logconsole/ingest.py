@@ -1,0 +1,294 @@
+"""The one step every record passes before the store: parse, validate, normalise,
+redact, truncate.
+
+Whatever door a record came through (socket, syslog, tailed file, ``import``,
+the health sampler, the TUI), it becomes a *row* here: a dict of column name to
+a value SQLite stores as is (JSON already encoded, booleans as 0/1, times in the
+stored form).  Errors are :class:`IngestError` with the field and a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from logconsole import kinds as K
+from logconsole.timeutil import format_ts, to_stored, utcnow
+
+REDACTED = "[REDACTED]"
+MAX_JSON_CHARS = 10_000
+
+DEFAULT_SECRET_WORDS = frozenset(
+    {
+        "password", "passwd", "token", "secret", "key", "apikey", "cvv", "pin",
+        "ssn", "authorization", "cookie",
+    }
+)
+
+Row = dict[str, Any]
+
+
+class IngestError(ValueError):
+    """A record that cannot be stored, with the field at fault when there is one."""
+
+    def __init__(self, reason: str, field: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
+
+
+_KEY_SPLIT = re.compile(r"[_\-.\s]+|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def key_words(key: str) -> list[str]:
+    """The words of a key: split on ``_``, ``-``, ``.``, spaces and camelCase."""
+    return [w.lower() for w in _KEY_SPLIT.split(key) if w]
+
+
+class Redactor:
+    """Hides values whose key names a secret, at any depth; remembers its verdicts."""
+
+    __slots__ = ("words", "_cache")
+
+    def __init__(self, extra_words: Iterable[str] = ()) -> None:
+        self.words = DEFAULT_SECRET_WORDS | {w.strip().lower() for w in extra_words if w.strip()}
+        self._cache: dict[str, bool] = {}
+
+    def is_secret(self, key: str) -> bool:
+        hit = self._cache.get(key)
+        if hit is None:
+            words = key_words(key)
+            hit = any(w in self.words for w in words) or _says_credit_card(words)
+            if len(self._cache) < 100_000:
+                self._cache[key] = hit
+        return hit
+
+    def redact(self, value: Any) -> Any:
+        """A copy of ``value`` with every secret-keyed value replaced."""
+        if isinstance(value, dict):
+            return {
+                k: (REDACTED if self.is_secret(str(k)) else self.redact(v))
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self.redact(v) for v in value]
+        return value
+
+
+def _says_credit_card(words: list[str]) -> bool:
+    if "creditcard" in words:
+        return True
+    return any(a == "credit" and b == "card" for a, b in zip(words, words[1:]))
+
+
+DEFAULT_REDACTOR = Redactor()
+
+
+def encode_json(value: Any) -> str:
+    """Compact JSON text, as stored."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def bounded_json(value: Any) -> str:
+    """JSON text of ``value``, or the truncation marker when it is too large."""
+    text = encode_json(value)
+    if len(text) > MAX_JSON_CHARS:
+        return encode_json({"truncated": True, "size": len(text)})
+    return text
+
+
+def _bounded(value: Any) -> Any:
+    text = encode_json(value)
+    if len(text) > MAX_JSON_CHARS:
+        return {"truncated": True, "size": len(text)}
+    return value
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def coerce(field: K.Field, value: Any) -> Any:
+    """``value`` as ``field`` stores it, or :class:`IngestError` saying why not.
+
+    Used by ingest and by query filters, so a value means the same in both.
+    """
+    t = field.type
+    name = field.name
+    if t == "text":
+        if isinstance(value, str):
+            return value.upper() if field.upper else value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise IngestError(f"field `{name}` must be a string, got {_show(value)}", name)
+    if t == "enum":
+        if not isinstance(value, str):
+            raise IngestError(f"field `{name}` must be one of {', '.join(field.values)}, got {_show(value)}", name)
+        low = value.strip().lower()
+        low = dict(field.synonyms).get(low, low)
+        if low not in field.values:
+            raise IngestError(f"field `{name}` must be one of {', '.join(field.values)}, got {_show(value)}", name)
+        return low
+    if t == "int":
+        if isinstance(value, bool):
+            raise IngestError(f"field `{name}` must be an integer, got {_show(value)}", name)
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise IngestError(f"field `{name}` must be an integer, got {_show(value)}", name)
+    if t == "number":
+        if isinstance(value, bool):
+            raise IngestError(f"field `{name}` must be a number, got {_show(value)}", name)
+        if isinstance(value, (int, float)):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise IngestError(f"field `{name}` must be a finite number, got {_show(value)}", name)
+            return value
+        if isinstance(value, str):
+            try:
+                num = float(value.strip())
+            except ValueError:
+                pass
+            else:
+                if math.isfinite(num):
+                    return int(num) if num.is_integer() else num
+        raise IngestError(f"field `{name}` must be a number, got {_show(value)}", name)
+    if t == "bool":
+        if isinstance(value, bool):
+            return 1 if value else 0
+        if isinstance(value, int) and value in (0, 1):
+            return value
+        if isinstance(value, str):
+            low = value.strip().lower()
+            if low in ("true", "yes", "1", "on", "y", "t"):
+                return 1
+            if low in ("false", "no", "0", "off", "n", "f"):
+                return 0
+        raise IngestError(f"field `{name}` must be true or false, got {_show(value)}", name)
+    if t == "time":
+        try:
+            return to_stored(value)
+        except ValueError as exc:
+            raise IngestError(f"field `{name}`: {exc}", name) from None
+    if t == "json":
+        return value
+    raise AssertionError(f"unknown field type {t}")  # pragma: no cover
+
+
+def normalize(
+    raw: Mapping[str, Any],
+    *,
+    kind: str | None = None,
+    now: datetime | str | None = None,
+    redactor: Redactor = DEFAULT_REDACTOR,
+    trusted: Mapping[str, Any] | None = None,
+) -> Row:
+    """Turn one decoded record into a row ready for the store.
+
+    ``kind`` is the type to use when the record does not name one (``--type``).
+    ``now`` stamps records without ``created_at``.  ``trusted`` fields (the
+    sender's pid, uid, process name from socket credentials) go into ``extra``
+    over anything the record claimed under the same names.
+    """
+    if not isinstance(raw, Mapping):
+        raise IngestError(f"a record must be a JSON object, got {type(raw).__name__}")
+    fields: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in raw.items():
+        key = str(key)
+        canon = K.canonical_name(key)
+        if canon == "extra" and isinstance(value, Mapping):
+            for ek, ev in value.items():
+                extra[str(ek)] = ev
+        elif canon in K.ALL_FIELDS and canon != "extra":
+            fields[canon] = value
+        else:
+            extra[key] = value
+
+    type_value = fields.pop("type", None)
+    if type_value is None or type_value == "":
+        if kind is None:
+            raise IngestError(
+                f"field `type` is required: one of {', '.join(K.KIND_NAMES)}", "type"
+            )
+        type_value = kind
+    if not isinstance(type_value, str):
+        raise IngestError(f"field `type` must be one of {', '.join(K.KIND_NAMES)}, got {_show(type_value)}", "type")
+    try:
+        spec = K.resolve_kind(type_value)
+    except ValueError:
+        raise IngestError(
+            f"field `type` must be one of {', '.join(K.KIND_NAMES)}, got {_show(type_value)}", "type"
+        ) from None
+
+    fields.pop("id", None)  # the store assigns ids
+    row: Row = {"type": spec.name}
+    created = fields.pop("created_at", None)
+    if created is None or created == "":
+        row["created_at"] = now if isinstance(now, str) else format_ts(now or utcnow())
+    else:
+        try:
+            row["created_at"] = to_stored(created)
+        except ValueError as exc:
+            raise IngestError(f"field `created_at`: {exc}", "created_at") from None
+
+    by_name = spec.by_name
+    for name, value in fields.items():
+        f = by_name.get(name)
+        if f is None:
+            # A field of another kind: keep it, like any unknown field.
+            extra[name] = value
+            continue
+        if value is None or (value == "" and f.type != "text"):
+            continue
+        if f.type == "json":
+            row[name] = bounded_json(redactor.redact(_snake_metrics(value) if name == "metrics" else value))
+        else:
+            row[name] = coerce(f, value)
+
+    for f in spec.fields:
+        if f.name in row:
+            continue
+        if f.required:
+            raise IngestError(f"field `{f.name}` is required for {spec.name} records", f.name)
+        if f.default is not None:
+            row[f.name] = coerce(f, f.default)
+    for name in spec.required:
+        if row.get(name) == "":
+            raise IngestError(f"field `{name}` must not be empty", name)
+
+    if trusted:
+        extra.update(trusted)
+    if extra:
+        row["extra"] = encode_json(
+            {k: (REDACTED if redactor.is_secret(k) else _bounded(redactor.redact(v))) for k, v in extra.items()}
+        )
+    return row
+
+
+def _snake_metrics(value: Any) -> Any:
+    """The original system's ``systemMetrics`` keys (``cpuUsage``) in snake_case."""
+    if isinstance(value, Mapping):
+        return {K.snake_case(str(k)): v for k, v in value.items()}
+    return value
+
+
+def parse_line(line: str | bytes, *, kind: str | None = None, **opts: Any) -> Row:
+    """Decode one JSON line and normalise it."""
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise IngestError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+    except UnicodeDecodeError:
+        raise IngestError("invalid UTF-8") from None
+    return normalize(data, kind=kind, **opts)

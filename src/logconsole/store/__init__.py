@@ -1,0 +1,1 @@
+"""The SQLite store: schema, writer, queries, actions, export. No Textual here."""

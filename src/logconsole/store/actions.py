@@ -1,0 +1,128 @@
+"""Changing what is stored: resolve, unresolve, delete, retention."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from logconsole.store.query import Filter, where_sql
+from logconsole.timeutil import format_ts, utcnow
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What an action did to the ids it was given."""
+
+    changed: list[int] = field(default_factory=list)
+    missing: list[int] = field(default_factory=list)
+    """Ids with no record."""
+    skipped: list[int] = field(default_factory=list)
+    """Ids whose record the action does not apply to (not an error, already so)."""
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _ids_json(ids: Iterable[int]) -> str:
+    return json.dumps(sorted({int(i) for i in ids}))
+
+
+def _set_resolved(
+    conn: sqlite3.Connection, ids: Iterable[int], resolved: bool,
+    note: str | None, by: str | None, now: datetime | None,
+) -> Outcome:
+    wanted = _ids_json(ids)
+    out = Outcome()
+    with transaction(conn):
+        found = dict(conn.execute(
+            "SELECT id, type = 'error' AND is_resolved IS NOT ? FROM records "
+            "WHERE id IN (SELECT value FROM json_each(?))", (int(resolved), wanted),
+        ).fetchall())
+        for i in json.loads(wanted):
+            if i not in found:
+                out.missing.append(i)
+            elif found[i]:
+                out.changed.append(i)
+            else:
+                out.skipped.append(i)
+        if out.changed:
+            ts = format_ts(now or utcnow()) if resolved else None
+            conn.execute(
+                "UPDATE records SET is_resolved = ?, resolution = ?, resolved_at = ?, resolved_by = ? "
+                "WHERE id IN (SELECT value FROM json_each(?))",
+                (int(resolved), note if resolved else None, ts, by if resolved else None,
+                 json.dumps(out.changed)),
+            )
+    return out
+
+
+def resolve(
+    conn: sqlite3.Connection, ids: Iterable[int], *, note: str | None = None,
+    by: str | None = None, now: datetime | None = None,
+) -> Outcome:
+    """Mark error records resolved with a note; other kinds and resolved ones are skipped."""
+    return _set_resolved(conn, ids, True, note, by, now)
+
+
+def unresolve(conn: sqlite3.Connection, ids: Iterable[int]) -> Outcome:
+    """Reopen resolved errors, clearing the note, who and when."""
+    return _set_resolved(conn, ids, False, None, None, None)
+
+
+def delete_ids(conn: sqlite3.Connection, ids: Iterable[int]) -> Outcome:
+    wanted = _ids_json(ids)
+    out = Outcome()
+    with transaction(conn):
+        found = {r[0] for r in conn.execute(
+            "SELECT id FROM records WHERE id IN (SELECT value FROM json_each(?))", (wanted,))}
+        for i in json.loads(wanted):
+            (out.changed if i in found else out.missing).append(i)
+        conn.execute("DELETE FROM records WHERE id IN (SELECT value FROM json_each(?))", (wanted,))
+    return out
+
+
+def delete_matching(conn: sqlite3.Connection, flt: Filter) -> int:
+    """Delete every record the filter matches; returns how many."""
+    where, params = where_sql(conn, flt)
+    with transaction(conn):
+        cur = conn.execute(f"DELETE FROM records WHERE {where}", params)
+    return cur.rowcount
+
+
+RETENTION_KEEPS = (
+    "(type = 'error' AND is_resolved = 0)",
+    "(type = 'system' AND requires_action = 1)",
+)
+
+
+def prune(
+    conn: sqlite3.Connection, days: float, *, now: datetime | None = None, batch: int = 20_000,
+) -> int:
+    """Delete records older than ``days``, except unresolved errors and system
+    records that require action.  Works in batches so writers are not held up."""
+    if days < 0:
+        raise ValueError("days must not be negative")
+    cutoff = format_ts((now or utcnow()) - timedelta(days=days))
+    keep = " OR ".join(RETENTION_KEEPS)
+    total = 0
+    while True:
+        with transaction(conn):
+            cur = conn.execute(
+                f"DELETE FROM records WHERE id IN (SELECT id FROM records WHERE created_at < ? "
+                f"AND NOT ({keep}) LIMIT ?)", (cutoff, batch),
+            )
+        total += cur.rowcount
+        if cur.rowcount < batch:
+            return total

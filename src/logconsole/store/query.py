@@ -1,0 +1,457 @@
+"""Filters to SQL, keyset pages, full-text search, counts: the one path out.
+
+The TUI, ``query``, ``export`` and ``delete`` all build their SQL here, so a
+filter means the same thing on screen and in a script.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from logconsole import kinds as K
+from logconsole.ingest import IngestError, coerce
+from logconsole.timeutil import format_ts, parse_user_time
+
+
+class QueryError(ValueError):
+    """A filter a user wrote that cannot be run; the message says why."""
+
+
+OPS = ("!=", ">=", "<=", "=", ">", "<", "~")
+_OP_RE = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(!=|>=|<=|=|>|<|~)(.*)\Z", re.S)
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """``column op value``; ``path`` reaches into a JSON column (``metrics.cpu_usage``)."""
+
+    column: str
+    op: str
+    value: Any
+    path: str = ""
+
+    def describe(self) -> str:
+        name = f"{self.column}.{self.path}" if self.path else self.column
+        value = "null" if self.value is None else self.value
+        if self.column in K.BOOL_COLUMNS and value in (0, 1):
+            value = "true" if value else "false"
+        return f"{name}{self.op}{value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """What to show.  ``since``/``until`` are stored-form times (inclusive/exclusive)."""
+
+    types: tuple[str, ...] = ()
+    since: str | None = None
+    until: str | None = None
+    search: str | None = None
+    where: tuple[Condition, ...] = ()
+    ids: tuple[int, ...] = ()
+    prefix_search: bool = False
+    """Treat the last search word as a prefix (search as you type)."""
+
+    def kinds(self) -> tuple[K.Kind, ...]:
+        return tuple(K.KINDS[t] for t in self.types)
+
+    def with_(self, **changes: Any) -> Filter:
+        return replace(self, **changes)
+
+    def describe(self) -> list[str]:
+        """The active filters as short words, for status lines."""
+        out = []
+        if self.types and len(self.types) < len(K.KINDS):
+            out.append("type=" + ",".join(self.types))
+        if self.since:
+            out.append(f"since {self.since[:16].replace('T', ' ')}")
+        if self.until:
+            out.append(f"until {self.until[:16].replace('T', ' ')}")
+        if self.search:
+            out.append(f"search {self.search!r}")
+        out.extend(c.describe() for c in self.where)
+        if self.ids:
+            out.append(f"{len(self.ids)} ids")
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Sort:
+    column: str = "created_at"
+    descending: bool = True
+
+    def flipped(self) -> Sort:
+        return Sort(self.column, not self.descending)
+
+
+NEWEST = Sort()
+OLDEST = Sort(descending=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a page ended: the sort column's value and the id of the last row."""
+
+    value: Any
+    id: int
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def parse_types(values: Iterable[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for v in values:
+        for part in str(v).split(","):
+            if part.strip():
+                try:
+                    name = K.resolve_kind(part).name
+                except ValueError as exc:
+                    raise QueryError(str(exc)) from None
+                if name not in out:
+                    out.append(name)
+    return tuple(out)
+
+
+def parse_condition(text: str, types: Sequence[str] = ()) -> Condition:
+    """``field=value`` (also ``!=``, ``>``, ``>=``, ``<``, ``<=``, ``~`` for contains).
+
+    The value is coerced like ingest would (``is_resolved=false`` -> 0,
+    ``severity=CRITICAL`` -> ``critical``); ``null`` means no value.
+    A dotted name reaches into a JSON column: ``metrics.cpu_usage>90``.
+    """
+    m = _OP_RE.match(text)
+    if not m:
+        raise QueryError(f"cannot read --where {text!r}: expected FIELD=VALUE, e.g. severity=critical")
+    name, op, raw = m.group(1), m.group(2), m.group(3).strip()
+    kinds = tuple(K.KINDS[t] for t in types)
+    head, _, path = name.partition(".")
+    try:
+        fld = K.field_for(kinds or None, head)
+    except ValueError as exc:
+        raise QueryError(str(exc)) from None
+    if path:
+        if fld.type != "json":
+            raise QueryError(f"--where {text!r}: {fld.name} is not a JSON field, so it has no {path!r}")
+        return Condition(fld.name, op, _json_scalar(raw), path)
+    if raw.lower() in ("null", "none", ""):
+        if op not in ("=", "!="):
+            raise QueryError(f"--where {text!r}: only = and != compare with null")
+        return Condition(fld.name, op, None)
+    if op == "~":
+        return Condition(fld.name, op, raw)
+    candidates = [k.by_name[fld.name] for k in (kinds or K.KINDS.values()) if fld.name in k.by_name] or [fld]
+    errors = []
+    for cand in candidates:
+        try:
+            value = coerce(cand, raw)
+        except IngestError as exc:
+            errors.append(exc.reason)
+            continue
+        if cand.type == "enum" and op not in ("=", "!="):
+            raise QueryError(f"--where {text!r}: {cand.name} is compared with = or != only")
+        return Condition(cand.name, op, value)
+    raise QueryError(f"--where {text!r}: {errors[0].replace('field ', '', 1)}")
+
+
+def _json_scalar(raw: str) -> Any:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw
+    return value if isinstance(value, (int, float, str, bool)) else raw
+
+
+def make_filter(
+    *,
+    types: Iterable[str] = (),
+    since: str | None = None,
+    until: str | None = None,
+    search: str | None = None,
+    where: Iterable[str] = (),
+    ids: Iterable[int] = (),
+    now: datetime | None = None,
+) -> Filter:
+    """A :class:`Filter` from what a user typed; :class:`QueryError` when it cannot be."""
+    type_names = parse_types(types)
+    try:
+        since_ts = format_ts(parse_user_time(since, now)) if since else None
+        until_ts = format_ts(parse_user_time(until, now)) if until else None
+    except ValueError as exc:
+        raise QueryError(str(exc)) from None
+    if since_ts and until_ts and since_ts >= until_ts:
+        raise QueryError(f"--since ({since}) is not before --until ({until})")
+    conds = tuple(parse_condition(w, type_names) for w in where)
+    return Filter(
+        types=type_names, since=since_ts, until=until_ts,
+        search=(search or None), where=conds, ids=tuple(ids),
+    )
+
+
+# ---------------------------------------------------------------- full-text
+
+
+def _plain_fts(text: str, prefix: bool) -> str | None:
+    """Words as FTS5 phrases: each whitespace-separated chunk's words form a phrase."""
+    phrases = []
+    for chunk in text.split():
+        words = re.findall(r"\w+", chunk)
+        if words:
+            phrases.append('"' + " ".join(words) + '"')
+    if not phrases:
+        return None
+    if prefix and text[-1:].isalnum():
+        phrases[-1] += "*"
+    return " ".join(phrases)
+
+
+def fts_expression(conn: sqlite3.Connection, text: str, *, prefix: bool = False) -> str | None:
+    """The FTS5 query for what a user typed.
+
+    Valid FTS5 syntax (``"exact phrase"``, ``OR``, ``NOT``, ``pay*``,
+    ``message:timeout``) is used as written; anything else is searched as plain
+    words, so a stray quote or ``error-prone`` never fails.  ``None`` when there
+    is nothing to search for.
+    """
+    text = text.strip()
+    if not text:
+        return None
+    if prefix:
+        return _plain_fts(text, True)
+    try:
+        conn.execute(
+            "SELECT 1 FROM records_fts WHERE records_fts MATCH ? LIMIT 1", (text,)
+        ).fetchall()
+    except sqlite3.OperationalError:
+        return _plain_fts(text, False)
+    return text
+
+
+# ---------------------------------------------------------------- SQL
+
+
+def _column(name: str) -> str:
+    if name not in K.ALL_FIELDS:
+        raise QueryError(f"unknown column {name!r}")
+    return name
+
+
+def where_sql(conn: sqlite3.Connection, flt: Filter) -> tuple[str, list[Any]]:
+    """The WHERE clause (without the word) and its parameters; ``1`` when empty."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if flt.types and len(flt.types) < len(K.KINDS):
+        if len(flt.types) == 1:
+            clauses.append("type = ?")
+        else:
+            clauses.append(f"type IN ({', '.join('?' for _ in flt.types)})")
+        params.extend(flt.types)
+    if flt.since:
+        clauses.append("created_at >= ?")
+        params.append(flt.since)
+    if flt.until:
+        clauses.append("created_at < ?")
+        params.append(flt.until)
+    if flt.ids:
+        clauses.append("id IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(list(flt.ids)))
+    for cond in flt.where:
+        col = _column(cond.column)
+        expr = f"json_extract({col}, ?)" if cond.path else col
+        if cond.path:
+            params.append("$." + cond.path)
+        if cond.value is None:
+            clauses.append(f"{expr} IS {'NOT ' if cond.op == '!=' else ''}NULL")
+        elif cond.op == "~":
+            clauses.append(f"{expr} LIKE ? ESCAPE '\\'")
+            params.append("%" + re.sub(r"([%_\\])", r"\\\1", str(cond.value)) + "%")
+        elif cond.op == "!=":
+            clauses.append(f"({expr} IS NULL OR {expr} != ?)")
+            if cond.path:
+                params.append("$." + cond.path)
+            params.append(cond.value)
+        else:
+            clauses.append(f"{expr} {cond.op} ?")
+            params.append(cond.value)
+    if flt.search:
+        expr = fts_expression(conn, flt.search, prefix=flt.prefix_search)
+        if expr is None:
+            clauses.append("0")
+        else:
+            clauses.append("id IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?)")
+            params.append(expr)
+    return (" AND ".join(clauses) or "1"), params
+
+
+def _keyset(sort: Sort, after: Cursor | None) -> tuple[str, list[Any]]:
+    if after is None:
+        return "", []
+    col = _column(sort.column)
+    if col in ("created_at", "id", "type"):  # never NULL: a row-value comparison uses the index
+        if col == "id":
+            return ("id < ?" if sort.descending else "id > ?"), [after.id]
+        return (f"({col}, id) < (?, ?)" if sort.descending else f"({col}, id) > (?, ?)"), [after.value, after.id]
+    # SQLite sorts NULL first ascending and last descending.
+    if sort.descending:
+        if after.value is None:
+            return f"({col} IS NULL AND id < ?)", [after.id]
+        return (
+            f"({col} < ? OR ({col} = ? AND id < ?) OR {col} IS NULL)",
+            [after.value, after.value, after.id],
+        )
+    if after.value is None:
+        return f"(({col} IS NULL AND id > ?) OR {col} IS NOT NULL)", [after.id]
+    return f"({col} > ? OR ({col} = ? AND id > ?))", [after.value, after.value, after.id]
+
+
+def _order(sort: Sort) -> str:
+    direction = "DESC" if sort.descending else "ASC"
+    col = _column(sort.column)
+    if col == "id":
+        return f"id {direction}"
+    return f"{col} {direction}, id {direction}"
+
+
+def select_sql(
+    conn: sqlite3.Connection,
+    flt: Filter,
+    sort: Sort = NEWEST,
+    *,
+    limit: int | None = None,
+    after: Cursor | None = None,
+    offset: int = 0,
+    columns: str = "*",
+) -> tuple[str, list[Any]]:
+    where, params = where_sql(conn, flt)
+    ks, ks_params = _keyset(sort, after)
+    if ks:
+        where = f"{where} AND {ks}"
+        params = params + ks_params
+    sql = f"SELECT {columns} FROM records WHERE {where} ORDER BY {_order(sort)}"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(int(limit))
+        if offset:
+            sql += " OFFSET ?"
+            params.append(int(offset))
+    elif offset:
+        sql += " LIMIT -1 OFFSET ?"
+        params.append(int(offset))
+    return sql, params
+
+
+def _dict_rows(cur: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
+    names = [d[0] for d in cur.description]
+    for values in cur:
+        yield dict(zip(names, values))
+
+
+def fetch_page(
+    conn: sqlite3.Connection,
+    flt: Filter,
+    sort: Sort = NEWEST,
+    *,
+    limit: int = 100,
+    after: Cursor | None = None,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """One page of stored rows (raw columns).  Pass the last row's :func:`cursor_of`
+    as ``after`` for the next page: its cost does not grow with depth."""
+    sql, params = select_sql(conn, flt, sort, limit=limit, after=after, offset=offset)
+    return list(_dict_rows(conn.execute(sql, params)))
+
+
+def cursor_of(row: dict[str, Any], sort: Sort = NEWEST) -> Cursor:
+    return Cursor(row.get(sort.column), int(row["id"]))
+
+
+def iter_rows(
+    conn: sqlite3.Connection,
+    flt: Filter,
+    sort: Sort = NEWEST,
+    *,
+    limit: int | None = None,
+    page_size: int = 5000,
+) -> Iterator[dict[str, Any]]:
+    """Every matching row, read in keyset pages so memory stays flat and no
+    long read transaction holds the WAL back."""
+    remaining = limit
+    after: Cursor | None = None
+    while remaining is None or remaining > 0:
+        size = page_size if remaining is None else min(page_size, remaining)
+        page = fetch_page(conn, flt, sort, limit=size, after=after)
+        yield from page
+        if len(page) < size:
+            return
+        if remaining is not None:
+            remaining -= len(page)
+        after = cursor_of(page[-1], sort)
+
+
+def count(conn: sqlite3.Connection, flt: Filter) -> int:
+    where, params = where_sql(conn, flt)
+    return int(conn.execute(f"SELECT count(*) FROM records WHERE {where}", params).fetchone()[0])
+
+
+def ids_matching(conn: sqlite3.Connection, flt: Filter) -> list[int]:
+    where, params = where_sql(conn, flt)
+    return [r[0] for r in conn.execute(f"SELECT id FROM records WHERE {where}", params)]
+
+
+def get(conn: sqlite3.Connection, record_id: int) -> dict[str, Any] | None:
+    cur = conn.execute("SELECT * FROM records WHERE id = ?", (record_id,))
+    return next(_dict_rows(cur), None)
+
+
+def counts_by(conn: sqlite3.Connection, column: str, flt: Filter = Filter()) -> dict[Any, int]:
+    """``{value: count}`` of one column among matching rows."""
+    col = _column(column)
+    where, params = where_sql(conn, flt)
+    sql = f"SELECT {col}, count(*) FROM records WHERE {where} GROUP BY {col}"
+    return {value: n for value, n in conn.execute(sql, params)}
+
+
+# ---------------------------------------------------------------- rows out
+
+
+def to_record(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row as a record: its kind's fields in order, JSON decoded,
+    booleans as booleans, ``extra`` only when there is some."""
+    kind = K.KINDS.get(row.get("type"))  # type: ignore[arg-type]
+    out: dict[str, Any] = {"id": row["id"], "type": row["type"], "created_at": row["created_at"]}
+    names = kind.field_names if kind else ()
+    for name in names:
+        value = row.get(name)
+        if value is not None:
+            if name in K.JSON_COLUMNS:
+                value = json.loads(value)
+            elif name in K.BOOL_COLUMNS:
+                value = bool(value)
+        out[name] = value
+    extra = row.get("extra")
+    if extra:
+        out["extra"] = json.loads(extra)
+    return out
+
+
+def record_fields(types: Sequence[str]) -> list[str]:
+    """The field names records of ``types`` can have, in a stable order (export headers)."""
+    names: dict[str, None] = {"id": None, "type": None, "created_at": None}
+    for t in types or K.KIND_NAMES:
+        for name in K.KINDS[t].field_names:
+            names[name] = None
+    names["extra"] = None
+    return list(names)
+
+
+__all__ = [
+    "Condition", "Cursor", "Filter", "QueryError", "Sort", "NEWEST", "OLDEST",
+    "count", "counts_by", "cursor_of", "fetch_page", "fts_expression", "get",
+    "ids_matching", "iter_rows", "make_filter", "parse_condition", "parse_types",
+    "record_fields", "select_sql", "to_record", "where_sql",
+]

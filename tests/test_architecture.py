@@ -1,0 +1,36 @@
+"""House rules that code review alone would miss."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "logconsole"
+
+
+def test_store_and_collectors_never_import_textual() -> None:
+    code = (
+        "import sys, pkgutil, importlib, logconsole.store, logconsole.collectors\n"
+        "for pkg in (logconsole.store, logconsole.collectors):\n"
+        "    for m in pkgutil.iter_modules(pkg.__path__):\n"
+        "        importlib.import_module(pkg.__name__ + '.' + m.name)\n"
+        "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_client_imports_only_the_standard_library() -> None:
+    if not (SRC / "client.py").exists():
+        return
+    code = (
+        "import sys; before = set(sys.modules)\n"
+        "import logconsole.client\n"
+        "new = set(sys.modules) - before\n"
+        "bad = sorted(m for m in new if m.split('.')[0] in {'textual','rich','sqlite3','sqlite_utils','click','psutil','watchfiles'})\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
