@@ -1,0 +1,34 @@
+"""The door every collector writes through, and the marks it may send.
+
+The daemon provides one :class:`Sink`: ``put_raw`` runs the record through
+:func:`logconsole.ingest.normalize` and queues the row for the batching writer
+(awaiting when the queue is full: backpressure, never silent loss).
+``put_offset`` queues a tailed file's new offset so the writer stores it in the
+same transaction as the records read before it: no duplicates, no gaps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class FileOffset:
+    """How far a tailed file has been read (``head``: a digest of its first bytes,
+    to recognise a file replaced under the same inode)."""
+
+    path: str
+    inode: int
+    offset: int
+    head: str
+
+
+class Sink(Protocol):
+    async def put_raw(
+        self, raw: dict[str, Any], *, kind: str | None = None, trusted: dict[str, Any] | None = None
+    ) -> None:
+        """Normalise and queue one record; raises ``IngestError`` when it is invalid."""
+
+    async def put_offset(self, mark: FileOffset) -> None:
+        """Queue an offset, committed with the records put before it."""
