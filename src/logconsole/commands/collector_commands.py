@@ -1,7 +1,246 @@
-"""Commands (being built)."""
+"""``logconsole daemon``, ``logconsole send`` and ``logconsole health``."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from logconsole.cli_options import (
+    config_option,
+    db_option,
+    db_path_or_default,
+    settings_from,
+    socket_option,
+    socket_path_or_default,
+)
+from logconsole.config import ConfigError, Settings, parse_mode
+from logconsole.kinds import KIND_NAMES
+
+
+def _mode(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_mode(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command()
+@db_option
+@socket_option
+@config_option
+@click.option("--socket-mode", callback=_mode, metavar="MODE",
+              help="Socket file mode, octal [default: 0600, or 0660 with --socket-group].")
+@click.option("--socket-group", metavar="GROUP", help="Group that may write to the socket.")
+@click.option("--health-interval", type=click.FloatRange(min=1), metavar="SECONDS",
+              help="Seconds between health samples [default: 300].")
+@click.option("--watch", multiple=True, metavar="PATH_OR_GLOB",
+              help="Tail these log files (repeatable; added to the config's list).")
+@click.option("--watch-type", type=click.Choice(KIND_NAMES, case_sensitive=False),
+              help="Record type of tailed lines that do not name one [default: activity].")
+@click.option("--retention-days", type=click.FloatRange(min=0), metavar="DAYS",
+              help="Delete records older than this, daily (0 keeps everything) [default: 90].")
+@click.option("--max-record-bytes", type=click.IntRange(min=256), metavar="BYTES",
+              help="Largest message accepted on the socket [default: 1048576].")
+@click.option("-v", "--verbose", count=True, help="Log more (each connection problem, each retention run).")
+def daemon(
+    db_path: Path | None, socket_path: Path | None, config_path: Path | None,
+    socket_mode: int | None, socket_group: str | None, health_interval: float | None,
+    watch: tuple[str, ...], watch_type: str | None, retention_days: float | None,
+    max_record_bytes: int | None, verbose: int,
+) -> None:
+    """Run the collector in the foreground.
+
+    Listens on the socket for JSON lines and syslog (`logger -u SOCKET`,
+    Python's SysLogHandler), samples system health, tails --watch files and
+    applies retention daily. SIGTERM or Ctrl-C stores what was sent and exits 0.
+
+    \b
+    Example:
+        logconsole daemon --watch '/var/log/myapp/*.log' --health-interval 60
+    """
+    from logconsole.collectors.daemon import DaemonError, DaemonOptions, run_daemon
+
+    settings = settings_from(config_path)
+    group = socket_group if socket_group is not None else settings.socket_group
+    mode = socket_mode
+    if mode is None:
+        configured = "socket_mode" in settings.raw.get("daemon", {})
+        mode = settings.socket_mode if configured or not group else 0o660
+    opts = DaemonOptions(
+        db_path=db_path_or_default(db_path),
+        socket_path=socket_path_or_default(socket_path),
+        settings=settings,
+        socket_mode=mode,
+        socket_group=group,
+        health_interval=health_interval or settings.health_interval,
+        watch=(*settings.watch, *watch),
+        watch_type=(watch_type or settings.watch_type).lower(),
+        retention_days=settings.retention_days if retention_days is None else retention_days,
+        max_record_bytes=max_record_bytes or settings.max_record_bytes,
+    )
+    try:
+        code = run_daemon(opts, verbose)
+    except DaemonError as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(code)
+
+
+@click.command()
+@socket_option
+@click.argument("records", nargs=-1, metavar="[JSON]...")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="Seconds to wait for the collector to commit.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
+def send(socket_path: Path | None, records: tuple[str, ...], timeout: float, quiet: bool) -> None:
+    """Send records to the collector and wait until they are stored.
+
+    Each argument is one JSON record; without arguments, JSON lines are read
+    from standard input. Exits 0 once the collector has committed them; on a
+    rejected record prints the collector's reason with the record's number
+    and exits 1.
+
+    \b
+    Example:
+        logconsole send '{"type": "error", "severity": "high", "message": "disk full"}'
+    """
+    from logconsole.collectors.wire import NoCollector, send_lines
+
+    path = socket_path_or_default(socket_path)
+    origins: list[str] = []
+    lines: list[bytes] = []
+    problems: list[str] = []
+    if records:
+        for n, text in enumerate(records, 1):
+            try:
+                value = json.loads(text)
+            except ValueError as exc:
+                problems.append(f"argument {n}: invalid JSON: {exc}")
+                continue
+            lines.append(json.dumps(value, ensure_ascii=False).encode())
+            origins.append(f"argument {n}")
+    else:
+        for n, raw in enumerate(sys.stdin.buffer, 1):
+            raw = raw.rstrip(b"\r\n")
+            if raw.strip():
+                lines.append(raw.replace(b"\n", b" "))
+                origins.append(f"line {n}")
+    if problems:
+        for p in problems:
+            click.echo(p, err=True)
+        raise click.exceptions.Exit(1)
+    try:
+        result = send_lines(path, lines, timeout=timeout)
+    except NoCollector as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot reach the collector at {path}: {exc.strerror or exc}") from None
+    for line, reason in result.rejected:
+        where = origins[line - 1] if 0 < line <= len(origins) else f"line {line}"
+        click.echo(f"{where}: {reason}", err=True)
+    if result.error:
+        click.echo(f"Error: {result.error}", err=True)
+    if not result.ok:
+        stored = (result.sync or {}).get("stored", 0)
+        if result.rejected:
+            click.echo(f"{len(result.rejected)} rejected, {stored} stored", err=True)
+        raise click.exceptions.Exit(1)
+    if not quiet:
+        click.echo(f"stored {len(lines)} record{'s' if len(lines) != 1 else ''}", err=True)
+
+
+@click.command()
+@db_option
+@socket_option
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
+@click.option("--no-store", is_flag=True, help="Only print the sample.")
+def health(db_path: Path | None, socket_path: Path | None, config_path: Path | None,
+           as_json: bool, no_store: bool) -> None:
+    """Take one system-health sample now, print it and store it.
+
+    Stored through the collector when one is running, else straight into the
+    database.
+
+    \b
+    Example:
+        logconsole health --json
+    """
+    settings = settings_from(config_path)
+    try:
+        from logconsole.collectors.health import HealthSampler
+    except ImportError as exc:
+        raise click.ClickException(f"health sampling is unavailable: {exc}") from None
+    record = HealthSampler(settings).sample()
+    if as_json:
+        click.echo(json.dumps(record, indent=2, ensure_ascii=False, default=str))
+    else:
+        click.echo(format_health(record))
+    if not no_store:
+        where = _store_record(record, db_path, socket_path, settings)
+        click.echo(f"stored {where}", err=True)
+
+
+def format_health(record: dict[str, Any]) -> str:
+    """A health record as a readable two-column table."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=Text(f"system health: {record.get('status', '?')}"), show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    for key in ("status", "event_type", "message", "requires_action"):
+        if key in record:
+            table.add_row(key, Text(str(record[key])))
+    metrics = record.get("metrics") or {}
+    for key, value in metrics.items():
+        shown = json.dumps(value, ensure_ascii=False, default=str) if isinstance(value, (dict, list)) else str(value)
+        table.add_row(key, Text(shown))
+    console = Console(width=100, no_color=True, highlight=False)
+    with console.capture() as cap:
+        console.print(table)
+    return cap.get().rstrip()
+
+
+def _store_record(record: dict[str, Any], db_path: Path | None, socket_path: Path | None,
+                  settings: Settings) -> str:
+    """Store through a running collector if there is one, else directly."""
+    from logconsole.collectors.wire import NoCollector, send_lines
+    from logconsole.ingest import IngestError, Redactor, normalize
+    from logconsole.store.db import StoreError, connect
+    from logconsole.store.writer import insert_rows
+
+    path = socket_path_or_default(socket_path)
+    line = json.dumps(record, ensure_ascii=False, default=str).encode()
+    try:
+        result = send_lines(path, [line], timeout=30)
+    except (NoCollector, OSError):
+        pass
+    else:
+        if result.ok:
+            return f"through the collector at {path}"
+        reason = result.rejected[0][1] if result.rejected else result.error
+        raise click.ClickException(f"the collector did not store the sample: {reason}")
+    try:
+        row = normalize(record, redactor=Redactor(settings.secret_words))
+    except IngestError as exc:
+        raise click.ClickException(f"health sample rejected: {exc}") from None
+    db = db_path_or_default(db_path)
+    try:
+        conn = connect(db)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        insert_rows(conn, [row])
+    finally:
+        conn.close()
+    return f"in {db}"
+
+
+COMMANDS: list[click.Command] = [daemon, send, health]

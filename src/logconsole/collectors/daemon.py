@@ -1,0 +1,379 @@
+"""``logconsole daemon``: wires the collectors to the writer and runs them.
+
+* one instance: an ``fcntl`` lock next to the socket (``SOCKET.lock``) and one
+  next to the database (``DB.lock``); a second daemon on either exits non-zero
+  saying which pid holds it.  A socket file left by a killed daemon is removed
+  once the lock is ours;
+* the socket is created mode 0600 (``--socket-mode``, ``--socket-group`` to
+  share) inside a folder only its owner can enter (created 0700 when missing);
+* SIGTERM and SIGINT: stop accepting, take what clients already sent, commit,
+  exit 0;
+* background tasks: the health sampler (at start, then every
+  ``health_interval`` seconds), the file tailer (``--watch``) and retention
+  (at start, then daily).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import fcntl
+import grp
+import logging
+import os
+import resource
+import signal
+import socket
+import stat
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from logconsole.collectors.pipeline import Pipeline
+from logconsole.collectors.socket import DEFAULT_IDLE_TIMEOUT, SocketServer
+from logconsole.config import Settings
+from logconsole.ingest import IngestError, Redactor
+from logconsole.store.actions import prune
+from logconsole.store.db import StoreError, connect, file_size
+
+log = logging.getLogger("logconsole.daemon")
+
+RETENTION_PERIOD = 24 * 3600.0
+STOP_GRACE = 10.0
+
+
+class DaemonError(RuntimeError):
+    """The daemon cannot start; the message says why (shown without a traceback)."""
+
+
+@dataclass(slots=True)
+class DaemonOptions:
+    """Everything the daemon needs, resolved from flags, config and defaults."""
+
+    db_path: Path
+    socket_path: Path
+    settings: Settings = field(default_factory=Settings)
+    socket_mode: int = 0o600
+    socket_group: str = ""
+    health_interval: float = 300.0
+    watch: tuple[str, ...] = ()
+    watch_type: str = "activity"
+    retention_days: float = 90.0
+    max_record_bytes: int = 1 << 20
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+
+
+# -- single instance ----------------------------------------------------------
+
+
+def lock_path_for(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+class InstanceLock:
+    """An exclusive ``flock`` on ``PATH.lock``, holding the owner's pid."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path = path
+        self.what = what
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise DaemonError(f"cannot create lock file {self.path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EACCES):
+                os.close(fd)
+                raise DaemonError(f"cannot lock {self.path}: {exc.strerror}") from None
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise DaemonError(
+                f"another collector is already running on {self.what} (pid {holder}); "
+                "stop it first or choose another --socket/--db"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+# -- the socket file ----------------------------------------------------------
+
+
+def prepare_socket_dir(path: Path, group_id: int | None) -> None:
+    """Create the socket's folder so only its owner (and ``group_id``) can enter it."""
+    folder = path.parent
+    if folder.exists():
+        st = folder.stat()
+        if st.st_mode & 0o007 and not st.st_mode & stat.S_ISVTX:
+            log.warning("%s can be entered by anyone; the socket's own mode still applies", folder)
+        return
+    try:
+        folder.mkdir(parents=True, mode=0o700)
+        if group_id is not None:
+            os.chown(folder, -1, group_id)
+            os.chmod(folder, 0o750)
+        else:
+            os.chmod(folder, 0o700)
+    except OSError as exc:
+        raise DaemonError(f"cannot create socket folder {folder}: {exc.strerror}") from None
+
+
+def bind_socket(path: Path, mode: int, group: str) -> socket.socket:
+    """A listening Unix stream socket at ``path`` with ``mode`` (and ``group``).
+
+    Call with the instance lock held: an existing socket file is then stale.
+    """
+    group_id = None
+    if group:
+        try:
+            group_id = grp.getgrnam(group).gr_gid
+        except KeyError:
+            raise DaemonError(f"no such group {group!r} (--socket-group)") from None
+    prepare_socket_dir(path, group_id)
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        pass
+    else:
+        if not stat.S_ISSOCK(st.st_mode):
+            raise DaemonError(f"{path} exists and is not a socket; remove it or choose another --socket")
+        log.info("removing stale socket %s", path)
+        path.unlink()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(0o177)
+    try:
+        sock.bind(os.fspath(path))
+    except OSError as exc:
+        sock.close()
+        raise DaemonError(f"cannot listen on {path}: {exc.strerror}") from None
+    finally:
+        os.umask(old_umask)
+    try:
+        if group_id is not None:
+            os.chown(path, -1, group_id)
+        os.chmod(path, mode)
+    except OSError as exc:
+        sock.close()
+        path.unlink(missing_ok=True)
+        raise DaemonError(f"cannot set mode/group of {path}: {exc.strerror}") from None
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def raise_fd_limit() -> int:
+    """Raise the open-file limit to the hard limit; returns connections to allow."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 65536
+    want = min(want, 65536)
+    if want > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            soft = want
+        except (ValueError, OSError):
+            pass
+    return max(16, soft - 64)
+
+
+# -- the daemon ----------------------------------------------------------------
+
+
+class Daemon:
+    """The running collector: locks, socket, pipeline and background tasks."""
+
+    def __init__(self, opts: DaemonOptions) -> None:
+        self.opts = opts
+        self.stop_event: asyncio.Event | None = None
+        self.pipeline: Pipeline | None = None
+        self.server: SocketServer | None = None
+
+    @contextlib.contextmanager
+    def _locks(self) -> Iterator[None]:
+        opts = self.opts
+        if not opts.socket_path.parent.exists():  # the socket's lock file lives there
+            prepare_socket_dir(opts.socket_path, _gid(opts.socket_group) if opts.socket_group else None)
+        try:
+            opts.db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise DaemonError(f"cannot create database folder {opts.db_path.parent}: {exc.strerror}") from None
+        locks = [
+            InstanceLock(lock_path_for(opts.socket_path), f"socket {opts.socket_path}"),
+            InstanceLock(lock_path_for(opts.db_path), f"database {opts.db_path}"),
+        ]
+        taken: list[InstanceLock] = []
+        try:
+            for lock in locks:
+                lock.acquire()
+                taken.append(lock)
+            yield
+        finally:
+            for lock in reversed(taken):
+                lock.release()
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT; returns the exit code."""
+        with self._locks():
+            return asyncio.run(self._serve())
+
+    def stats(self) -> dict[str, Any]:
+        """The daemon's own figures, for health records."""
+        p = self.pipeline
+        if p is None:
+            return {}
+        c = p.counters
+        return {
+            "records_per_s": p.records_per_s(),
+            "queue_depth": p.queue_depth,
+            "rejected": c.rejected,
+            "dropped": c.dropped,
+            "answers_dropped": c.answers_dropped,
+            "db_size_bytes": file_size(self.opts.db_path),
+            "connections": c.connections,
+        }
+
+    async def _serve(self) -> int:
+        opts = self.opts
+        loop = asyncio.get_running_loop()
+        stop = self.stop_event = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        max_connections = raise_fd_limit()
+        pipeline = self.pipeline = Pipeline(opts.db_path, redactor=Redactor(opts.settings.secret_words))
+        try:
+            await pipeline.start()
+        except StoreError as exc:
+            raise DaemonError(str(exc)) from None
+        sock = None
+        try:
+            sock = bind_socket(opts.socket_path, opts.socket_mode, opts.socket_group)
+            server = self.server = SocketServer(
+                pipeline, max_record_bytes=opts.max_record_bytes,
+                idle_timeout=opts.idle_timeout, max_connections=max_connections,
+            )
+            await server.start(sock)
+            log.info("collector listening on %s, storing in %s (pid %d)",
+                     opts.socket_path, opts.db_path, os.getpid())
+            background = [
+                asyncio.create_task(self._health_loop(), name="health"),
+                asyncio.create_task(self._retention_loop(), name="retention"),
+            ]
+            tailer = self._start_tailer()
+            await stop.wait()
+            log.info("stopping: finishing what clients sent")
+            await server.stop(STOP_GRACE)
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            if tailer is not None:
+                with contextlib.suppress(asyncio.TimeoutError, Exception):
+                    await asyncio.wait_for(tailer, STOP_GRACE)
+        finally:
+            await pipeline.close()
+            if sock is not None:
+                sock.close()
+                with contextlib.suppress(OSError):
+                    opts.socket_path.unlink()
+        c = pipeline.counters
+        log.info("stopped: %d records stored, %d rejected, %d dropped", c.committed, c.rejected, c.dropped)
+        return 0
+
+    async def _health_loop(self) -> None:
+        """A health record at start, then every ``health_interval`` seconds."""
+        try:
+            from logconsole.collectors.health import HealthSampler
+
+            sampler = HealthSampler(self.opts.settings, stats=self.stats)
+        except Exception as exc:  # a missing or broken sampler must not stop the collector
+            log.error("health sampling is unavailable: %s", exc)
+            return
+        assert self.pipeline is not None
+        while True:
+            try:
+                record = await asyncio.to_thread(sampler.sample)
+                await self.pipeline.put_raw(record)
+            except IngestError as exc:
+                log.error("health sample rejected: %s", exc)
+            except Exception as exc:
+                log.error("health sample failed: %s", exc)
+            await asyncio.sleep(self.opts.health_interval)
+
+    async def _retention_loop(self) -> None:
+        """Apply retention at start, then daily."""
+        days = self.opts.retention_days
+        if days <= 0:
+            return
+        while True:
+            try:
+                removed = await asyncio.to_thread(_prune, self.opts.db_path, days)
+                if removed:
+                    log.info("retention: removed %d records older than %g days", removed, days)
+            except Exception as exc:
+                log.error("retention failed: %s", exc)
+            await asyncio.sleep(RETENTION_PERIOD)
+
+    def _start_tailer(self) -> asyncio.Task[None] | None:
+        opts = self.opts
+        if not opts.watch:
+            return None
+        assert self.pipeline is not None and self.stop_event is not None
+        try:
+            from logconsole.collectors.files import FileTailer
+
+            tailer = FileTailer(list(opts.watch), opts.db_path, self.pipeline, default_kind=opts.watch_type)
+        except Exception as exc:
+            log.error("file tailing is unavailable: %s", exc)
+            return None
+        return asyncio.create_task(self._guarded(tailer.run(self.stop_event), "file tailing"), name="tailer")
+
+    @staticmethod
+    async def _guarded(coro: Any, what: str) -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed", what)
+
+
+def _gid(group: str) -> int:
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise DaemonError(f"no such group {group!r} (--socket-group)") from None
+
+
+def _prune(db_path: Path, days: float) -> int:
+    conn = connect(db_path)
+    try:
+        return prune(conn, days)
+    finally:
+        conn.close()
+
+
+def setup_logging(verbose: int) -> None:
+    """Log lines to stderr (a service manager keeps them)."""
+    level = logging.DEBUG if verbose else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s logconsole daemon: %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    root = logging.getLogger("logconsole")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def run_daemon(opts: DaemonOptions, verbose: int = 0) -> int:
+    """Run the collector in the foreground; returns the exit code."""
+    setup_logging(verbose)
+    return Daemon(opts).run()

@@ -1,0 +1,299 @@
+"""The collector's Unix stream socket: JSON lines and syslog in, answers out.
+
+Each connection is a :class:`Connection` (an asyncio protocol) and one task that
+frames its bytes (:mod:`logconsole.collectors.framing`), decodes each message
+and puts it into the pipeline.  What the protocol promises:
+
+* a rejected line is answered ``{"ok": false, "line": N, "error": "..."}`` and
+  the connection goes on;
+* ``{"op": "sync"}`` is answered ``{"ok": true, "op": "sync", ...}`` once every
+  record before it on the connection is committed;
+* answers go into a small per-connection buffer: a client that never reads
+  them loses them (counted), it never holds the daemon up;
+* while the pipeline is full the connection's task waits, reading stops, and
+  the kernel pushes back on the client: nothing is dropped;
+* the peer's pid, uid, gid and process name (``SO_PEERCRED``) are stored with
+  every record as ``_pid``, ``_uid``, ``_gid``, ``_comm``, over anything the
+  client sent under those names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import struct
+import time
+from typing import Any
+
+from logconsole.collectors.framing import Frame, Framer
+from logconsole.collectors.pipeline import CommitError, Pipeline
+from logconsole.collectors.syslog import SyslogError, parse_syslog
+from logconsole.ingest import IngestError
+
+log = logging.getLogger("logconsole.daemon")
+
+READ_HIGH_WATER = 256 * 1024
+"""Unprocessed bytes of one connection at which its reading pauses."""
+ANSWER_BUFFER = 64 * 1024
+"""Unsent answer bytes of one connection beyond which answers are dropped."""
+DEFAULT_IDLE_TIMEOUT = 900.0
+DEFAULT_MAX_CONNECTIONS = 4096
+
+_CRED = struct.Struct("3i")
+
+
+def peer_credentials(sock: Any) -> dict[str, Any]:
+    """The trusted fields of a connection: ``_pid``, ``_uid``, ``_gid``, ``_comm``."""
+    try:
+        pid, uid, gid = _CRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CRED.size))
+    except (OSError, AttributeError, struct.error):
+        return {}
+    creds: dict[str, Any] = {"_pid": pid, "_uid": uid, "_gid": gid}
+    try:
+        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as f:
+            creds["_comm"] = f.read().strip()
+    except OSError:
+        pass
+    return creds
+
+
+def decode_json_line(data: bytes) -> Any:
+    """The JSON value of one line, or :class:`IngestError` saying what is wrong."""
+    nul = data.find(0)
+    if nul >= 0:
+        raise IngestError(f"NUL byte at column {nul + 1}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"invalid UTF-8 at byte {exc.start + 1}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise IngestError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise IngestError("invalid JSON: nested too deeply") from None
+
+
+class SocketServer:
+    """Accepts connections on a bound socket and feeds the pipeline."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        *,
+        max_record_bytes: int,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
+        self.pipeline = pipeline
+        self.max_record_bytes = max_record_bytes
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
+        self.connections: set[Connection] = set()
+        self.stopping = False
+        self._server: asyncio.AbstractServer | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self, sock: socket.socket) -> None:
+        """Serve on an already bound and listening socket."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_unix_server(lambda: Connection(self), sock=sock)
+        self._sweeper = asyncio.create_task(self._sweep(), name="idle-sweeper")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop accepting; let each connection finish what it has sent; close them."""
+        self.stopping = True
+        if self._server is not None:
+            self._server.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        # Let the loop read what is already waiting in the sockets.
+        await asyncio.sleep(0.02)
+        for conn in list(self.connections):
+            conn.begin_stop()
+        tasks = [c.task for c in self.connections if c.task is not None]
+        if tasks:
+            done, pending = await asyncio.wait(tasks, timeout=grace)
+            for t in pending:
+                t.cancel()
+        for conn in list(self.connections):
+            conn.close()
+
+    async def _sweep(self) -> None:
+        """Close connections idle for longer than the idle timeout."""
+        period = max(0.05, min(30.0, self.idle_timeout / 2))
+        while True:
+            await asyncio.sleep(period)
+            deadline = time.monotonic() - self.idle_timeout
+            for conn in list(self.connections):
+                if conn.last_active < deadline and conn.idle:
+                    log.debug("closing idle connection from pid %s", conn.trusted.get("_pid"))
+                    conn.close()
+
+
+class Connection(asyncio.Protocol):
+    """One client: bytes in through :class:`Framer`, answers out, bounded both ways."""
+
+    def __init__(self, server: SocketServer) -> None:
+        self.server = server
+        self.pipeline = server.pipeline
+        self.counters = server.pipeline.counters
+        self.framer = Framer(server.max_record_bytes)
+        self.transport: asyncio.Transport | None = None
+        self.trusted: dict[str, Any] = {}
+        self.inbox: list[bytes] = []
+        self.inbox_bytes = 0
+        self.wake = asyncio.Event()
+        self.eof = False
+        self.lost = False
+        self.stopping = False
+        self.paused = False
+        self.idle = True
+        self.last_active = time.monotonic()
+        self.line = 0
+        self.stored = 0
+        self.rejected = 0
+        self.task: asyncio.Task[None] | None = None
+
+    # -- transport callbacks ---------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        server = self.server
+        if server.stopping or len(server.connections) >= server.max_connections:
+            self.counters.rejected += 1
+            reason = "collector is shutting down" if server.stopping else "too many connections"
+            transport.write(_encode({"ok": False, "error": reason}))
+            transport.close()
+            return
+        server.connections.add(self)
+        self.counters.connections = len(server.connections)
+        self.trusted = peer_credentials(transport.get_extra_info("socket"))
+        self.task = asyncio.create_task(self._serve(), name=f"conn-{self.trusted.get('_pid')}")
+
+    def data_received(self, data: bytes) -> None:
+        self.inbox.append(data)
+        self.inbox_bytes += len(data)
+        self.last_active = time.monotonic()
+        if self.inbox_bytes >= READ_HIGH_WATER and not self.paused and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()
+        self.wake.set()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self.wake.set()
+        return True  # keep the write side open for the last answers
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self.eof = True
+        self.wake.set()
+        self.server.connections.discard(self)
+        self.counters.connections = len(self.server.connections)
+
+    # -- control ----------------------------------------------------------------
+
+    def begin_stop(self) -> None:
+        self.stopping = True
+        self.wake.set()
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+        self.server.connections.discard(self)
+        self.counters.connections = len(self.server.connections)
+
+    # -- the connection's task -------------------------------------------------
+
+    async def _serve(self) -> None:
+        try:
+            while True:
+                if not self.inbox:
+                    if self.eof or self.lost:
+                        break
+                    if self.stopping:
+                        # Shutting down: take what the kernel still holds, then stop.
+                        await asyncio.sleep(0.01)
+                        if not self.inbox:
+                            break
+                        continue
+                    self.idle = True
+                    self.wake.clear()
+                    await self.wake.wait()
+                    continue
+                self.idle = False
+                chunks, self.inbox, self.inbox_bytes = self.inbox, [], 0
+                for chunk in chunks:
+                    for frame in self.framer.feed(chunk):
+                        await self._handle(frame)
+                if self.paused and not self.lost and self.transport is not None:
+                    self.paused = False
+                    self.transport.resume_reading()
+            if not self.lost:
+                for frame in self.framer.finish():
+                    await self._handle(frame)
+        except Exception:  # the daemon never dies on input
+            log.exception("connection from pid %s failed", self.trusted.get("_pid"))
+        finally:
+            self.close()
+
+    async def _handle(self, frame: Frame) -> None:
+        self.line += 1
+        if frame.kind == "empty":
+            return
+        try:
+            if frame.kind == "error":
+                raise IngestError(frame.error)
+            if frame.kind == "syslog":
+                try:
+                    raw = parse_syslog(frame.data.decode("utf-8", errors="replace"))
+                except SyslogError as exc:
+                    raise IngestError(str(exc)) from None
+                await self.pipeline.put_raw(raw, trusted=self.trusted)
+                self.stored += 1
+                return
+            value = decode_json_line(frame.data)
+            if isinstance(value, dict) and "op" in value and "type" not in value:
+                await self._op(value)
+                return
+            await self.pipeline.put_raw(value, trusted=self.trusted)
+            self.stored += 1
+        except IngestError as exc:
+            self.rejected += 1
+            self.counters.rejected += 1
+            self.answer({"ok": False, "line": self.line, "error": exc.reason})
+
+    async def _op(self, request: dict[str, Any]) -> None:
+        op = request.get("op")
+        if op == "sync":
+            try:
+                await self.pipeline.sync()
+            except CommitError as exc:
+                self.answer({"ok": False, "op": "sync", "line": self.line, "error": str(exc)})
+                return
+            self.answer({
+                "ok": True, "op": "sync", "line": self.line,
+                "stored": self.stored, "rejected": self.rejected,
+            })
+            return
+        raise IngestError(f"unknown op {op!r}: the only op is \"sync\"")
+
+    def answer(self, message: dict[str, Any]) -> None:
+        """Queue an answer unless the client is not reading them (then count the drop)."""
+        t = self.transport
+        if t is None or t.is_closing():
+            self.counters.answers_dropped += 1
+            return
+        if t.get_write_buffer_size() > ANSWER_BUFFER:
+            self.counters.answers_dropped += 1
+            return
+        t.write(_encode(message))
+
+
+def _encode(message: dict[str, Any]) -> bytes:
+    return (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
