@@ -21,6 +21,9 @@ from logconsole.timeutil import format_ts, to_stored, utcnow
 
 REDACTED = "[REDACTED]"
 MAX_JSON_CHARS = 10_000
+MAX_DEPTH = 200
+"""Deeper JSON than this is refused (with a reason) instead of exhausting the stack."""
+_INT64 = (-(2**63), 2**63 - 1)
 
 DEFAULT_SECRET_WORDS = frozenset(
     {
@@ -67,15 +70,23 @@ class Redactor:
                 self._cache[key] = hit
         return hit
 
-    def redact(self, value: Any) -> Any:
-        """A copy of ``value`` with every secret-keyed value replaced."""
+    def redact(self, value: Any, _depth: int = 0) -> Any:
+        """A copy of ``value`` with every secret-keyed value replaced.
+
+        Raises :class:`IngestError` for containers nested deeper than
+        :data:`MAX_DEPTH`, before the stack runs out.
+        """
         if isinstance(value, dict):
+            if _depth >= MAX_DEPTH:
+                raise IngestError(f"JSON nested deeper than {MAX_DEPTH} levels")
             return {
-                k: (REDACTED if self.is_secret(str(k)) else self.redact(v))
+                k: (REDACTED if self.is_secret(str(k)) else self.redact(v, _depth + 1))
                 for k, v in value.items()
             }
         if isinstance(value, list):
-            return [self.redact(v) for v in value]
+            if _depth >= MAX_DEPTH:
+                raise IngestError(f"JSON nested deeper than {MAX_DEPTH} levels")
+            return [self.redact(v, _depth + 1) for v in value]
         return value
 
 
@@ -124,7 +135,10 @@ def coerce(field: K.Field, value: Any) -> Any:
         if isinstance(value, str):
             return value.upper() if field.upper else value
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)
+            try:
+                return str(value)
+            except ValueError:  # an integer too long to print
+                pass
         raise IngestError(f"field `{name}` must be a string, got {_show(value)}", name)
     if t == "enum":
         if not isinstance(value, str):
@@ -137,21 +151,29 @@ def coerce(field: K.Field, value: Any) -> Any:
     if t == "int":
         if isinstance(value, bool):
             raise IngestError(f"field `{name}` must be an integer, got {_show(value)}", name)
+        number: int | None = None
         if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
+            number = value
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        elif isinstance(value, str):
             try:
-                return int(value.strip())
+                number = int(value.strip())
             except ValueError:
                 pass
+        if number is not None:
+            if _INT64[0] <= number <= _INT64[1]:
+                return number
+            raise IngestError(f"field `{name}` must be an integer that fits in 64 bits, got {_show(value)}", name)
         raise IngestError(f"field `{name}` must be an integer, got {_show(value)}", name)
     if t == "number":
         if isinstance(value, bool):
             raise IngestError(f"field `{name}` must be a number, got {_show(value)}", name)
-        if isinstance(value, (int, float)):
-            if isinstance(value, float) and not math.isfinite(value):
+        if isinstance(value, int):
+            # SQLite integers are 64-bit; a larger number is kept as a float.
+            return value if _INT64[0] <= value <= _INT64[1] else _finite_float(name, value)
+        if isinstance(value, float):
+            if not math.isfinite(value):
                 raise IngestError(f"field `{name}` must be a finite number, got {_show(value)}", name)
             return value
         if isinstance(value, str):
@@ -176,13 +198,48 @@ def coerce(field: K.Field, value: Any) -> Any:
                 return 0
         raise IngestError(f"field `{name}` must be true or false, got {_show(value)}", name)
     if t == "time":
-        try:
-            return to_stored(value)
-        except ValueError as exc:
-            raise IngestError(f"field `{name}`: {exc}", name) from None
+        return _stored_time(name, value)
     if t == "json":
         return value
     raise AssertionError(f"unknown field type {t}")  # pragma: no cover
+
+
+def _finite_float(name: str, value: int) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        raise IngestError(f"field `{name}` must be a finite number, got {_show(value)}", name) from None
+
+
+def _stored_time(name: str, value: Any) -> str:
+    try:
+        return to_stored(value)
+    except OverflowError:  # a valid time whose UTC form is past year 9999
+        raise IngestError(f"field `{name}`: time {_show(value)} is out of range", name) from None
+    except ValueError as exc:
+        raise IngestError(f"field `{name}`: {exc}", name) from None
+
+
+def _utf8_safe(text: str) -> str:
+    """``text`` as SQLite can store it: lone surrogates (valid in JSON's ``\\ud800``,
+    not in UTF-8) become ``?`` instead of failing the whole batch at insert."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _json_column(name: str, value: Any, redactor: Redactor) -> str:
+    """A JSON field as stored: redacted, then the size rule applied."""
+    try:
+        return bounded_json(redactor.redact(_snake_metrics(value) if name == "metrics" else value))
+    except IngestError as exc:
+        raise IngestError(f"field `{name}`: {exc.reason}", name) from None
+    except ValueError as exc:  # e.g. an integer too long to print
+        raise IngestError(f"field `{name}` cannot be stored as JSON: {exc}", name) from None
 
 
 def normalize(
@@ -237,10 +294,7 @@ def normalize(
     if created is None or created == "":
         row["created_at"] = now if isinstance(now, str) else format_ts(now or utcnow())
     else:
-        try:
-            row["created_at"] = to_stored(created)
-        except ValueError as exc:
-            raise IngestError(f"field `created_at`: {exc}", "created_at") from None
+        row["created_at"] = _stored_time("created_at", created)
 
     by_name = spec.by_name
     for name, value in fields.items():
@@ -252,7 +306,7 @@ def normalize(
         if value is None or (value == "" and f.type != "text"):
             continue
         if f.type == "json":
-            row[name] = bounded_json(redactor.redact(_snake_metrics(value) if name == "metrics" else value))
+            row[name] = _json_column(name, value, redactor)
         else:
             row[name] = coerce(f, value)
 
@@ -270,9 +324,17 @@ def normalize(
     if trusted:
         extra.update(trusted)
     if extra:
-        row["extra"] = encode_json(
-            {k: (REDACTED if redactor.is_secret(k) else _bounded(redactor.redact(v))) for k, v in extra.items()}
-        )
+        try:
+            row["extra"] = encode_json(
+                {k: (REDACTED if redactor.is_secret(k) else _bounded(redactor.redact(v))) for k, v in extra.items()}
+            )
+        except IngestError as exc:
+            raise IngestError(f"unknown fields: {exc.reason}", "extra") from None
+        except ValueError as exc:
+            raise IngestError(f"unknown fields cannot be stored as JSON: {exc}", "extra") from None
+    for name, value in row.items():
+        if type(value) is str and not value.isascii():
+            row[name] = _utf8_safe(value)
     return row
 
 
@@ -291,4 +353,6 @@ def parse_line(line: str | bytes, *, kind: str | None = None, **opts: Any) -> Ro
         raise IngestError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
     except UnicodeDecodeError:
         raise IngestError("invalid UTF-8") from None
+    except RecursionError:
+        raise IngestError("invalid JSON: nested too deeply") from None
     return normalize(data, kind=kind, **opts)
