@@ -1,0 +1,237 @@
+"""The record list's columns: which, how wide, and how each cell looks.
+
+Columns derive from :attr:`logconsole.kinds.Kind.columns` and field widths.
+Every cell built from a record is a plain :class:`rich.text.Text` of
+:func:`logconsole.safe_text.visible` text: never markup, never a raw control
+character.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from rich.cells import cell_len, set_cell_size
+from rich.style import Style
+from rich.text import Text
+
+from logconsole import kinds as K
+from logconsole.safe_text import visible
+from logconsole.timeutil import parse_ts
+
+Align = Literal["left", "right"]
+
+SHORT_LABELS = {
+    "created_at": "time", "is_resolved": "ok", "requires_action": "act", "status_code": "code",
+    "duration_ms": "ms", "tokens_used": "tokens", "response_time_ms": "ms", "error_type": "error type",
+    "ai_model": "model", "sender_name": "from", "receiver_name": "to", "chat_type": "chat",
+    "event_type": "event",
+}
+"""Header labels where the field name would not fit its column."""
+
+MIN_FLEX = 12
+TIME_WIDTH = {"relative": 7, "absolute": 19}
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of the list.  ``width`` 0 takes the remaining space."""
+
+    name: str
+    label: str
+    width: int
+    align: Align = "left"
+    sortable: bool = True
+
+
+def _column(name: str) -> Column:
+    f = K.ALL_FIELDS[name]
+    width = f.width or 10
+    align: Align = "right" if f.type in ("int", "number") else "left"
+    label = SHORT_LABELS.get(name, f.label)
+    return Column(name, label, width, align)
+
+
+def columns_for(kind: K.Kind | None, time_mode: str = "relative") -> tuple[Column, ...]:
+    """The columns of a tab: time, then the kind's columns (the last one flexible).
+
+    The overview (``kind`` None) shows type, the record's level and a summary.
+    """
+    time_col = Column("created_at", "time", TIME_WIDTH[time_mode])
+    if kind is None:
+        return (
+            time_col,
+            Column("type", "type", 8),
+            Column("level", "level", 8, sortable=False),
+            Column("summary", "summary", 0, sortable=False),
+        )
+    cols = [_column(n) for n in kind.columns]
+    last = cols[-1]
+    cols[-1] = Column(last.name, last.label, 0, last.align, last.sortable)
+    return (time_col, *cols)
+
+
+def layout(columns: tuple[Column, ...], width: int) -> list[int]:
+    """Widths that fill ``width``: fixed columns as declared, the flexible one the rest.
+
+    Columns are separated by one space; a narrow terminal shrinks the flexible
+    column down to :data:`MIN_FLEX` before anything is cut.
+    """
+    fixed = sum(c.width for c in columns if c.width) + (len(columns) - 1)
+    flex = max(MIN_FLEX, width - fixed)
+    return [c.width or flex for c in columns]
+
+
+# ---------------------------------------------------------------- values
+
+
+def relative_time(stored: str, now: datetime) -> str:
+    """``45s``, ``12m``, ``3h``, ``5d``, ``8mo``, ``2y`` before ``now`` (``now`` when in the future)."""
+    try:
+        seconds = (now - parse_ts(stored)).total_seconds()
+    except ValueError:
+        return "?"
+    if seconds < 1:
+        return "now"
+    for limit, unit, size in ((60, "s", 1), (3600, "m", 60), (86400, "h", 3600),
+                              (86400 * 60, "d", 86400), (86400 * 730, "mo", 86400 * 30)):
+        if seconds < limit:
+            return f"{int(seconds // size)}{unit} ago"
+    return f"{int(seconds // (86400 * 365))}y ago"
+
+
+def absolute_time(stored: str) -> str:
+    """``2026-11-20 10:15:00`` in local time."""
+    try:
+        return parse_ts(stored).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return visible(stored, newlines=False)
+
+
+def format_number(value: Any) -> str:
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return f"{value:.1f}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+def record_level(row: dict[str, Any]) -> Any:
+    """The value of the field that says how bad this record is, whatever its kind."""
+    kind = K.KINDS.get(row.get("type"))  # type: ignore[arg-type]
+    return row.get(kind.level_field) if kind else None
+
+
+def cell_value(row: dict[str, Any], name: str, *, time_mode: str, now: datetime) -> str:
+    """A cell's text (safe: control characters visible, one line)."""
+    if name == "created_at":
+        stored = row.get("created_at") or ""
+        return relative_time(stored, now) if time_mode == "relative" else absolute_time(stored)
+    if name == "summary":
+        value: Any = K.summary(row)
+    elif name == "level":
+        value = record_level(row)
+    else:
+        value = row.get(name)
+    if value is None:
+        return ""
+    if name in K.BOOL_COLUMNS:
+        return ("✓" if name == "is_resolved" else "!") if value else ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format_number(value)
+    return visible(value, newlines=False)
+
+
+# ---------------------------------------------------------------- styles
+
+LEVEL_STYLES: dict[str, Style] = {
+    # activity level
+    "debug": Style(dim=True),
+    "info": Style(color="cyan"),
+    "warn": Style(color="yellow"),
+    "error": Style(color="red", bold=True),
+    # error severity
+    "low": Style(dim=True),
+    "medium": Style(color="yellow"),
+    "high": Style(color="red", bold=True),
+    "critical": Style(color="bright_white", bgcolor="red", bold=True),
+    # system and AI status
+    "healthy": Style(color="green"),
+    "warning": Style(color="yellow"),
+    "success": Style(color="green"),
+}
+LEVEL_COLUMNS = frozenset({"level", "severity", "status"})
+
+
+def cell_style(row: dict[str, Any], name: str) -> Style | None:
+    """Colour for level-like cells, HTTP status codes and flags; None for plain."""
+    if name in LEVEL_COLUMNS:
+        value = record_level(row) if name == "level" else row.get(name)
+        return LEVEL_STYLES.get(str(value)) if value is not None else None
+    if name == "status_code":
+        code = row.get(name)
+        if isinstance(code, int):
+            if code >= 500:
+                return Style(color="red")
+            if code >= 400:
+                return Style(color="yellow")
+            return Style(color="green")
+    if name == "requires_action" and row.get(name):
+        return Style(color="red", bold=True)
+    if name == "is_resolved" and row.get(name):
+        return Style(color="green")
+    if name in ("created_at", "type"):
+        return Style(dim=True)
+    return None
+
+
+def fit(value: str, width: int, align: Align = "left") -> str:
+    """``value`` padded or cut (with an ellipsis) to exactly ``width`` cells."""
+    size = cell_len(value)
+    if size > width:
+        return set_cell_size(value, width - 1) + "…" if width > 1 else set_cell_size(value, width)
+    pad = " " * (width - size)
+    return pad + value if align == "right" else value + pad
+
+
+def row_text(
+    row: dict[str, Any],
+    columns: tuple[Column, ...],
+    widths: list[int],
+    *,
+    time_mode: str,
+    now: datetime,
+) -> Text:
+    """One list line: the cells padded or cut to their widths, one space apart."""
+    text = Text(no_wrap=True, end="")
+    for i, (col, width) in enumerate(zip(columns, widths)):
+        if i:
+            text.append(" ")
+        value = cell_value(row, col.name, time_mode=time_mode, now=now)
+        text.append(fit(value, width, col.align), cell_style(row, col.name))
+    return text
+
+
+def header_text(columns: tuple[Column, ...], widths: list[int], sort_column: str, descending: bool) -> Text:
+    """The header line, with an arrow on the sorted column."""
+    text = Text(no_wrap=True, end="")
+    for i, (col, width) in enumerate(zip(columns, widths)):
+        if i:
+            text.append(" ")
+        label = col.label
+        if col.name == sort_column:
+            label = f"{label[: max(0, width - 1)]}{'▼' if descending else '▲'}"
+        style = Style(bold=True, underline=col.name == sort_column)
+        text.append(fit(label, width, col.align), style)
+    return text
+
+
+def column_at(columns: tuple[Column, ...], widths: list[int], x: int) -> Column | None:
+    """The column under screen column ``x`` of a line laid out by :func:`layout`."""
+    start = 0
+    for col, width in zip(columns, widths):
+        if start <= x < start + width + 1:
+            return col
+        start += width + 1
+    return None

@@ -1,0 +1,136 @@
+"""The console's reads: a small connection pool and the paged row source.
+
+Nothing here imports Textual: the list view calls these functions from thread
+workers.  Each worker borrows a connection from :class:`ConnectionPool` (SQLite
+connections are not shared between threads at once) and returns it, so the
+page cache of a connection stays warm between fetches.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from logconsole.store import query
+from logconsole.store.db import connect
+from logconsole.store.query import Cursor, Filter, Sort
+
+PAGE_SIZE = 200
+"""Rows per page fetched by the list view."""
+
+
+class ConnectionPool:
+    """Connections to one database for worker threads, at most ``keep`` kept idle."""
+
+    def __init__(self, path: Path, *, readonly: bool = False, keep: int = 4) -> None:
+        self.path = path
+        self.readonly = readonly
+        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._keep = keep
+        self._closed = False
+
+    def _open(self) -> sqlite3.Connection:
+        conn = connect(self.path, readonly=self.readonly, check_same_thread=False)
+        # Cap the page cache: a few connections must stay well inside the memory budget.
+        conn.execute("PRAGMA cache_size = -8000")
+        return conn
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection for the calling thread; returned to the pool afterwards."""
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            conn = self._open()
+        try:
+            yield conn
+        finally:
+            if self._closed or self._idle.qsize() >= self._keep:
+                conn.close()
+            else:
+                self._idle.put(conn)
+
+    def close(self) -> None:
+        self._closed = True
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbours:
+    """Keyset anchors for a page: the row just before it and the row just after it."""
+
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+
+
+def fetch_page_rows(
+    conn: sqlite3.Connection,
+    flt: Filter,
+    sort: Sort,
+    page: int,
+    *,
+    total: int | None,
+    neighbours: Neighbours = Neighbours(),
+    page_size: int = PAGE_SIZE,
+    snapshot_id: int = 0,
+) -> list[dict[str, Any]]:
+    """Rows ``page * page_size`` .. ``+ page_size`` of the view.
+
+    The cheapest path wins: a keyset continuation from a cached neighbour
+    (cost independent of depth), else an offset from whichever end is nearer
+    (so "jump to end" at a million rows reads a few hundred rows, not a million).
+    Rows with ids above ``snapshot_id`` arrived after the view was counted; in
+    a newest-first view they sit at the top, so an offset from the top skips them.
+    """
+    if neighbours.before is not None:
+        return query.fetch_page(conn, flt, sort, limit=page_size, after=query.cursor_of(neighbours.before, sort))
+    if neighbours.after is not None:
+        rows = query.fetch_page(
+            conn, flt, sort.flipped(), limit=page_size, after=query.cursor_of(neighbours.after, sort.flipped()),
+        )
+        rows.reverse()
+        return rows
+    start = page * page_size
+    if total is not None and start > total // 2:
+        end = min(start + page_size, total)
+        from_end = total - end
+        rows = query.fetch_page(conn, flt, sort.flipped(), limit=end - start, offset=from_end)
+        rows.reverse()
+        return rows
+    shift = 0
+    if snapshot_id and start and sort.descending and sort.column in ("created_at", "id"):
+        shift = count_after(conn, flt, snapshot_id)
+    return query.fetch_page(conn, flt, sort, limit=page_size, offset=start + shift)
+
+
+def count_after(conn: sqlite3.Connection, flt: Filter, after_id: int) -> int:
+    """How many rows matching ``flt`` have an id above ``after_id`` (new arrivals)."""
+    where, params = query.where_sql(conn, flt)
+    # NOT INDEXED: walk the rowid range of the few new rows, never a whole index.
+    sql = f"SELECT count(*) FROM records NOT INDEXED WHERE id > ? AND ({where})"
+    return int(conn.execute(sql, [after_id, *params]).fetchone()[0])
+
+
+def max_id(conn: sqlite3.Connection) -> int:
+    """The highest record id (0 when empty): one lookup at the end of the rowid tree."""
+    row = conn.execute("SELECT max(id) FROM records").fetchone()
+    return int(row[0] or 0)
+
+
+def is_empty(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None
+
+
+__all__ = [
+    "PAGE_SIZE", "ConnectionPool", "Cursor", "Neighbours", "count_after",
+    "fetch_page_rows", "is_empty", "max_id",
+]

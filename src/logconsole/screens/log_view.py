@@ -1,0 +1,463 @@
+"""The record list: a Line-API scroll view that stays instant at millions of rows.
+
+Its virtual height is the row count (plus the header line), so the scrollbar
+and page keys behave as if every row were there, but only pages of
+:data:`~logconsole.screens.data.PAGE_SIZE` rows live in memory, in an LRU of
+:data:`MAX_PAGES`.  :meth:`LogView.render_line` only reads that cache: a row
+whose page is not loaded yet renders as dots and asks a thread worker for the
+page, which arrives as a :class:`LogView.PageLoaded` message.  Workers never
+touch the widget; they post messages.
+
+Keys (when the list has focus):
+
+| key | action |
+| --- | --- |
+| up/down, k/j | move the cursor |
+| pageup/pagedown | a screen up / down |
+| home/end, g/G | first / last row |
+| space | mark or unmark the row |
+| enter | open the detail pane (again: focus it) |
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events, work
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from logconsole.screens import columns as C
+from logconsole.screens.data import (
+    PAGE_SIZE, ConnectionPool, Neighbours, count_after, fetch_page_rows, max_id,
+)
+from logconsole.store import query
+from logconsole.store.query import Filter, Sort
+
+MAX_PAGES = 20
+"""Pages kept in memory (20 x 200 rows)."""
+
+GUTTER = 2
+"""Mark column plus a space."""
+
+HEADER_LINES = 1
+
+
+class LogView(ScrollView, can_focus=True):
+    """A scrolling list of records matching a filter, read page by page."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor_up", "Up", show=False, id="list.up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="list.down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="list.page_up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="list.page_down"),
+        Binding("home,g", "first", "First row", show=False, id="list.first"),
+        Binding("end,G", "last", "Last row", show=False, id="list.last"),
+        Binding("space", "toggle_mark", "Mark", id="list.mark"),
+        Binding("enter", "select", "Detail", id="list.select"),
+        Binding("tab", "app.next_tab", "Next tab", show=False, id="list.next_tab"),
+        Binding("shift+tab", "app.previous_tab", "Previous tab", show=False, id="list.previous_tab"),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "log-view--cursor", "log-view--marked", "log-view--header", "log-view--placeholder",
+    }
+
+    DEFAULT_CSS = """
+    LogView {
+        overflow-x: hidden;
+        overflow-y: auto;
+        scrollbar-gutter: stable;
+        & > .log-view--cursor { background: $primary 30%; }
+        &:focus > .log-view--cursor { background: $primary 60%; text-style: bold; }
+        & > .log-view--marked { background: $warning 20%; }
+        & > .log-view--header { background: $panel; color: $text-muted; }
+        & > .log-view--placeholder { color: $text-muted; }
+    }
+    """
+
+    cursor: reactive[int] = reactive(0, always_update=True, init=False)
+
+    # ---------------------------------------------------------------- messages
+
+    class PageLoaded(Message):
+        """A page of rows read by a worker (replaceable: only the newest matters per page)."""
+
+        def __init__(self, generation: int, page: int, rows: list[dict[str, Any]]) -> None:
+            super().__init__()
+            self.generation = generation
+            self.page = page
+            self.rows = rows
+
+    class Counted(Message):
+        """The row count of the current query, and the id up to which it counted."""
+
+        def __init__(self, generation: int, total: int, snapshot_id: int) -> None:
+            super().__init__()
+            self.generation = generation
+            self.total = total
+            self.snapshot_id = snapshot_id
+
+    class Failed(Message):
+        """A read failed; the app shows ``error``."""
+
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
+    class CursorMoved(Message):
+        """The row under the cursor changed (``row`` None while its page loads)."""
+
+        def __init__(self, view: LogView, row: dict[str, Any] | None) -> None:
+            super().__init__()
+            self.view = view
+            self.row = row
+
+        @property
+        def control(self) -> LogView:
+            return self.view
+
+    class Selected(CursorMoved):
+        """``enter`` on a row."""
+
+    class SortRequested(Message):
+        """The header of a sortable column was clicked."""
+
+        def __init__(self, column: str) -> None:
+            super().__init__()
+            self.column = column
+
+    class MarksChanged(Message):
+        """The set of marked ids changed."""
+
+        def __init__(self, count: int) -> None:
+            super().__init__()
+            self.count = count
+
+    # ---------------------------------------------------------------- state
+
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        *,
+        clock: Callable[[], datetime],
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.pool = pool
+        self.clock = clock
+        self.flt = Filter()
+        self.sort = query.NEWEST
+        self.columns: tuple[C.Column, ...] = C.columns_for(None)
+        self.time_mode = "relative"
+        self.generation = 0
+        self.total: int | None = None
+        """Rows matching the query up to :attr:`snapshot_id`; None until counted."""
+        self.snapshot_id = 0
+        """New arrivals are rows with a higher id: they wait for :meth:`reload`."""
+        self.marks: set[int] = set()
+        self._pages: OrderedDict[int, tuple[int, list[dict[str, Any]]]] = OrderedDict()
+        self._pending: set[tuple[int, int]] = set()
+        self._widths: list[int] = []
+        self._now = clock()
+
+    # ---------------------------------------------------------------- public API
+
+    def show(self, flt: Filter, sort: Sort, columns: tuple[C.Column, ...]) -> None:
+        """Show a new query from the top.  Rows of the previous query stay on screen
+        until the new ones arrive, so typing a search never flashes an empty list."""
+        self.flt, self.sort, self.columns = flt, sort, columns
+        self._widths = []
+        self.generation += 1
+        self.total = None
+        self._pending.clear()
+        self.set_reactive(LogView.cursor, 0)
+        self.scroll_to(y=0, animate=False, immediate=True)
+        self._start_count()
+        self.refresh()
+
+    def reload(self) -> None:
+        """Read the same query again (after arrivals or changes), keeping the cursor's place."""
+        self.generation += 1
+        self._pending.clear()
+        self._start_count()
+        self.refresh()
+
+    def set_time_mode(self, mode: str, columns: tuple[C.Column, ...]) -> None:
+        self.time_mode = mode
+        self.columns = columns
+        self._widths = []
+        self.refresh()
+
+    def row_at(self, index: int) -> dict[str, Any] | None:
+        """The row at ``index`` if its page is cached (current or previous query)."""
+        entry = self._pages.get(index // PAGE_SIZE)
+        if entry is None:
+            return None
+        rows = entry[1]
+        offset = index % PAGE_SIZE
+        return rows[offset] if offset < len(rows) else None
+
+    @property
+    def current_row(self) -> dict[str, Any] | None:
+        if not self.row_count:
+            return None
+        return self.row_at(self.cursor)
+
+    @property
+    def row_count(self) -> int:
+        """Rows known so far: the count, or the loaded rows until it is known."""
+        if self.total is not None:
+            return self.total
+        first = self._pages.get(0)
+        return len(first[1]) if first and first[0] == self.generation else 0
+
+    @property
+    def at_top(self) -> bool:
+        """True when the view shows the first rows (where live arrivals appear)."""
+        return self.cursor == 0 and self.scroll_offset.y == 0
+
+    def clear_marks(self) -> None:
+        self.marks.clear()
+        self.post_message(self.MarksChanged(0))
+        self.refresh()
+
+    def set_marks(self, ids: set[int]) -> None:
+        self.marks = ids
+        self.post_message(self.MarksChanged(len(ids)))
+        self.refresh()
+
+    # ---------------------------------------------------------------- workers
+
+    def _start_count(self) -> None:
+        self._count(self.generation, self.flt)
+        self._request(0)
+
+    @work(thread=True, exclusive=True, group="count")
+    def _count(self, generation: int, flt: Filter) -> None:
+        """Count the query and remember the newest id, in one read transaction."""
+        try:
+            with self.pool.connection() as conn:
+                conn.execute("BEGIN")
+                try:
+                    top = max_id(conn)
+                    total = query.count(conn, flt) - count_after(conn, flt, top)
+                finally:
+                    conn.execute("COMMIT")
+        except Exception as exc:  # a worker must report, not crash the console
+            self.post_message(self.Failed(f"cannot count records: {exc}"))
+            return
+        self.post_message(self.Counted(generation, total, top))
+
+    def _request(self, page: int) -> None:
+        key = (self.generation, page)
+        if key in self._pending:
+            return
+        self._pending.add(key)
+        before = self._pages.get(page - 1)
+        after = self._pages.get(page + 1)
+        neighbours = Neighbours(
+            before=before[1][-1] if before and before[0] == self.generation and len(before[1]) == PAGE_SIZE else None,
+            after=after[1][0] if after and after[0] == self.generation and after[1] else None,
+        )
+        self._load(self.generation, self.flt, self.sort, page, self.total, neighbours, self.snapshot_id)
+
+    @work(thread=True, group="pages")
+    def _load(
+        self, generation: int, flt: Filter, sort: Sort, page: int, total: int | None,
+        neighbours: Neighbours, snapshot_id: int,
+    ) -> None:
+        try:
+            with self.pool.connection() as conn:
+                rows = fetch_page_rows(
+                    conn, flt, sort, page, total=total, neighbours=neighbours, snapshot_id=snapshot_id,
+                )
+        except Exception as exc:
+            self.post_message(self.Failed(f"cannot read records: {exc}"))
+            return
+        self.post_message(self.PageLoaded(generation, page, rows))
+
+    def on_log_view_page_loaded(self, message: PageLoaded) -> None:
+        message.stop()
+        self._pending.discard((message.generation, message.page))
+        if message.generation != self.generation:
+            return
+        if message.page == 0:
+            # A new query's first page: drop what the previous query left behind.
+            for page, (gen, _) in list(self._pages.items()):
+                if gen != self.generation:
+                    del self._pages[page]
+        self._pages[message.page] = (message.generation, message.rows)
+        self._pages.move_to_end(message.page)
+        while len(self._pages) > MAX_PAGES:
+            self._pages.popitem(last=False)
+        if self.total is None and message.page == 0 and len(message.rows) < PAGE_SIZE:
+            self.total = len(message.rows)
+        self._update_virtual_size()
+        self.refresh()
+        if message.page == self.cursor // PAGE_SIZE:
+            self._announce_cursor()
+
+    def on_log_view_counted(self, message: Counted) -> None:
+        message.stop()
+        if message.generation != self.generation:
+            return
+        self.total = message.total
+        self.snapshot_id = message.snapshot_id
+        if self.cursor >= max(1, self.total):
+            self.set_reactive(LogView.cursor, max(0, self.total - 1))
+        self._update_virtual_size()
+        self.refresh()
+        self._announce_cursor()
+
+    # ---------------------------------------------------------------- geometry
+
+    def _update_virtual_size(self) -> None:
+        width = self.scrollable_content_region.width
+        self.virtual_size = Size(width, self.row_count + HEADER_LINES)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._widths = []
+        self._update_virtual_size()
+
+    @property
+    def _body_height(self) -> int:
+        return max(1, self.scrollable_content_region.height - HEADER_LINES)
+
+    def _layout(self) -> list[int]:
+        if not self._widths:
+            self._widths = C.layout(self.columns, max(1, self.scrollable_content_region.width - GUTTER))
+        return self._widths
+
+    # ---------------------------------------------------------------- rendering
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        widths = self._layout()
+        if y < HEADER_LINES:
+            header = C.header_text(self.columns, widths, self.sort.column, self.sort.descending)
+            style = self.get_component_rich_style("log-view--header")
+            return self._strip(Text("  ", end="") + header, width, base + style)
+        index = self.scroll_offset.y + y - HEADER_LINES
+        if index >= self.row_count:
+            return Strip.blank(width, base)
+        line_style = base
+        if index == self.cursor:
+            line_style = base + self.get_component_rich_style("log-view--cursor")
+        row = self.row_at(index)
+        page = index // PAGE_SIZE
+        entry = self._pages.get(page)
+        if entry is None or entry[0] != self.generation:
+            self._request(page)
+        else:
+            self._pages.move_to_end(page)
+            self._read_ahead(index, page)
+        if row is None:
+            dots = self.get_component_rich_style("log-view--placeholder")
+            return self._strip(Text("  " + "· " * (width // 4), end=""), width, line_style + dots)
+        marked = row["id"] in self.marks
+        if marked and index != self.cursor:
+            line_style = line_style + self.get_component_rich_style("log-view--marked")
+        text = Text("● " if marked else "  ", style=Style(bold=True), end="")
+        text.append_text(C.row_text(row, self.columns, widths, time_mode=self.time_mode, now=self._now))
+        return self._strip(text, width, line_style)
+
+    def _read_ahead(self, index: int, page: int) -> None:
+        """Ask for the neighbouring page before the user reaches it."""
+        offset = index % PAGE_SIZE
+        if offset > PAGE_SIZE - 50 and (page + 1) * PAGE_SIZE < self.row_count:
+            nxt = self._pages.get(page + 1)
+            if nxt is None or nxt[0] != self.generation:
+                self._request(page + 1)
+        elif offset < 50 and page > 0:
+            prev = self._pages.get(page - 1)
+            if prev is None or prev[0] != self.generation:
+                self._request(page - 1)
+
+    def _strip(self, text: Text, width: int, style: Style) -> Strip:
+        text.stylize_before(style)
+        segments = [Segment(s.text, style + s.style if s.style else style) for s in text.render(self.app.console)]
+        return Strip(segments).crop_extend(0, width, style)
+
+    def refresh_clock(self) -> None:
+        """Take the time again (for relative times) and repaint."""
+        self._now = self.clock()
+        self.refresh()
+
+    # ---------------------------------------------------------------- cursor
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        top = int(self.scroll_offset.y)
+        body = self._body_height
+        if new < top:
+            self.scroll_to(y=new, animate=False, immediate=True)
+        elif new >= top + body:
+            self.scroll_to(y=new - body + 1, animate=False, immediate=True)
+        self.refresh()
+        self._announce_cursor()
+
+    def _announce_cursor(self) -> None:
+        self.post_message(self.CursorMoved(self, self.current_row))
+
+    def _move(self, index: int) -> None:
+        last = self.row_count - 1
+        self.cursor = max(0, min(index, last)) if last >= 0 else 0
+
+    def action_cursor_up(self) -> None:
+        self._move(self.cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self._move(self.cursor + 1)
+
+    def action_page_up(self) -> None:
+        self._move(self.cursor - self._body_height)
+
+    def action_page_down(self) -> None:
+        self._move(self.cursor + self._body_height)
+
+    def action_first(self) -> None:
+        self._move(0)
+
+    def action_last(self) -> None:
+        self._move(self.row_count - 1)
+
+    def action_toggle_mark(self) -> None:
+        row = self.current_row
+        if row is None:
+            return
+        rid = int(row["id"])
+        if rid in self.marks:
+            self.marks.discard(rid)
+        else:
+            self.marks.add(rid)
+        self.post_message(self.MarksChanged(len(self.marks)))
+        self._move(self.cursor + 1)
+        self.refresh()
+
+    def action_select(self) -> None:
+        self.post_message(self.Selected(self, self.current_row))
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y < HEADER_LINES:
+            column = C.column_at(self.columns, self._layout(), event.x - GUTTER)
+            if column is not None and column.sortable:
+                self.post_message(self.SortRequested(column.name))
+            return
+        index = int(self.scroll_offset.y) + event.y - HEADER_LINES
+        if 0 <= index < self.row_count:
+            self.cursor = index
+            if event.chain == 2:
+                self.action_select()

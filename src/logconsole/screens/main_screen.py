@@ -1,0 +1,728 @@
+"""The console's main screen: tabs, the record list, search, filters, marks, live arrivals.
+
+| key | action |
+| --- | --- |
+| ``0``-``5`` | tabs: All, Activity, Errors, AI, Chat, System (also ``tab`` / ``shift+tab`` in the list) |
+| ``/`` | search (applied as you type; ``enter`` back to the list, ``escape`` cancels) |
+| ``t`` ``w`` ``m`` ``a`` | today, this week, this month, all time |
+| ``f`` / ``c`` | filter dialog / clear every filter |
+| ``s`` / ``S`` | sort by the next column / flip the direction |
+| ``T`` | relative or absolute times |
+| ``enter`` | detail pane (``y`` copies the record as JSON, ``escape`` closes) |
+| ``space`` / ``A`` | mark the row / mark every row matching the filters |
+| ``escape`` | close the detail pane, else clear marks |
+| ``r`` / ``u`` | resolve (asks for a note) / unresolve the marked or current errors |
+| ``x`` | delete the marked or current records (asks first) |
+| ``e`` | export what is on screen |
+| ``p`` | pause or resume live arrivals |
+| ``d`` | demo records (empty database) |
+| ``ctrl+r`` | refresh |
+| ``?`` / ``:`` ``ctrl+p`` | every key / command palette |
+| ``q`` | quit |
+
+Database work runs in thread workers (``@work(thread=True)``) that post
+messages; only message handlers change widgets.  The bindings live on this
+screen, not on the app, so dialogs pushed above it never trigger them.
+"""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static, Tab, Tabs
+
+from logconsole import kinds as K
+from logconsole.config import Settings
+from logconsole.safe_text import visible
+from logconsole.screens import columns as C
+from logconsole.screens import optional
+from logconsole.screens.data import ConnectionPool, count_after, is_empty, max_id
+from logconsole.screens.detail import DetailPane, record_json
+from logconsole.screens.log_view import LogView
+from logconsole.screens.search_bar import SearchBar
+from logconsole.screens.view_state import TABS, ViewState, tab_kind, tab_label
+from logconsole.store import actions, query
+from logconsole.store.query import Filter, Sort
+
+SUMMARY_EVERY = 5.0
+"""Seconds between tab-summary refreshes while records keep arriving."""
+
+WIDE = 120
+"""From this width the detail pane opens at the side, below it at the bottom."""
+
+EMPTY_HELP = (
+    "No records yet.\n\n"
+    "Get data into this database:\n"
+    "  logconsole daemon              collect from apps (JSON lines or syslog on the socket)\n"
+    "  logconsole import FILE ...     load JSON lines or a JSON array\n"
+    "  logger -u SOCKET 'hello'       send a syslog line to the collector's socket\n\n"
+    "Press d to add demo records."
+)
+
+
+class KindTabs(Tabs, can_focus=False):
+    """The tab bar; never takes focus (``tab`` switches tabs from the list)."""
+
+
+# ---------------------------------------------------------------- worker messages
+
+
+@dataclass
+class Polled(Message):
+    """The database as the poller saw it."""
+
+    top_id: int
+    empty: bool
+    generation: int
+    arrived: int
+
+
+@dataclass
+class Summaries(Message):
+    """A few words per tab (``tab_summary``)."""
+
+    texts: dict[str, str]
+
+
+@dataclass
+class ActionDone(Message):
+    """A bulk action finished; ``reload`` when the records changed."""
+
+    text: str
+    severity: str = "information"
+    reload: bool = True
+    clear_marks: bool = True
+
+
+@dataclass
+class PanelData(Message):
+    """Statistics for the System or AI panel."""
+
+    tab: str
+    data: Any
+
+
+@dataclass
+class MarksFound(Message):
+    ids: list[int]
+    generation: int
+
+
+class MainScreen(Screen[None]):
+    """Tabs over one record list; see the module docstring for the keys."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("0", "tab('all')", "All", show=False, id="tab.all"),
+        *(Binding(str(i), f"tab('{name}')", K.KINDS[name].label, show=False, id=f"tab.{name}")
+          for i, name in enumerate(K.KIND_NAMES, start=1)),
+        Binding("slash", "search", "Search", id="search"),
+        Binding("f", "filter", "Filter", id="filter"),
+        Binding("c", "clear_filters", "Clear filters", show=False, id="clear_filters"),
+        Binding("t", "range('today')", "Today", show=False, id="range.today"),
+        Binding("w", "range('week')", "This week", show=False, id="range.week"),
+        Binding("m", "range('month')", "This month", show=False, id="range.month"),
+        Binding("a", "range('all')", "All time", show=False, id="range.all"),
+        Binding("s", "sort_next", "Sort by next column", show=False, id="sort.next"),
+        Binding("S", "sort_flip", "Flip sort direction", show=False, id="sort.flip"),
+        Binding("T", "toggle_time", "Relative/absolute time", show=False, id="time"),
+        Binding("y", "copy_record", "Copy record as JSON", show=False, id="copy"),
+        Binding("A", "mark_all", "Mark all matching", show=False, id="mark_all"),
+        Binding("escape", "escape", "Close detail / clear marks", show=False, id="escape"),
+        Binding("r", "resolve", "Resolve", id="resolve"),
+        Binding("u", "unresolve", "Unresolve", show=False, id="unresolve"),
+        Binding("x", "delete", "Delete", id="delete"),
+        Binding("e", "export", "Export", id="export"),
+        Binding("p", "toggle_live", "Pause/resume live", show=False, id="live"),
+        Binding("d", "demo", "Demo records", show=False, id="demo"),
+        Binding("ctrl+r", "refresh", "Refresh", show=False, id="refresh"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("colon", "app.command_palette", "Commands", show=False, id="palette"),
+        Binding("q", "app.quit", "Quit", id="quit"),
+    ]
+
+    def __init__(self, pool: ConnectionPool, *, read_only: bool, clock: Any, fixed_now: datetime | None,
+                 poll_interval: float, cursor_blink: bool, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+        self.pool = pool
+        self.read_only = read_only
+        self.clock = clock
+        self.fixed_now = fixed_now
+        self.poll_interval = poll_interval
+        self.cursor_blink = cursor_blink
+        self.state = ViewState()
+        self.time_mode = "relative"
+        self.live = True
+        self.arrived = 0
+        self.empty: bool | None = None
+        self.top_id = 0
+        self.summaries: dict[str, str] = {}
+        self._summary_id = -1
+        self._summary_at = 0.0
+        self._summary_key: object = None
+
+    # ---------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        yield KindTabs(*(Tab(self._tab_title(t), id=f"tab-{t}") for t in TABS), id="tabs")
+        yield Static(id="summary")
+        with Container(id="panels"):
+            system_panel = optional.find("screens.panels", "SystemPanel")
+            if system_panel is not None:
+                yield system_panel(warning=self.settings.warning, critical=self.settings.critical,
+                                   id="panel-system")
+            ai_panel = optional.find("screens.panels", "AIPanel")
+            if ai_panel is not None:
+                yield ai_panel(id="panel-ai")
+        with Container(id="main"):
+            with Vertical(id="list-area"):
+                yield LogView(self.pool, clock=self.clock, id="list")
+                yield Static(Text(EMPTY_HELP), id="empty")
+            yield DetailPane(id="detail")
+        search = SearchBar(id="search")
+        search.cursor_blink = self.cursor_blink
+        yield search
+        yield Static(id="filters")
+        yield Footer()
+
+    @property
+    def view(self) -> LogView:
+        return self.query_one("#list", LogView)
+
+    @property
+    def detail(self) -> DetailPane:
+        return self.query_one("#detail", DetailPane)
+
+    def on_mount(self) -> None:
+        self.query_one("#search", SearchBar).display = False
+        self.query_one("#empty").display = False
+        self.detail.display = False
+        self._apply_width(self.app.size.width)
+        self._show(reset=True)
+        self.view.focus()
+        self._poll()
+        if self.poll_interval > 0:
+            self.set_interval(self.poll_interval, self._tick)
+
+    def on_resize(self) -> None:
+        self._apply_width(self.app.size.width)
+
+    def _apply_width(self, width: int) -> None:
+        self.query_one("#main").set_class(width >= WIDE, "-wide")
+        self._update_tab_titles()
+
+    def _tab_title(self, tab: str) -> Content:
+        index = TABS.index(tab)
+        title = f"{index} {tab_label(tab)}"
+        summary = self.summaries.get(tab) if hasattr(self, "summaries") else None
+        if summary and self.app.size.width >= WIDE:
+            title += f" · {summary}"
+        return Content(title)
+
+    def _update_tab_titles(self) -> None:
+        tabs = self.query_one(KindTabs)
+        for tab in TABS:
+            widget = tabs.get_tab(f"tab-{tab}")
+            if widget is not None:
+                widget.label = self._tab_title(tab)
+
+    # ---------------------------------------------------------------- showing
+
+    def _now(self) -> datetime:
+        return self.clock()
+
+    def _show(self, *, reset: bool) -> None:
+        """Point the list at the current view (``reset``: from the top)."""
+        state = self.state
+        columns = C.columns_for(state.kind, self.time_mode)
+        if reset:
+            self.arrived = 0
+            self.view.show(state.filter(), state.sort, columns)
+        else:
+            self.view.reload()
+        self._show_panels()
+        self._update_status()
+        self._refresh_summaries(force=True)
+
+    def _show_panels(self) -> None:
+        tab = self.state.tab
+        wanted = {"system": "#panel-system", "ai": "#panel-ai"}.get(tab)
+        shown = False
+        for panel in self.query("#panels > *"):
+            panel.display = f"#{panel.id}" == wanted
+            shown = shown or panel.display
+        self.query_one("#panels").display = shown
+        if shown:
+            self._load_panel(tab, self.state.filter())
+
+    @work(thread=True, exclusive=True, group="panel")
+    def _load_panel(self, tab: str, flt: Filter) -> None:
+        """Read a panel's statistics here; the panel draws them on the main thread."""
+        from logconsole.store import stats
+
+        try:
+            with self.pool.connection() as conn:
+                if tab == "system":
+                    data: Any = stats.system_series(conn, flt.since, flt.until)
+                else:
+                    data = stats.ai_models(conn, flt)
+        except Exception as exc:
+            self.post_message(ActionDone(f"cannot load statistics: {exc}", "error", reload=False, clear_marks=False))
+            return
+        self.post_message(PanelData(tab, data))
+
+    def on_panel_data(self, message: PanelData) -> None:
+        for panel in self.query(f"#panel-{message.tab}"):
+            panel.set_data(message.data)  # type: ignore[attr-defined]
+
+    def _update_status(self) -> None:
+        view = self.view
+        state = self.state
+        total = "…" if view.total is None else f"{view.total:,}"
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(f"{tab_label(state.tab)} ", "bold")
+        summary = self.summaries.get(state.tab)
+        if summary and not summary.replace(",", "").isdigit():  # a bare count repeats the total
+            line.append(f"{visible(summary, newlines=False)} · ", "")
+        line.append(f"{total} records")
+        sort = state.sort
+        line.append(f" · by {C.SHORT_LABELS.get(sort.column, sort.column)} {'↓' if sort.descending else '↑'}", "dim")
+        if self.arrived:
+            line.append(f"  ▲ {self.arrived:,} new", "bold reverse yellow")
+        line.append("  ● live" if self.live else "  ⏸ paused", "green" if self.live else "yellow")
+        if self.read_only:
+            line.append("  read-only", "dim")
+        self.query_one("#summary", Static).update(line)
+
+        words = state.describe()
+        filters = Text(no_wrap=True, overflow="ellipsis")
+        if words:
+            filters.append("filters: ", "bold")
+            filters.append(visible(" · ".join(words), newlines=False))
+            filters.append("  c clears", "dim")
+        else:
+            filters.append("no filters · all time", "dim")
+        if view.marks:
+            filters.append(f"  {len(view.marks):,} marked", "bold reverse")
+        self.query_one("#filters", Static).update(filters)
+
+    # ---------------------------------------------------------------- list events
+
+    def on_log_view_counted(self, message: LogView.Counted) -> None:
+        self._update_status()
+
+    def on_log_view_failed(self, message: LogView.Failed) -> None:
+        self.notify(message.error, severity="error", markup=False)
+
+    def on_log_view_marks_changed(self, message: LogView.MarksChanged) -> None:
+        self._update_status()
+
+    def on_log_view_cursor_moved(self, message: LogView.CursorMoved) -> None:
+        if self.detail.display and not isinstance(message, LogView.Selected):
+            self.detail.show_row(message.row, self._now(), loading=self.view.row_count > 0)
+
+    def on_log_view_selected(self, message: LogView.Selected) -> None:
+        if message.row is None:
+            return
+        if self.detail.display and self.detail.row is not None and self.detail.row.get("id") == message.row.get("id"):
+            self.detail.focus()
+            return
+        self.detail.display = True
+        self.detail.show_row(message.row, self._now())
+
+    def on_log_view_sort_requested(self, message: LogView.SortRequested) -> None:
+        sort = self.state.sort
+        if sort.column == message.column:
+            self._set_sort(sort.flipped())
+        else:
+            self._set_sort(Sort(message.column, True))
+
+    # ---------------------------------------------------------------- tabs
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        tab = str(event.tab.id).removeprefix("tab-")
+        if tab != self.state.tab:
+            self.state.tab = tab
+            self.view.clear_marks()
+            self._show(reset=True)
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(KindTabs).active = f"tab-{tab}"
+
+    def action_next_tab(self) -> None:
+        self.query_one(KindTabs).action_next_tab()
+
+    def action_previous_tab(self) -> None:
+        self.query_one(KindTabs).action_previous_tab()
+
+    # ---------------------------------------------------------------- search and filters
+
+    def action_search(self) -> None:
+        self.query_one("#search", SearchBar).open(self.state.search)
+
+    @on(SearchBar.Applied)
+    def _search_applied(self, message: SearchBar.Applied) -> None:
+        text = message.text.strip()
+        if (text, message.prefix) == (self.state.search, self.state.prefix):
+            return
+        self.state.search, self.state.prefix = text, message.prefix and bool(text)
+        self._show(reset=True)
+
+    @on(SearchBar.Closed)
+    def _search_closed(self) -> None:
+        self.view.focus()
+
+    def action_range(self, name: str) -> None:
+        self.state.set_range(name, self._now())
+        self._show(reset=True)
+
+    def action_clear_filters(self) -> None:
+        self.state.clear()
+        search = self.query_one("#search", SearchBar)
+        search.value = ""
+        search.display = False
+        self._show(reset=True)
+        self.notify("Filters cleared", timeout=2)
+
+    def action_filter(self) -> None:
+        screen_cls = self._dialog("screens.filters", "FilterScreen")
+        if screen_cls is None:
+            return
+
+        def done(result: Filter | None) -> None:
+            if result is not None:
+                self.state.apply_filter(result)
+                search = self.query_one("#search", SearchBar)
+                search.value = self.state.search
+                search.display = bool(self.state.search)
+                self._show(reset=True)
+
+        self.app.push_screen(screen_cls(self.state.kind, self.state.filter()), done)
+
+    def _dialog(self, module: str, name: str) -> Any | None:
+        found = optional.find(module, name)
+        if found is None:
+            self.notify(f"{name} is not available in this build", severity="warning")
+        return found
+
+    # ---------------------------------------------------------------- sorting and time
+
+    def _sortable(self) -> list[str]:
+        return [c.name for c in C.columns_for(self.state.kind, self.time_mode) if c.sortable] + ["id"]
+
+    def _set_sort(self, sort: Sort) -> None:
+        self.state.with_sort(sort)
+        self._show(reset=True)
+
+    def action_sort_next(self) -> None:
+        names = list(dict.fromkeys(self._sortable()))
+        current = self.state.sort
+        index = names.index(current.column) if current.column in names else -1
+        self._set_sort(Sort(names[(index + 1) % len(names)], current.descending))
+
+    def action_sort_flip(self) -> None:
+        self._set_sort(self.state.sort.flipped())
+
+    def action_toggle_time(self) -> None:
+        self.time_mode = "absolute" if self.time_mode == "relative" else "relative"
+        self.view.set_time_mode(self.time_mode, C.columns_for(self.state.kind, self.time_mode))
+
+    # ---------------------------------------------------------------- detail
+
+    def action_copy_record(self) -> None:
+        row = self.detail.row if self.detail.display and self.detail.row else self.view.current_row
+        if row is None:
+            self.notify("No record to copy", severity="warning")
+            return
+        self.app.copy_to_clipboard(record_json(row))
+        self.notify(f"Copied record #{row['id']} as JSON", timeout=3)
+
+    def action_escape(self) -> None:
+        if self.detail.display:
+            self.action_close_detail()
+        elif self.view.marks:
+            self.view.clear_marks()
+            self.notify("Marks cleared", timeout=2)
+
+    def action_close_detail(self) -> None:
+        self.detail.display = False
+        self.view.focus()
+
+    def action_focus_list(self) -> None:
+        self.view.focus()
+
+    # ---------------------------------------------------------------- marks and actions
+
+    def _targets(self) -> list[int]:
+        if self.view.marks:
+            return sorted(self.view.marks)
+        row = self.view.current_row
+        return [int(row["id"])] if row else []
+
+    def _refuse_read_only(self) -> bool:
+        if self.read_only:
+            self.notify("read-only: this console cannot change records", severity="warning")
+        return self.read_only
+
+    def action_mark_all(self) -> None:
+        self.notify("Marking every matching record…", timeout=2)
+        self._find_marks(self.state.filter(), self.view.generation)
+
+    @work(thread=True, exclusive=True, group="marks")
+    def _find_marks(self, flt: Filter, generation: int) -> None:
+        try:
+            with self.pool.connection() as conn:
+                ids = query.ids_matching(conn, flt.with_(prefix_search=flt.prefix_search))
+        except Exception as exc:
+            self.post_message(ActionDone(f"cannot mark: {exc}", "error", reload=False, clear_marks=False))
+            return
+        self.post_message(MarksFound(ids, generation))
+
+    def on_marks_found(self, message: MarksFound) -> None:
+        self.view.set_marks(set(message.ids))
+        self.notify(f"Marked {len(message.ids):,} matching records", timeout=3)
+
+    def action_resolve(self) -> None:
+        if self._refuse_read_only():
+            return
+        ids = self._targets()
+        if not ids:
+            self.notify("No record under the cursor", severity="warning")
+            return
+        note_cls = self._dialog("screens.note", "NoteScreen")
+        if note_cls is None:
+            return
+
+        def done(note: str | None) -> None:
+            if note is not None:
+                self._resolve(ids, note, getpass.getuser())
+
+        self.app.push_screen(note_cls(len(ids)), done)
+
+    def action_unresolve(self) -> None:
+        if self._refuse_read_only():
+            return
+        ids = self._targets()
+        if ids:
+            self._unresolve(ids)
+
+    @work(thread=True, group="actions")
+    def _resolve(self, ids: list[int], note: str, by: str) -> None:
+        self._run_action(lambda conn: actions.resolve(conn, ids, note=note or None, by=by), "Resolved")
+
+    @work(thread=True, group="actions")
+    def _unresolve(self, ids: list[int]) -> None:
+        self._run_action(lambda conn: actions.unresolve(conn, ids), "Reopened")
+
+    def _run_action(self, run: Any, verb: str) -> None:
+        """Run a store action in this worker thread and post what it did."""
+        try:
+            with self.pool.connection() as conn:
+                outcome: actions.Outcome = run(conn)
+        except Exception as exc:
+            self.post_message(ActionDone(f"{verb} failed: {exc}", "error", reload=False, clear_marks=False))
+            return
+        text = f"{verb} {len(outcome.changed):,} record{'s' if len(outcome.changed) != 1 else ''}"
+        extra = []
+        if outcome.skipped:
+            extra.append(f"{len(outcome.skipped):,} skipped (not errors, or already so)")
+        if outcome.missing:
+            extra.append(f"{len(outcome.missing):,} gone")
+        if extra:
+            text += " · " + ", ".join(extra)
+        self.post_message(ActionDone(text, "information" if outcome.changed else "warning"))
+
+    def action_delete(self) -> None:
+        if self._refuse_read_only():
+            return
+        ids = self._targets()
+        if not ids:
+            self.notify("No record under the cursor", severity="warning")
+            return
+        confirm_cls = self._dialog("screens.confirm", "ConfirmScreen")
+        if confirm_cls is None:
+            return
+        n = len(ids)
+        body = f"Delete {n:,} record{'s' if n != 1 else ''}? This cannot be undone."
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._delete(ids)
+
+        self.app.push_screen(confirm_cls("Delete records", body), done)
+
+    @work(thread=True, group="actions")
+    def _delete(self, ids: list[int]) -> None:
+        self._run_action(lambda conn: actions.delete_ids(conn, ids), "Deleted")
+
+    def on_action_done(self, message: ActionDone) -> None:
+        self.notify(message.text, severity=message.severity, markup=False)  # type: ignore[arg-type]
+        if message.clear_marks:
+            self.view.clear_marks()
+        if message.reload:
+            self._show(reset=False)
+
+    def action_export(self) -> None:
+        export_cls = self._dialog("screens.export", "ExportScreen")
+        if export_cls is None:
+            return
+
+        def done(path: Path | None) -> None:
+            if path is not None:
+                self.notify(f"Exported to {path}", timeout=5, markup=False)
+
+        self.app.push_screen(export_cls(self.pool.path, self.state.filter(), self.state.sort, now=self.fixed_now), done)
+
+    def action_demo(self) -> None:
+        if self._refuse_read_only():
+            return
+        if not self.empty:
+            self.notify("Demo records are offered for an empty database; run `logconsole demo` to add more",
+                        severity="warning", markup=False)
+            return
+        fill = optional.find("demo", "fill")
+        if fill is None:
+            self.notify("Demo records are not available in this build", severity="warning")
+            return
+        self._demo(fill)
+
+    @work(thread=True, exclusive=True, group="actions")
+    def _demo(self, fill: Any) -> None:
+        try:
+            with self.pool.connection() as conn:
+                added = fill(conn, now=self.fixed_now)
+        except Exception as exc:
+            self.post_message(ActionDone(f"demo failed: {exc}", "error", reload=False, clear_marks=False))
+            return
+        n = f"{added:,} " if isinstance(added, int) else ""
+        self.post_message(ActionDone(f"Added {n}demo records"))
+        self.post_message(PollNow())
+
+    def on_poll_now(self, message: PollNow) -> None:
+        self._poll()
+
+    # ---------------------------------------------------------------- live
+
+    def action_toggle_live(self) -> None:
+        self.live = not self.live
+        self.notify("Live arrivals on" if self.live else "Live arrivals paused", timeout=2)
+        if self.live and self.arrived and self.view.at_top:
+            self._show(reset=False)
+            self.arrived = 0
+        self._update_status()
+
+    def action_refresh(self) -> None:
+        self.arrived = 0
+        self._show(reset=False)
+        self._poll()
+
+    def _tick(self) -> None:
+        self.view.refresh_clock()
+        self._poll()
+
+    def _poll(self) -> None:
+        view = self.view
+        self._poll_worker(view.flt, view.snapshot_id, view.generation)
+
+    @work(thread=True, exclusive=True, group="poll")
+    def _poll_worker(self, flt: Filter, snapshot_id: int, generation: int) -> None:
+        try:
+            with self.pool.connection() as conn:
+                top = max_id(conn)
+                empty = top == 0 and is_empty(conn)
+                arrived = count_after(conn, flt, snapshot_id) if snapshot_id and top > snapshot_id else 0
+        except Exception:
+            return  # the database is busy or gone for a moment; the next tick retries
+        self.post_message(Polled(top, empty, generation, arrived))
+
+    def on_polled(self, message: Polled) -> None:
+        if message.empty != self.empty:
+            self.empty = message.empty
+            self.query_one("#empty").display = message.empty
+            self.view.display = not message.empty
+            if not message.empty:
+                self.view.focus()
+            if self.empty is False and self.top_id == 0 and message.top_id:
+                self._show(reset=False)
+        changed = message.top_id != self.top_id
+        self.top_id = message.top_id
+        view = self.view
+        if message.generation == view.generation and message.arrived:
+            if self.live and view.at_top:
+                self.arrived = 0
+                view.reload()
+            else:
+                self.arrived = message.arrived
+            self._update_status()
+        if changed:
+            self._refresh_summaries(force=False)
+
+    # ---------------------------------------------------------------- summaries
+
+    def _refresh_summaries(self, *, force: bool) -> None:
+        import time
+
+        key = (self.state.shared_filter(), self.top_id)
+        if not force and (key == self._summary_key or time.monotonic() - self._summary_at < SUMMARY_EVERY):
+            return
+        self._summary_key = key
+        self._summary_at = time.monotonic()
+        self._summaries(self.state.shared_filter(), self.fixed_now)
+
+    @work(thread=True, exclusive=True, group="summaries")
+    def _summaries(self, flt: Filter, now: datetime | None) -> None:
+        tab_summary = optional.find("store.stats", "tab_summary")
+        if tab_summary is None:
+            return
+        try:
+            with self.pool.connection() as conn:
+                texts = {t: tab_summary(conn, t, flt, now=now) for t in TABS if tab_kind(t)}
+        except Exception:
+            return
+        self.post_message(Summaries(texts))
+
+    def on_summaries(self, message: Summaries) -> None:
+        self.summaries = message.texts
+        self._update_tab_titles()
+        self._update_status()
+
+    # ---------------------------------------------------------------- help
+
+    def key_bindings(self) -> list[tuple[str, str]]:
+        """Every key of the console with what it does (help screen, palette)."""
+        out: list[tuple[str, str]] = []
+        for source in (self.BINDINGS, LogView.BINDINGS, DetailPane.BINDINGS, SearchBar.BINDINGS):
+            for b in source:
+                if isinstance(b, Binding) and b.description:
+                    out.append((_key_names(b.key), b.description))
+        out.append(("ctrl+p", "Command palette"))
+        return out
+
+    def action_help(self) -> None:
+        help_cls = self._dialog("screens.help", "HelpScreen")
+        if help_cls is not None:
+            self.app.push_screen(help_cls(self.key_bindings()))
+
+
+@dataclass
+class PollNow(Message):
+    """Poll the database now (after the console itself added records)."""
+
+
+_KEY_NAMES = {"slash": "/", "question_mark": "?", "colon": ":", "space": "space"}
+
+
+def _key_names(keys: str) -> str:
+    return ", ".join(_KEY_NAMES.get(k, k) for k in keys.split(","))
