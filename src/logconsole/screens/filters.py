@@ -1,0 +1,299 @@
+"""The filter dialog: a form with every field that makes sense for a tab's kind.
+
+| key | does |
+| --- | --- |
+| ``enter`` (in a text box), ``ctrl+s`` | applies the filters |
+| ``escape`` | cancels |
+| ``tab`` / ``shift+tab`` | next / previous field |
+
+Choices (level, severity, status, method, yes/no) are drop-downs; text fields
+match exactly, or contain with a leading ``~`` (``~/api``), or differ with a
+leading ``!=``.  Each value is read by :func:`logconsole.store.query.parse_condition`,
+the same reader as ``--where``, so the dialog and the CLI agree on what a
+filter means; a value it refuses is explained under the form.
+
+The dialog replaces the filter's conditions and keeps its time range, search
+and types.  Conditions the form cannot show (``metrics.cpu_usage>90`` from the
+command line) are listed and kept until *Clear*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Input, Select, Static
+
+from logconsole import kinds as K
+from logconsole.safe_text import visible
+from logconsole.screens.dialog import Dialog, ErrorLine, plain
+from logconsole.store.query import Condition, Filter, QueryError, parse_condition
+
+Editor = Literal["choice", "text", "range"]
+
+FORM_FIELDS: dict[str, tuple[str, ...]] = {
+    "activity": ("level", "category", "user_id", "endpoint", "method", "status_code"),
+    "error": ("severity", "is_resolved", "endpoint", "method", "status_code", "error_type", "user_id"),
+    "ai": ("ai_model", "status", "user_id", "conversation_id"),
+    "chat": ("chat_type", "sender_id", "receiver_id", "conversation_id", "is_read"),
+    "system": ("status", "requires_action", "event_type"),
+    "": ("user_id", "endpoint", "method", "status_code"),
+}
+"""The form of each kind (``""``: a tab showing every kind)."""
+
+_LABELS = {"is_resolved": "resolved", "is_read": "read", "ai_model": "model", "status_code": "status code"}
+_BOOL_CHOICES = ("yes", "no")
+_TEXT_OPS = ("!=", "~")
+
+
+@dataclass(frozen=True, slots=True)
+class FormField:
+    """One row of the form: which column, how it is edited, its choices."""
+
+    name: str
+    label: str
+    widget: Editor
+    choices: tuple[str, ...] = ()
+
+
+def form_fields(kind: K.Kind | None) -> tuple[FormField, ...]:
+    """The rows of the form for ``kind``, derived from :mod:`logconsole.kinds`."""
+    out = []
+    for name in FORM_FIELDS[kind.name if kind else ""]:
+        fld = K.field_for((kind,) if kind else None, name)
+        label = _LABELS.get(name, fld.label)
+        if name == "status_code":
+            out.append(FormField(name, label, "range"))
+        elif name == "method":
+            out.append(FormField(name, label, "choice", K.METHODS))
+        elif fld.type == "enum":
+            out.append(FormField(name, label, "choice", fld.values))
+        elif fld.type == "bool":
+            out.append(FormField(name, label, "choice", _BOOL_CHOICES))
+        else:
+            out.append(FormField(name, label, "text"))
+    return tuple(out)
+
+
+def _choice_of(field: FormField, cond: Condition) -> str | None:
+    """The drop-down value showing ``cond``, or ``None`` when it cannot."""
+    if cond.op != "=" or cond.value is None:
+        return None
+    if field.choices == _BOOL_CHOICES:
+        return {1: "yes", 0: "no"}.get(cond.value)
+    value = str(cond.value)
+    return value if value in field.choices else None
+
+
+def prefill(
+    fields: Iterable[FormField], where: Iterable[Condition]
+) -> tuple[dict[str, str], list[Condition]]:
+    """Widget values (by widget id) that show ``where``, and the conditions they cannot."""
+    by_name = {f.name: f for f in fields}
+    values: dict[str, str] = {}
+    rest: list[Condition] = []
+    for cond in where:
+        field = by_name.get(cond.column)
+        shown: dict[str, str] = {}
+        if field is not None and not cond.path and cond.value is not None:
+            if field.widget == "choice":
+                choice = _choice_of(field, cond)
+                if choice is not None:
+                    shown[f"f-{field.name}"] = choice
+            elif field.widget == "text" and cond.op in ("=", *_TEXT_OPS):
+                shown[f"f-{field.name}"] = ("" if cond.op == "=" else cond.op) + str(cond.value)
+            elif field.widget == "range":
+                if cond.op in (">=", "="):
+                    shown[f"f-{field.name}-min"] = str(cond.value)
+                if cond.op in ("<=", "="):
+                    shown[f"f-{field.name}-max"] = str(cond.value)
+        if shown and not shown.keys() & values.keys():
+            values.update(shown)
+        else:
+            rest.append(cond)
+    return values, rest
+
+
+def _text_condition(name: str, raw: str, types: tuple[str, ...]) -> Condition:
+    op = next((o for o in _TEXT_OPS if raw.startswith(o)), "=")
+    value = raw[len(op):] if op != "=" else raw
+    return parse_condition(f"{name}{op}{value}", types)
+
+
+class FilterScreen(Dialog[Filter | None]):
+    """Edits ``current.where`` for ``kind``; dismisses with the new filter or ``None``."""
+
+    DEFAULT_CSS = """
+    FilterScreen > .dialog {
+        width: 70;
+    }
+    FilterScreen #filter-form {
+        height: auto;
+        max-height: 14;
+        scrollbar-size-vertical: 1;
+    }
+    FilterScreen .filter-row {
+        height: auto;
+        margin-bottom: 1;
+    }
+    FilterScreen .filter-label {
+        width: 15;
+        padding-top: 0;
+    }
+    FilterScreen .filter-row Input, FilterScreen .filter-row Select {
+        width: 1fr;
+    }
+    FilterScreen .filter-row .range-input {
+        width: 10;
+    }
+    FilterScreen .range-to {
+        width: auto;
+        padding: 0 1;
+    }
+    FilterScreen #filter-kept {
+        height: auto;
+        color: $text-muted;
+    }
+    FilterScreen #filter-kept.-empty {
+        display: none;
+    }
+    FilterScreen #filter-hint {
+        color: $text-muted;
+    }
+    """
+
+    BINDINGS = [
+        Binding("ctrl+s", "apply", "Apply", priority=True, id="filters.apply"),
+        Binding("escape", "cancel", "Cancel", id="filters.cancel"),
+    ]
+
+    def __init__(self, kind: K.Kind | None, current: Filter) -> None:
+        super().__init__()
+        self.kind = kind
+        self.current = current
+        self.fields = form_fields(kind)
+        self._initial, self._kept = prefill(self.fields, current.where)
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        return (self.kind.name,) if self.kind else self.current.types
+
+    def compose(self) -> ComposeResult:
+        title = f"Filter {self.kind.label}" if self.kind else "Filter"
+        with Vertical(classes="dialog") as box:
+            box.border_title = plain(title)
+            with VerticalScroll(id="filter-form"):
+                for field in self.fields:
+                    with Horizontal(classes="filter-row"):
+                        yield Static(plain(field.label), classes="filter-label")
+                        yield from self._editor(field)
+            yield Static(plain("text: exact · ~ contains · != differs"), id="filter-hint")
+            yield Static("", markup=False, id="filter-kept")
+            yield ErrorLine(id="filter-error")
+            with Horizontal(classes="dialog--buttons"):
+                yield Button("Apply", variant="primary", id="filter-apply")
+                yield Button("Clear", id="filter-clear")
+                yield Button("Cancel", id="filter-cancel")
+
+    def _editor(self, field: FormField) -> ComposeResult:
+        wid = f"f-{field.name}"
+        if field.widget == "choice":
+            yield Select(
+                [(plain(c), c) for c in field.choices],
+                prompt="any",
+                value=self._initial.get(wid, Select.NULL),
+                compact=True,
+                id=wid,
+            )
+        elif field.widget == "range":
+            yield Input(self._initial.get(f"{wid}-min", ""), placeholder="min", compact=True,
+                        id=f"{wid}-min", classes="range-input")
+            yield Static(plain("to"), classes="range-to")
+            yield Input(self._initial.get(f"{wid}-max", ""), placeholder="max", compact=True,
+                        id=f"{wid}-max", classes="range-input")
+        else:
+            yield Input(self._initial.get(wid, ""), placeholder="any", compact=True, id=wid)
+
+    def on_mount(self) -> None:
+        self._show_kept()
+        first = self.query("#filter-form Input, #filter-form Select").first()
+        first.focus()
+
+    def _show_kept(self) -> None:
+        kept = self.query_one("#filter-kept", Static)
+        text = ", ".join(visible(c.describe(), newlines=False) for c in self._kept)
+        kept.update(plain(f"also kept: {text}" if text else ""))
+        kept.set_class(not text, "-empty")
+
+    # ------------------------------------------------------------ reading the form
+
+    def conditions(self) -> tuple[Condition, ...]:
+        """The form's conditions (then the kept ones); :class:`QueryError` names a bad field."""
+        out: list[Condition] = []
+        for field in self.fields:
+            wid = f"f-{field.name}"
+            if field.widget == "choice":
+                value = self.query_one(f"#{wid}", Select).value
+                if value is not Select.NULL:
+                    out.append(self._parse(wid, f"{field.name}={value}"))
+            elif field.widget == "range":
+                for end, op in (("min", ">="), ("max", "<=")):
+                    raw = self.query_one(f"#{wid}-{end}", Input).value.strip()
+                    if raw:
+                        out.append(self._parse(f"{wid}-{end}", f"{field.name}{op}{raw}"))
+            else:
+                raw = self.query_one(f"#{wid}", Input).value.strip()
+                if raw:
+                    try:
+                        out.append(_text_condition(field.name, raw, self.types))
+                    except QueryError as exc:
+                        raise _FieldError(wid, str(exc)) from None
+        return (*out, *self._kept)
+
+    def _parse(self, wid: str, text: str) -> Condition:
+        try:
+            return parse_condition(text, self.types)
+        except QueryError as exc:
+            raise _FieldError(wid, str(exc)) from None
+
+    # ------------------------------------------------------------ actions
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#filter-apply")
+    def action_apply(self) -> None:
+        try:
+            where = self.conditions()
+        except _FieldError as exc:
+            self.query_one("#filter-error", ErrorLine).show(exc.message)
+            self.query_one(f"#{exc.widget_id}").focus()
+            return
+        self.dismiss(self.current.with_(where=where))
+
+    @on(Button.Pressed, "#filter-clear")
+    def clear(self) -> None:
+        """Empty every field and drop the kept conditions (applied with *Apply*)."""
+        for select in self.query("#filter-form Select").results(Select):
+            select.clear()
+        for box in self.query("#filter-form Input").results(Input):
+            box.value = ""
+        self._kept = []
+        self._show_kept()
+        self.query_one("#filter-error", ErrorLine).clear()
+
+    @on(Button.Pressed, "#filter-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class _FieldError(Exception):
+    """A value the form cannot use, and the widget that holds it."""
+
+    def __init__(self, widget_id: str, message: str) -> None:
+        super().__init__(message)
+        self.widget_id = widget_id
+        self.message = message
