@@ -124,7 +124,7 @@ def _json_reason(exc: json.JSONDecodeError) -> str:
     return f"invalid JSON: {exc.msg} at column {exc.colno}"
 
 
-def _line_items(first: list[bytes], rest: IO[bytes]) -> Iterator[_Item]:
+def _line_items(first: list[bytes], rest: Iterator[bytes]) -> Iterator[_Item]:
     """JSON lines: one value per non-blank line, each decoded on its own."""
     line_no = 0
     for chunks in (first, rest):
@@ -265,8 +265,9 @@ def _stream_items(head: bytes, rest: IO[bytes], array: bool) -> Iterator[_Item]:
 
 def read_items(stream: IO[bytes]) -> Iterator[_Item]:
     """The decoded values of a source, whatever its shape (see the module doc)."""
+    lines = iter(stream)
     first: list[bytes] = []
-    for raw in stream:
+    for raw in lines:
         first.append(raw)
         probe = raw[len(_UTF8_BOM):] if len(first) == 1 and raw.startswith(_UTF8_BOM) else raw
         if probe.strip():
@@ -284,7 +285,7 @@ def read_items(stream: IO[bytes]) -> Iterator[_Item]:
     elif text == b"{":
         yield from _stream_items(head, stream, array=False)
     else:
-        yield from _line_items(first, stream)
+        yield from _line_items(first, lines)
 
 
 # ---------------------------------------------------------------- loading

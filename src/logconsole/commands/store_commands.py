@@ -171,7 +171,7 @@ def import_command(files: tuple[str, ...], kind: str | None, batch_size: int,
     try:
         for name in files:
             if name == "-":
-                sources.append(("<stdin>", click.get_binary_stream("stdin"), kind))
+                sources.append(("<stdin>", sys.stdin.buffer, kind))
             else:
                 try:
                     sources.append((name, open_source(name), kind or kind_from_name(name)))

@@ -1,0 +1,330 @@
+"""``logconsole import``: JSON lines, arrays, mongoexport, stdin, and rejected lines."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cli_support import assert_user_error, run
+from logconsole.importer import import_stream, kind_from_name, read_items
+from logconsole.store.db import connect
+from logconsole.store.query import Filter, get, iter_rows, to_record
+
+SAMPLES = Path("/work/shared/samples/mongoexport")
+SAMPLE_KINDS = {
+    "activitylogs.json": ("activity", 6),
+    "errorlogs.json": ("error", 2),
+    "ailogs.json": ("ai", 2),
+    "chatlogs.json": ("chat", 2),
+    "systemlogs.json": ("system", 2),
+}
+
+
+def records(db_path: Path) -> list[dict]:
+    conn = connect(db_path)
+    try:
+        return [to_record(r) for r in iter_rows(conn, Filter(), sort=_oldest())]
+    finally:
+        conn.close()
+
+
+def _oldest():
+    from logconsole.store.query import OLDEST
+
+    return OLDEST
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    if isinstance(text, str):
+        path.write_text(text, encoding="utf-8")
+    else:
+        path.write_bytes(text)
+    return path
+
+
+# ---------------------------------------------------------------- JSON lines
+
+
+def test_rejected_line_is_named_and_the_lines_around_it_are_stored(tmp_path: Path, db_path: Path) -> None:
+    src = write(tmp_path / "errors.jsonl", "\n".join([
+        '{"type": "error", "message": "first", "status_code": 500}',
+        '{"type": "error", "message": "second", "status_code": "abc"}',
+        '',
+        '{"type": "error", "message": "third"}',
+        '{"type": "error", "message": ',
+        '{"type": "error", "severity": "apocalyptic", "message": "x"}',
+        '{"type": "error", "message": "last"}',
+    ]) + "\n")
+    result = run(db_path, "import", str(src))
+    assert result.exit_code == 1
+    assert f"{src}:2: field `status_code` must be an integer, got 'abc'" in result.stderr
+    assert f"{src}:5: invalid JSON:" in result.stderr
+    assert f"{src}:6: field `severity` must be one of low, medium, high, critical" in result.stderr
+    assert "imported 3 records, rejected 3" in result.stderr
+    assert result.stdout == ""
+    assert [r["message"] for r in records(db_path)] == ["first", "third", "last"]
+
+
+def test_clean_import_exits_zero_and_keeps_file_order(tmp_path: Path, db_path: Path) -> None:
+    lines = [json.dumps({"type": "activity", "title": f"t{i}"}) for i in range(12)]
+    src = write(tmp_path / "a.jsonl", "\r\n".join(lines) + "\r\n\n\n")
+    result = run(db_path, "import", "--batch-size", "5", str(src))
+    assert result.exit_code == 0, result.output
+    assert "imported 12 records, rejected 0" in result.stderr
+    stored = records(db_path)
+    assert [r["title"] for r in stored] == [f"t{i}" for i in range(12)]
+    assert len({r["created_at"] for r in stored}) == 1  # stamped with the import's start
+
+
+def test_type_option_fills_in_but_never_overrides(tmp_path: Path, db_path: Path) -> None:
+    src = write(tmp_path / "mixed.jsonl",
+                '{"message": "no type"}\n{"type": "chat", "message": "a chat"}\n')
+    assert run(db_path, "import", "--type", "errors", str(src)).exit_code == 0
+    assert [(r["type"], r["message"]) for r in records(db_path)] == [("error", "no type"), ("chat", "a chat")]
+
+
+def test_missing_type_is_a_rejection_with_its_reason(tmp_path: Path, db_path: Path) -> None:
+    src = write(tmp_path / "data.jsonl", '{"message": "no type"}\n')
+    result = run(db_path, "import", str(src))
+    assert result.exit_code == 1
+    assert f"{src}:1: field `type` is required" in result.stderr
+
+
+def test_unknown_type_option_is_a_user_error(tmp_path: Path, db_path: Path) -> None:
+    src = write(tmp_path / "data.jsonl", '{"message": "x"}\n')
+    assert_user_error(run(db_path, "import", "--type", "metrics", str(src)), "unknown type 'metrics'")
+
+
+def test_secrets_never_reach_the_database_file(tmp_path: Path, db_path: Path) -> None:
+    src = write(tmp_path / "login.jsonl", json.dumps({
+        "type": "activity", "title": "login",
+        "requestData": {"email": "a@example.com", "password": "hunter2-sekrit"},
+        "apiKey": "AKIA-not-for-disk",
+    }) + "\n")
+    assert run(db_path, "import", str(src)).exit_code == 0
+    (stored,) = records(db_path)
+    assert stored["request_data"] == {"email": "a@example.com", "password": "[REDACTED]"}
+    assert stored["extra"] == {"apiKey": "[REDACTED]"}
+    for suffix in ("", "-wal"):
+        f = Path(f"{db_path}{suffix}")
+        if f.exists():
+            data = f.read_bytes()
+            assert b"hunter2-sekrit" not in data and b"AKIA-not-for-disk" not in data
+
+
+def test_config_secret_words_apply_to_import(tmp_path: Path, db_path: Path) -> None:
+    config = write(tmp_path / "config.toml", '[redaction]\nextra_keys = ["session"]\n')
+    src = write(tmp_path / "a.jsonl", '{"type": "activity", "session": "s-123"}\n')
+    assert run(db_path, "import", "--config", str(config), str(src)).exit_code == 0
+    assert records(db_path)[0]["extra"] == {"session": "[REDACTED]"}
+
+
+# ---------------------------------------------------------------- sources
+
+
+def test_stdin_dash(db_path: Path) -> None:
+    data = '{"type": "chat", "message": "hi"}\n{"type": "chat", "message": 5}\n{"type": "chat"}\n'
+    result = run(db_path, "import", "-", input=data)
+    assert result.exit_code == 1
+    assert "<stdin>:3: field `message` is required for chat records" in result.stderr
+    assert [r["message"] for r in records(db_path)] == ["hi", "5"]
+
+
+def test_missing_file_directory_and_double_stdin(tmp_path: Path, db_path: Path) -> None:
+    assert_user_error(run(db_path, "import", str(tmp_path / "nope.json")), "nope.json: no such file")
+    assert_user_error(run(db_path, "import", str(tmp_path)), "is a directory")
+    assert_user_error(run(db_path, "import", "-", "-", input=""), "only once")
+
+
+def test_a_missing_file_among_several_imports_nothing(tmp_path: Path, db_path: Path) -> None:
+    good = write(tmp_path / "good.jsonl", '{"type": "chat", "message": "hi"}\n')
+    assert_user_error(run(db_path, "import", str(good), str(tmp_path / "typo.jsonl")), "typo.jsonl")
+    assert not db_path.exists() or records(db_path) == []
+
+
+def test_invalid_utf8_line_is_rejected_alone(tmp_path: Path, db_path: Path) -> None:
+    src = write(tmp_path / "latin1.jsonl",
+                b'{"type": "chat", "message": "ok"}\n{"type": "chat", "message": "caf\xe9"}\n'
+                b'{"type": "chat", "message": "also ok"}\n')
+    result = run(db_path, "import", str(src))
+    assert result.exit_code == 1
+    assert f"{src}:2: invalid UTF-8 at column" in result.stderr
+    assert [r["message"] for r in records(db_path)] == ["ok", "also ok"]
+
+
+def test_utf8_bom_is_fine_and_utf16_is_explained(tmp_path: Path, db_path: Path) -> None:
+    bom = write(tmp_path / "bom.jsonl", b'\xef\xbb\xbf{"type": "chat", "message": "bom"}\n')
+    assert run(db_path, "import", str(bom)).exit_code == 0
+    utf16 = write(tmp_path / "u16.jsonl", '{"type": "chat", "message": "x"}\n'.encode("utf-16"))
+    result = run(db_path, "import", str(utf16))
+    assert result.exit_code == 1
+    assert "UTF-16" in result.stderr and "iconv" in result.stderr
+
+
+def test_several_files_report_each_and_a_total(tmp_path: Path, db_path: Path) -> None:
+    a = write(tmp_path / "a.jsonl", '{"type": "chat", "message": "a"}\n')
+    b = write(tmp_path / "b.jsonl", '{"type": "chat", "message": "b"}\n{"type": "chat"}\n')
+    result = run(db_path, "import", str(a), str(b))
+    assert result.exit_code == 1
+    assert f"{a}: imported 1, rejected 0" in result.stderr
+    assert f"{b}: imported 1, rejected 1" in result.stderr
+    assert "imported 2 records, rejected 1" in result.stderr
+
+
+# ---------------------------------------------------------------- arrays and pretty JSON
+
+
+def test_json_array_counts_records(tmp_path: Path, db_path: Path) -> None:
+    src = write(tmp_path / "arr.json", '[\n  {"type": "chat", "message": "one"},\n'
+                '  {"type": "chat", "message": "two", "is_read": "maybe"},\n'
+                '  {"type": "chat", "message": "three"}\n]\n')
+    result = run(db_path, "import", str(src))
+    assert result.exit_code == 1
+    assert f"{src}: record 2 (line 3): field `is_read` must be true or false, got 'maybe'" in result.stderr
+    assert [r["message"] for r in records(db_path)] == ["one", "three"]
+
+
+def test_broken_array_stores_what_came_before_and_says_where(tmp_path: Path, db_path: Path) -> None:
+    src = write(tmp_path / "arr.json", '[{"type": "chat", "message": "one"},\n {"type": "chat", "message": }]')
+    result = run(db_path, "import", str(src))
+    assert result.exit_code == 1
+    assert f"{src}: record 2 (line 2): invalid JSON" in result.stderr
+    assert "the rest of the file was not read" in result.stderr
+    assert [r["message"] for r in records(db_path)] == ["one"]
+
+
+def test_pretty_printed_objects_one_after_another(tmp_path: Path, db_path: Path) -> None:
+    src = write(tmp_path / "pretty.json",
+                '{\n  "type": "chat",\n  "message": "one"\n}\n{\n  "type": "chat",\n  "message": "two"\n}\n')
+    assert run(db_path, "import", str(src)).exit_code == 0
+    assert [r["message"] for r in records(db_path)] == ["one", "two"]
+
+
+def test_array_elements_larger_than_a_read_chunk(db_path: Path) -> None:
+    big = "x" * 200_000
+    data = json.dumps([{"type": "chat", "message": big}, {"type": "chat", "message": "after"}])
+    conn = connect(db_path)
+    result = import_stream(conn, io.BytesIO(data.encode()), "big.json")
+    assert (result.imported, result.rejected) == (2, 0)
+    assert get(conn, 1)["message"] == big
+    conn.close()
+
+
+def test_json_lines_are_read_as_a_stream() -> None:
+    """The reader hands out records while the source is still being read."""
+    pulled: list[int] = []
+
+    class Source(io.RawIOBase):
+        def __iter__(self) -> Iterator[bytes]:  # type: ignore[override]
+            for i in range(1_000_000):
+                pulled.append(i)
+                yield json.dumps({"type": "chat", "message": str(i)}).encode() + b"\n"
+
+    items = read_items(Source())  # type: ignore[arg-type]
+    first = [next(items) for _ in range(3)]
+    assert [i.value["message"] for i in first] == ["0", "1", "2"]
+    assert len(pulled) <= 4
+
+
+# ---------------------------------------------------------------- mongoexport
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLE_KINDS))
+def test_mongoexport_samples_with_type(name: str, db_path: Path) -> None:
+    kind, n = SAMPLE_KINDS[name]
+    result = run(db_path, "import", "--type", kind, str(SAMPLES / name))
+    assert result.exit_code == 0, result.stderr
+    assert f"imported {n} records, rejected 0" in result.stderr
+    stored = records(db_path)
+    assert {r["type"] for r in stored} == {kind}
+    first_line = json.loads((SAMPLES / name).read_text().splitlines()[0])
+    rec = stored[0]
+    assert rec["created_at"] == first_line["createdAt"]["$date"]
+    assert rec["extra"]["_id"] == first_line["_id"]["$oid"]
+    assert rec["extra"]["updatedAt"] == first_line["updatedAt"]["$date"]
+    assert rec["extra"]["__v"] == 0
+
+
+def test_mongoexport_fields_map_to_the_kinds(tmp_path: Path, db_path: Path) -> None:
+    folder = tmp_path / "dump"
+    shutil.copytree(SAMPLES, folder)
+    # No --type: each file's name says its collection.
+    result = run(db_path, "import", *sorted(str(p) for p in folder.glob("*.json")))
+    assert result.exit_code == 0, result.stderr
+    by_type: dict[str, list[dict]] = {}
+    for r in records(db_path):
+        by_type.setdefault(r["type"], []).append(r)
+    crit, resolved = by_type["error"]
+    assert (crit["severity"], crit["status_code"], crit["is_resolved"]) == ("critical", 500, False)
+    assert crit["error_type"] == "MongoServerError" and crit["stack"].startswith("MongoServerError")
+    assert resolved["is_resolved"] is True and resolved["resolved_at"] == "2026-11-20T10:30:00.000Z"
+    assert resolved["resolution"] == "client-side validation added"
+    ok, failed = by_type["ai"]
+    assert (ok["ai_model"], ok["tokens_used"], ok["response_time_ms"]) == ("gpt-4", 412, 1830)
+    assert failed["status"] == "error" and failed["error_message"] == "Request timed out"
+    healthy, critical = by_type["system"]
+    assert critical["metrics"]["cpu_usage"] == 95 and critical["requires_action"] is True
+    assert by_type["activity"][0]["duration_ms"] == 119
+    assert by_type["activity"][0]["request_data"] == {"query": {"page": 1}}
+    assert by_type["chat"][1]["is_read"] is True
+
+
+def test_mongoexport_canonical_json_array(tmp_path: Path, db_path: Path) -> None:
+    canonical = [
+        {
+            "_id": {"$oid": "17be31111a2a73ed562b0f79"},
+            "severity": "critical", "errorType": "MongoServerError", "message": "E11000 duplicate key",
+            "statusCode": {"$numberInt": "500"}, "isResolved": False,
+            "createdAt": {"$date": {"$numberLong": "1795166100000"}},
+            "updatedAt": {"$date": {"$numberLong": "1795166100000"}},
+            "__v": {"$numberInt": "0"},
+        },
+        {
+            "_id": {"$oid": "5be6128e18c267976142ea7d"},
+            "severity": "high", "message": "slow", "statusCode": {"$numberLong": "504"},
+            "createdAt": {"$date": {"$numberLong": "1795166400000"}},
+            "__v": {"$numberInt": "0"},
+        },
+    ]
+    src = write(tmp_path / "export.json", json.dumps(canonical, indent=2))
+    result = run(db_path, "import", "--type", "error", str(src))
+    assert result.exit_code == 0, result.stderr
+    first, second = records(db_path)
+    assert first["status_code"] == 500 and second["status_code"] == 504
+    assert first["created_at"] == "2026-11-20T09:15:00.000Z"
+    assert second["created_at"] == "2026-11-20T09:20:00.000Z"
+    assert first["extra"] == {"_id": "17be31111a2a73ed562b0f79", "updatedAt": "2026-11-20T09:15:00.000Z", "__v": 0}
+
+
+def test_mongoexport_canonical_lines_from_stdin(db_path: Path) -> None:
+    line = json.dumps({
+        "_id": {"$oid": "89463e85759cde66bacfb3d0"}, "chatType": "support", "message": "help",
+        "isRead": True, "createdAt": {"$date": {"$numberLong": "1795166100000"}},
+    })
+    result = run(db_path, "import", "--type", "chatlogs", "-", input=line + "\n")
+    assert result.exit_code == 0, result.stderr
+    (rec,) = records(db_path)
+    assert (rec["type"], rec["chat_type"], rec["is_read"]) == ("chat", "support", True)
+    assert rec["created_at"] == "2026-11-20T09:15:00.000Z"
+
+
+def test_kind_from_collection_file_names() -> None:
+    assert kind_from_name("/dump/errorlogs.json") == "error"
+    assert kind_from_name("systemlogs.jsonl.gz") == "system"
+    assert kind_from_name("export.json") is None
+
+
+def test_import_uses_batches_of_one_transaction(tmp_path: Path, db_path: Path) -> None:
+    conn = connect(db_path)
+    seen: list[int] = []
+    data = "".join(json.dumps({"type": "chat", "message": str(i)}) + "\n" for i in range(7))
+    result = import_stream(conn, io.BytesIO(data.encode()), "x", batch_size=3, on_batch=seen.append)
+    assert result.imported == 7 and seen == [3, 6, 7]
+    assert isinstance(conn, sqlite3.Connection) and not conn.in_transaction
+    conn.close()
