@@ -123,9 +123,9 @@ class DetailPane(VerticalScroll, can_focus=True):
     """A scrollable pane showing the record under the list's cursor."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.close_detail", "Close", id="detail.close"),
-        Binding("y", "app.copy_record", "Copy JSON", id="detail.copy"),
-        Binding("tab,shift+tab", "app.focus_list", "List", show=False, id="detail.list"),
+        Binding("escape", "screen.close_detail", "Close", id="detail.close"),
+        Binding("y", "screen.copy_record", "Copy JSON", id="detail.copy"),
+        Binding("tab,shift+tab", "screen.focus_list", "List", show=False, id="detail.list"),
     ]
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:

@@ -65,8 +65,8 @@ class LogView(ScrollView, can_focus=True):
         Binding("end,G", "last", "Last row", show=False, id="list.last"),
         Binding("space", "toggle_mark", "Mark", id="list.mark"),
         Binding("enter", "select", "Detail", id="list.select"),
-        Binding("tab", "app.next_tab", "Next tab", show=False, id="list.next_tab"),
-        Binding("shift+tab", "app.previous_tab", "Previous tab", show=False, id="list.previous_tab"),
+        Binding("tab", "screen.next_tab", "Next tab", show=False, id="list.next_tab"),
+        Binding("shift+tab", "screen.previous_tab", "Previous tab", show=False, id="list.previous_tab"),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
