@@ -198,14 +198,18 @@ class Pipeline:
         assert self._writer is not None
         for attempt in range(COMMIT_RETRIES):
             try:
-                await loop.run_in_executor(self._executor, self._writer.commit, rows, offsets)
+                stored = await loop.run_in_executor(self._executor, self._writer.commit, rows, offsets)
             except sqlite3.Error as exc:
                 log.warning("commit of %d records failed (attempt %d): %s", len(rows), attempt + 1, exc)
                 reason = f"database error: {exc}"
                 if attempt + 1 < COMMIT_RETRIES:
                     await asyncio.sleep(RETRY_DELAY)
                 continue
-            self.counters.committed += len(rows)
+            self.counters.committed += stored
+            if stored < len(rows):
+                self.counters.dropped += len(rows) - stored
+                log.error("dropped %d records holding text that cannot be stored", len(rows) - stored)
+                return "a record held text that cannot be stored"
             return None
         self.counters.dropped += len(rows)
         log.error("dropped %d records: %s", len(rows), reason)

@@ -5,6 +5,7 @@ Rows come from :func:`logconsole.ingest.normalize`; nothing else writes records.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from itertools import islice
@@ -62,40 +63,68 @@ OFFSET_SQL = (
     "INSERT OR REPLACE INTO file_offsets (path, inode, offset, head, updated_at) VALUES (?, ?, ?, ?, ?)"
 )
 
+BATCH_INSERT_SQL = (
+    f"INSERT INTO records ({', '.join(INSERT_COLUMNS)}) "
+    f"SELECT {', '.join(f'value ->> {i}' for i in range(len(INSERT_COLUMNS)))} FROM json_each(?)"
+)
+"""Insert a whole batch given as one JSON array of rows (each an array of column values).
+
+Why not ``executemany``: it releases the GIL around every row's step and must
+win it back for the next, so while another thread is busy (the collector's
+event loop parsing a flood) each row waits a whole switch interval (5 ms) and
+a batch of thousands takes seconds.  Here the batch is one statement: SQLite
+parses the array and runs the inserts (and FTS triggers) without the GIL.
+Values keep their SQL types: JSON strings are TEXT, integers INTEGER, other
+numbers REAL, null NULL.
+"""
+
 OffsetValues = tuple[str, int, int, str]
 """A tailed file's ``(path, inode, offset, head)``."""
 
 
 class BatchWriter:
     """Group commit: each call to :meth:`commit` is one transaction holding a
-    whole batch of rows (one ``executemany``) and the tailed-file offsets read
-    with them, so a crash keeps both or neither.
+    whole batch of rows (one statement, see :data:`BATCH_INSERT_SQL`) and the
+    tailed-file offsets read with them, so a crash keeps both or neither.
 
     The collector calls it from one thread while the next batch gathers in its
     queue; the bigger the backlog, the bigger the batch, so the cost of a commit
-    (the WAL fsync) is shared by every record in it.
+    (the WAL write) is shared by every record in it.
     """
 
-    __slots__ = ("conn", "batches", "rows", "seconds")
+    __slots__ = ("conn", "batches", "rows", "unstorable", "seconds")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.batches = 0
         self.rows = 0
+        self.unstorable = 0
+        """Rows refused because a value cannot be encoded (a lone surrogate)."""
         self.seconds = 0.0
 
     def commit(self, rows: Iterable[Row], offsets: Iterable[OffsetValues] = ()) -> int:
-        """Store ``rows`` and ``offsets`` in one transaction; returns how many rows."""
+        """Store ``rows`` and ``offsets`` in one transaction; returns how many rows.
+
+        A row that SQLite cannot take as text (a string holding a lone UTF-16
+        surrogate) is left out and counted in :attr:`unstorable`; the rest of the
+        batch is stored.
+        """
         started = perf_counter()
         values = [row_values(r) for r in rows]
         latest = {o[0]: o for o in offsets}  # the last offset of a file wins
         if not values and not latest:
             return 0
+        payload = _encode_rows(values)
+        if payload is None:
+            kept = [v for v in values if _encode_rows([v]) is not None]
+            self.unstorable += len(values) - len(kept)
+            values = kept
+            payload = _encode_rows(values)
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             if values:
-                conn.executemany(INSERT_SQL, values)
+                conn.execute(BATCH_INSERT_SQL, (payload,))
             if latest:
                 now = format_ts(utcnow())
                 conn.executemany(OFFSET_SQL, [(*o, now) for o in latest.values()])
@@ -107,3 +136,13 @@ class BatchWriter:
         self.rows += len(values)
         self.seconds += perf_counter() - started
         return len(values)
+
+
+def _encode_rows(values: list[tuple[object, ...]]) -> str | None:
+    """The batch as JSON text SQLite can read, or None when a value cannot be UTF-8."""
+    text = json.dumps(values, ensure_ascii=False, separators=(",", ":"), default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return text
