@@ -253,7 +253,7 @@ def query(types: tuple[str, ...], since: str | None, until: str | None, search: 
     sort = _sort(order)
     with _existing_db(db_path) as conn:
         if fmt != "table":
-            out = click.get_text_stream("stdout")
+            out = sys.stdout
             exporter.export(conn, flt, out, fmt, sort=sort, limit=limit or None)
             out.flush()
             return
@@ -275,7 +275,7 @@ def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
 
     from logconsole.table_view import record_table
 
-    console = Console(file=click.get_text_stream("stdout"), highlight=False, soft_wrap=False)
+    console = Console(file=sys.stdout, highlight=False, soft_wrap=False)
     console.print(record_table(rows, columns, width=console.width))
 
 
@@ -350,7 +350,7 @@ def export(types: tuple[str, ...], since: str | None, until: str | None, search:
     sort = _sort(order)
     with _existing_db(db_path) as conn:
         if output is None:
-            out = click.get_text_stream("stdout")
+            out = sys.stdout
             exporter.export(conn, flt, out, fmt, sort=sort, limit=limit or None)
             out.flush()
             return
