@@ -7,7 +7,8 @@ One socket carries three framings, told apart by how a message starts:
 * ``<PRI>...``: a syslog message ended by ``\\n`` (``logger -u``) or by NUL
   (Python's ``SysLogHandler``).  Once a connection has ended a syslog message
   with NUL, its syslog messages end only at NUL, so a message may hold
-  newlines (a traceback);
+  newlines (a traceback); before that, a newline followed by more text and
+  then a NUL is taken as a line break inside the message;
 * anything else: one JSON document ended by ``\\n``.
 
 A message longer than the limit becomes an ``error`` frame and the rest of it
@@ -27,6 +28,7 @@ FrameKind = Literal["json", "syslog", "empty", "error"]
 _OCTET = re.compile(rb"([1-9][0-9]{0,9}) <")
 _OCTET_PREFIX = re.compile(rb"[1-9][0-9]{0,9} ?\Z")
 _DIGITS = b"0123456789"
+_STARTS = b"<{" + _DIGITS
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,16 +151,26 @@ class Framer:
         return True
 
     def _syslog_end(self, buf: bytearray) -> tuple[int, bytes]:
-        """Where a syslog message ends, and what may end it."""
+        """Where a syslog message ends, and what may end it.
+
+        Until the connection has used NUL, a newline ends the message unless a
+        NUL follows and the newline does not start a new message (``<``, ``{``
+        or a digit): then it is a line break inside a NUL-ended message.
+        """
         nul = buf.find(b"\0")
         if self.nul_mode:
             return nul, b"\0"
-        if nul >= 0:
-            # A NUL anywhere in what has arrived: a SysLogHandler message,
-            # possibly holding newlines.
-            self.nul_mode = True
-            return nul, b"\0"
-        return buf.find(b"\n"), b"\n\0"
+        pos = 0
+        while True:
+            nl = buf.find(b"\n", pos)
+            if nul >= 0 and (nl < 0 or nul < nl):
+                self.nul_mode = True
+                return nul, b"\0"
+            if nl < 0:
+                return -1, b"\n\0"
+            if nul < 0 or buf[nl + 1] in _STARTS:
+                return nl, b"\n\0"
+            pos = nl + 1
 
 
 def _find_any(buf: bytearray, terminators: bytes) -> int:

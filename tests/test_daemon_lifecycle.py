@@ -1,0 +1,168 @@
+"""The daemon as a process: one instance, stale sockets, signals, crashes,
+file modes, retention and health wiring."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from collector_support import Client, Collector, can_connect, isolated_env, wait_for
+
+from logconsole.collectors.spawn import ensure_collector
+from logconsole.store.db import connect
+from logconsole.store.writer import insert_rows
+
+
+def records(n: int, marker: str) -> list[dict]:
+    return [{"type": "activity", "message": f"{marker} {i}"} for i in range(n)]
+
+
+def test_socket_is_private_and_lock_files_sit_beside_socket_and_database(tmp_path: Path) -> None:
+    c = Collector(tmp_path, sock=tmp_path / "fresh" / "deep" / "s.sock").start()
+    try:
+        assert stat.S_ISSOCK(c.sock.stat().st_mode)
+        assert stat.S_IMODE(c.sock.stat().st_mode) == 0o600
+        assert stat.S_IMODE(c.sock.parent.stat().st_mode) == 0o700
+        assert stat.S_IMODE(c.db.stat().st_mode) == 0o600
+        assert (c.sock.parent / "s.sock.lock").read_text().strip() == str(c.proc.pid)
+        assert (tmp_path / "logs.db.lock").read_text().strip() == str(c.proc.pid)
+    finally:
+        assert c.stop() == 0
+    assert not c.sock.exists()  # a clean stop removes the socket
+
+
+def test_socket_mode_option(tmp_path: Path) -> None:
+    c = Collector(tmp_path, "--socket-mode", "0660").start()
+    try:
+        assert stat.S_IMODE(c.sock.stat().st_mode) == 0o660
+    finally:
+        c.stop()
+
+
+def test_second_daemon_on_same_socket_or_database_exits_non_zero(tmp_path: Path) -> None:
+    first = Collector(tmp_path).start()
+    try:
+        env = isolated_env(tmp_path)
+        same_socket = Collector(tmp_path, db=tmp_path / "other.db")
+        out = subprocess.run(same_socket.command(), capture_output=True, text=True, timeout=20, env=env)
+        assert out.returncode == 1
+        assert f"another collector is already running on socket {first.sock} (pid {first.proc.pid})" in out.stderr
+        same_db = Collector(tmp_path, sock=tmp_path / "other" / "o.sock")
+        out = subprocess.run(same_db.command(), capture_output=True, text=True, timeout=20, env=env)
+        assert out.returncode == 1
+        assert f"another collector is already running on database {first.db}" in out.stderr
+        assert "Traceback" not in out.stderr
+        # The first one is unharmed.
+        with Client(first.sock) as cl:
+            assert cl.sync()[0]["ok"]
+    finally:
+        assert first.stop() == 0
+
+
+def test_stale_socket_after_kill_9_is_recovered(tmp_path: Path) -> None:
+    c = Collector(tmp_path).start()
+    c.stop(signal.SIGKILL)
+    assert c.sock.exists() and not can_connect(c.sock)  # left behind, nobody listening
+    again = Collector(tmp_path).start()
+    try:
+        with Client(again.sock) as cl:
+            cl.send_records(*records(3, "after-restart"))
+            assert cl.sync()[0]["stored"] == 3
+    finally:
+        assert again.stop() == 0
+
+
+def test_sigterm_stores_records_sent_without_sync_and_exits_0(tmp_path: Path) -> None:
+    c = Collector(tmp_path).start()
+    with Client(c.sock) as cl:
+        cl.send_records(*records(2000, "unsynced"))
+        # no sync: the daemon must still store them on SIGTERM
+        assert c.stop(signal.SIGTERM) == 0, c.output()
+    assert len(c.rows("SELECT id FROM records WHERE message LIKE 'unsynced %'")) == 2000
+    assert "stopped: " in c.output()
+
+
+def test_sigint_is_a_clean_stop_too(tmp_path: Path) -> None:
+    c = Collector(tmp_path).start()
+    with Client(c.sock) as cl:
+        cl.send_records(*records(10, "interrupted"))
+        assert c.stop(signal.SIGINT) == 0
+    assert len(c.rows("SELECT id FROM records WHERE message LIKE 'interrupted %'")) == 10
+
+
+def test_kill_9_after_sync_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    c = Collector(tmp_path).start()
+    with Client(c.sock) as cl:
+        for round_ in range(5):
+            cl.send_records(*records(400, f"acked-{round_}"))
+            assert cl.sync()[0]["ok"]
+        cl.send_records(*records(400, "maybe"))  # not acknowledged: may or may not survive
+        c.stop(signal.SIGKILL)
+    restarted = Collector(tmp_path).start()
+    try:
+        assert len(restarted.rows("SELECT id FROM records WHERE message LIKE 'acked-%'")) == 2000
+        conn = sqlite3.connect(restarted.db)
+        try:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            assert conn.execute("INSERT INTO records_fts(records_fts) VALUES ('integrity-check')").fetchall() == []
+        finally:
+            conn.close()
+    finally:
+        assert restarted.stop() == 0
+
+
+def test_health_sample_at_start_is_stored_with_the_daemons_own_figures(tmp_path: Path) -> None:
+    pytest.importorskip("logconsole.collectors.health")
+    c = Collector(tmp_path).start()
+    try:
+        rows = wait_for(lambda: c.rows("SELECT * FROM records WHERE type = 'system'"), 15, "a health record")
+        metrics = json.loads(rows[0]["metrics"])
+        assert "queue_depth" in json.dumps(metrics)
+    finally:
+        assert c.stop() == 0
+
+
+def test_retention_runs_at_start(tmp_path: Path) -> None:
+    db = tmp_path / "logs.db"
+    conn = connect(db)
+    insert_rows(conn, [
+        {"type": "activity", "created_at": "2000-01-01T00:00:00.000Z", "message": "ancient", "level": "info"},
+        {"type": "error", "created_at": "2000-01-01T00:00:00.000Z", "message": "open error",
+         "severity": "high", "is_resolved": 0},
+        {"type": "activity", "created_at": "2099-01-01T00:00:00.000Z", "message": "future", "level": "info"},
+    ])
+    conn.close()
+    c = Collector(tmp_path, "--retention-days", "30").start()
+    try:
+        wait_for(lambda: not c.rows("SELECT id FROM records WHERE message = 'ancient'"), 10, "retention")
+        assert {r["message"] for r in c.rows()} == {"open error", "future"}
+    finally:
+        assert c.stop() == 0
+
+
+def test_bad_database_path_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "notadir").write_text("")
+    c = Collector(tmp_path, db=tmp_path / "notadir" / "x.db")
+    out = subprocess.run(c.command(), capture_output=True, text=True, timeout=20, env=isolated_env(tmp_path))
+    assert out.returncode == 1 and out.stderr.startswith("Error: ") and "Traceback" not in out.stderr
+
+
+def test_ensure_collector_starts_one_then_finds_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db, sock = tmp_path / "logs.db", tmp_path / "run" / "spawned.sock"
+    for k, v in isolated_env(tmp_path).items():
+        monkeypatch.setenv(k, v)
+    message = ensure_collector(db, sock, None)
+    assert message.startswith("started a collector (pid ")
+    pid = int(message.split("pid ")[1].rstrip(")"))
+    try:
+        assert can_connect(sock)
+        assert ensure_collector(db, sock, None) == f"collector already running at {sock}"
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: not can_connect(sock), 15, "the spawned collector to stop")
