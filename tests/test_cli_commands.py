@@ -1,0 +1,133 @@
+"""Every store command: help with an example, the database from the
+environment, stats, and the real ``python -m logconsole`` process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from cli_support import add, assert_user_error, run
+from logconsole.commands.store_commands import COMMANDS
+from logconsole.store.db import connect
+
+NAMES = sorted(c.name for c in COMMANDS)
+
+
+def test_the_store_commands_are_registered() -> None:
+    assert set(NAMES) >= {"import", "query", "export", "resolve", "unresolve", "delete", "prune",
+                          "stats", "demo"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_ends_with_an_example(name: str, flag: str, db_path: Path) -> None:
+    result = run(db_path, name, flag)
+    assert result.exit_code == 0
+    assert "Example" in result.stdout
+    assert "LOGCONSOLE_DB" in result.stdout
+    example_at = result.stdout.index("Example")
+    assert f"logconsole {name}" in result.stdout[example_at:]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c.name)
+def test_docstrings_keep_examples_unwrapped(command: click.Command) -> None:
+    assert "\b\n    Example" in (command.help or "")
+
+
+def test_env_database_and_the_db_option(tmp_path: Path) -> None:
+    env_db = tmp_path / "env.db"
+    flag_db = tmp_path / "flag.db"
+    conn = connect(env_db)
+    add(conn, type="chat", message="from env")
+    conn.close()
+    assert "from env" in run(env_db, "query", "-f", "jsonl").stdout
+    result = run(env_db, "demo", "--count", "5", "--db", str(flag_db))
+    assert result.exit_code == 0 and str(flag_db) in result.stderr
+    assert json.loads(run(env_db, "stats", "--json").stdout)["records"] == 1
+    assert json.loads(run(flag_db, "stats", "--json").stdout)["records"] == 5
+
+
+def test_stats(db_path: Path) -> None:
+    conn = connect(db_path)
+    add(conn, type="error", severity="critical", message="a", created_at="2026-11-01T00:00:00Z")
+    add(conn, type="error", severity="critical", message="b")
+    add(conn, type="error", severity="low", message="c", is_resolved=True)
+    add(conn, type="chat", message="d")
+    conn.close()
+    numbers = json.loads(run(db_path, "stats", "--json").stdout)
+    assert numbers["records"] == 4
+    assert numbers["by_type"] == {"activity": 0, "error": 3, "ai": 0, "chat": 1, "system": 0}
+    assert numbers["unresolved_errors"] == {"critical": 2, "high": 0, "medium": 0, "low": 0}
+    assert numbers["oldest"] == "2026-11-01T00:00:00.000Z"
+    assert numbers["last_minute"] == 3 and numbers["last_hour"] == 3
+    assert numbers["size_bytes"] > 0 and numbers["database"] == str(db_path)
+    text = run(db_path, "stats").stdout
+    assert "records     4" in text
+    assert "unresolved  2 errors (critical 2, high 0, medium 0, low 0)" in text
+    assert "ingest rate 3 in the last minute, 3 in the last hour" in text
+    assert "KB" in text or "MB" in text
+
+
+def test_stats_on_no_database(tmp_path: Path) -> None:
+    assert_user_error(run(tmp_path / "nothing.db", "stats"), "no database at")
+
+
+def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.db"
+    bogus.write_text("these are my notes, not a database\n" * 100)
+    assert_user_error(run(bogus, "query"), str(bogus))
+
+
+def _cli(db_path: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LOGCONSOLE_DB": str(db_path), "COLUMNS": "100"}
+    return subprocess.run([sys.executable, "-m", "logconsole", *args], input=input,
+                          capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_real_process_round_trip(tmp_path: Path, db_path: Path) -> None:
+    lines = "\n".join([
+        json.dumps({"type": "error", "severity": "high", "message": "disk full", "statusCode": 507}),
+        "not json at all",
+        json.dumps({"type": "ai", "model": "gpt-4o", "tokens": 12}),
+    ])
+    imported = _cli(db_path, "import", "-", input=lines + "\n")
+    assert imported.returncode == 1
+    assert imported.stderr.splitlines() == [
+        "<stdin>:2: invalid JSON: Expecting value at column 1",
+        "imported 2 records, rejected 1",
+    ]
+    out = _cli(db_path, "query", "--order", "oldest", "--format", "jsonl")
+    assert out.returncode == 0
+    records = [json.loads(line) for line in out.stdout.splitlines()]
+    assert records[0]["status_code"] == 507 and records[1]["ai_model"] == "gpt-4o"
+    resolved = _cli(db_path, "resolve", str(records[0]["id"]), "--note", "cleaned up")
+    assert resolved.returncode == 0 and resolved.stdout == f"{records[0]['id']}: resolved\n"
+
+
+def test_real_process_errors_are_one_line(tmp_path: Path, db_path: Path) -> None:
+    _cli(db_path, "demo", "--count", "20")
+    for args in (["query", "--where", "nosuch=1"], ["export", "--since", "someday"],
+                 ["import", str(tmp_path / "missing.jsonl")], ["resolve", "x"]):
+        result = _cli(db_path, *args)
+        assert result.returncode != 0
+        assert "Traceback" not in result.stderr
+        assert sum(line.startswith("Error:") for line in result.stderr.splitlines()) == 1, result.stderr
+    missing = _cli(tmp_path / "absent.db", "query")
+    assert missing.returncode == 1 and missing.stderr.count("\n") == 1
+
+
+def test_export_into_a_closed_pipe_is_quiet(db_path: Path) -> None:
+    _cli(db_path, "demo", "--count", "3000")
+    env = {**os.environ, "LOGCONSOLE_DB": str(db_path)}
+    pipeline = subprocess.run(
+        f"{sys.executable} -m logconsole export | head -1", shell=True, capture_output=True,
+        text=True, env=env, timeout=60,
+    )
+    assert len(pipeline.stdout.splitlines()) == 1
+    assert "Traceback" not in pipeline.stderr and "Error" not in pipeline.stderr
