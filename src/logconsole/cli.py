@@ -11,18 +11,20 @@ from logconsole.commands import collector_commands, store_commands, tui_command
 
 @click.group(invoke_without_command=True, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "-V", "--version", prog_name="logconsole")
+@tui_command.console_options
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, **console: object) -> None:
     """logconsole: collect, search and export application logs.
 
-    Without a command, opens the console (same as `logconsole tui`).
+    Without a command, opens the console (same as `logconsole tui`; the
+    options below are the console's).
 
     \b
     Example:
         logconsole query --type error --since 2h --where severity=critical
     """
     if ctx.invoked_subcommand is None:
-        ctx.invoke(tui_command.tui)
+        tui_command.run_console(**console)  # type: ignore[arg-type]
 
 
 for module in (store_commands, collector_commands, tui_command):

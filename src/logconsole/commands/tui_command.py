@@ -1,8 +1,10 @@
-"""``logconsole tui``: open the console (also the bare ``logconsole``)."""
+"""``logconsole tui``: open the console (also the bare ``logconsole``, with the same options)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -10,6 +12,25 @@ from logconsole.cli_options import (
     CONTEXT_SETTINGS, config_option, db_option, db_path_or_default, open_db, settings_from,
     socket_option, socket_path_or_default,
 )
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def console_options(f: F) -> F:
+    """The console's options, declared once for ``logconsole tui`` and bare ``logconsole``."""
+    decorators = [
+        db_option,
+        socket_option,
+        config_option,
+        click.option("--read-only", is_flag=True,
+                     help="View only: no resolving, deleting or demo records; no collector started."),
+        click.option("--no-collector", is_flag=True, help="Do not start a background collector."),
+        click.option("--no-mouse", is_flag=True, help="Ignore the mouse (keyboard only)."),
+        click.option("--ansi", is_flag=True, help="ANSI colours, for terminals without true colour."),
+    ]
+    for d in reversed(decorators):
+        f = d(f)
+    return f
 
 
 def _start_collector(db_path: Path, socket_path: Path, config_path: Path | None) -> str | None:
@@ -26,25 +47,11 @@ def _start_collector(db_path: Path, socket_path: Path, config_path: Path | None)
     return str(message) if message else None
 
 
-@click.command(context_settings=CONTEXT_SETTINGS)
-@db_option
-@socket_option
-@config_option
-@click.option("--read-only", is_flag=True, help="View only: no resolving, deleting or demo records.")
-@click.option("--no-collector", is_flag=True, help="Do not start a background collector.")
-@click.option("--no-mouse", is_flag=True, help="Ignore the mouse (keyboard only).")
-@click.option("--ansi", is_flag=True, help="ANSI colours, for terminals without true colour.")
-def tui(db_path: Path | None, socket_path: Path | None, config_path: Path | None,
-        read_only: bool, no_collector: bool, no_mouse: bool, ansi: bool) -> None:
-    """Open the console: a tab per record type, search, filters, live arrivals.
-
-    Starts a collector in the background when none is running (--no-collector
-    to skip). NO_COLOR is respected. Press ? inside for every key.
-
-    \b
-    Example:
-        logconsole tui --db ./logs.db --read-only
-    """
+def run_console(
+    db_path: Path | None = None, socket_path: Path | None = None, config_path: Path | None = None,
+    read_only: bool = False, no_collector: bool = False, no_mouse: bool = False, ansi: bool = False,
+) -> None:
+    """Open the console with what the options said."""
     settings = settings_from(config_path)
     path = db_path_or_default(db_path)
     open_db(path, readonly=read_only).close()  # a clear error now, not inside the console
@@ -54,9 +61,23 @@ def tui(db_path: Path | None, socket_path: Path | None, config_path: Path | None
 
     from logconsole.screens.app import LogConsoleApp
 
-    app = LogConsoleApp(path, read_only=read_only, ansi=ansi, startup_message=message,
-                         settings=settings)
+    app = LogConsoleApp(path, read_only=read_only, ansi=ansi, startup_message=message, settings=settings)
     app.run(mouse=not no_mouse)
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@console_options
+def tui(**options: Any) -> None:
+    """Open the console: a tab per record type, search, filters, live arrivals.
+
+    Starts a collector in the background when none is running (--no-collector
+    to skip). NO_COLOR is respected. Press ? inside for every key.
+
+    \b
+    Example:
+        logconsole tui --db ./logs.db --read-only
+    """
+    run_console(**options)
 
 
 COMMANDS: list[click.Command] = [tui]

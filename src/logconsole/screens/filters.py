@@ -19,6 +19,7 @@ command line) are listed and kept until *Clear*.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -119,10 +120,10 @@ def prefill(
     return values, rest
 
 
-def _text_condition(name: str, raw: str, types: tuple[str, ...]) -> Condition:
+def split_text_op(raw: str) -> tuple[str, str]:
+    """A text box's operator and value: ``~x`` contains, ``!=x`` differs, else equals."""
     op = next((o for o in _TEXT_OPS if raw.startswith(o)), "=")
-    value = raw[len(op):] if op != "=" else raw
-    return parse_condition(f"{name}{op}{value}", types)
+    return op, raw[len(op):] if op != "=" else raw
 
 
 class FilterScreen(Dialog[Filter | None]):
@@ -139,11 +140,10 @@ class FilterScreen(Dialog[Filter | None]):
     }
     FilterScreen .filter-row {
         height: auto;
-        margin-bottom: 1;
     }
     FilterScreen .filter-label {
-        width: 15;
-        padding-top: 0;
+        width: 17;
+        color: $text-muted;
     }
     FilterScreen .filter-row Input, FilterScreen .filter-row Select {
         width: 1fr;
@@ -164,6 +164,7 @@ class FilterScreen(Dialog[Filter | None]):
     }
     FilterScreen #filter-hint {
         color: $text-muted;
+        margin-top: 1;
     }
     """
 
@@ -192,7 +193,7 @@ class FilterScreen(Dialog[Filter | None]):
                     with Horizontal(classes="filter-row"):
                         yield Static(plain(field.label), classes="filter-label")
                         yield from self._editor(field)
-            yield Static(plain("text: exact · ~ contains · != differs"), id="filter-hint")
+            yield Static(plain("text: exact, ~ contains, != differs · ctrl+s applies"), id="filter-hint")
             yield Static("", markup=False, id="filter-kept")
             yield ErrorLine(id="filter-error")
             with Horizontal(classes="dialog--buttons"):
@@ -233,33 +234,34 @@ class FilterScreen(Dialog[Filter | None]):
     # ------------------------------------------------------------ reading the form
 
     def conditions(self) -> tuple[Condition, ...]:
-        """The form's conditions (then the kept ones); :class:`QueryError` names a bad field."""
+        """The form's conditions (then the kept ones); :class:`_FieldError` names a bad field."""
         out: list[Condition] = []
         for field in self.fields:
             wid = f"f-{field.name}"
             if field.widget == "choice":
                 value = self.query_one(f"#{wid}", Select).value
                 if value is not Select.NULL:
-                    out.append(self._parse(wid, f"{field.name}={value}"))
+                    out.append(self._read(wid, field.label, field.name, "=", str(value)))
             elif field.widget == "range":
                 for end, op in (("min", ">="), ("max", "<=")):
                     raw = self.query_one(f"#{wid}-{end}", Input).value.strip()
                     if raw:
-                        out.append(self._parse(f"{wid}-{end}", f"{field.name}{op}{raw}"))
+                        out.append(self._read(f"{wid}-{end}", f"{field.label} {end}", field.name, op, raw))
             else:
                 raw = self.query_one(f"#{wid}", Input).value.strip()
                 if raw:
-                    try:
-                        out.append(_text_condition(field.name, raw, self.types))
-                    except QueryError as exc:
-                        raise _FieldError(wid, str(exc)) from None
+                    op, value = split_text_op(raw)
+                    out.append(self._read(wid, field.label, field.name, op, value))
         return (*out, *self._kept)
 
-    def _parse(self, wid: str, text: str) -> Condition:
+    def _read(self, wid: str, label: str, name: str, op: str, value: str) -> Condition:
+        """``name op value`` as a condition; a refusal becomes a :class:`_FieldError`
+        worded for the form (the field's label, not the ``--where`` it was read as)."""
         try:
-            return parse_condition(text, self.types)
+            return parse_condition(f"{name}{op}{value}", self.types)
         except QueryError as exc:
-            raise _FieldError(wid, str(exc)) from None
+            reason = re.sub(r"^--where '.*?': ", "", str(exc), count=1, flags=re.S)
+            raise _FieldError(wid, f"{label}: {reason}") from None
 
     # ------------------------------------------------------------ actions
 

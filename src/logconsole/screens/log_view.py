@@ -311,8 +311,8 @@ class LogView(ScrollView, can_focus=True):
             self._announce_cursor()
 
     def on_log_view_counted(self, message: Counted) -> None:
-        message.stop()
         if message.generation != self.generation:
+            message.stop()
             return
         self.total = message.total
         self.snapshot_id = message.snapshot_id
@@ -371,7 +371,8 @@ class LogView(ScrollView, can_focus=True):
         marked = row["id"] in self.marks
         if marked and index != self.cursor:
             line_style = line_style + self.get_component_rich_style("log-view--marked")
-        text = Text("● " if marked else "  ", style=Style(bold=True), end="")
+        text = Text(end="")
+        text.append("● " if marked else "  ", Style(bold=True))
         text.append_text(C.row_text(row, self.columns, widths, time_mode=self.time_mode, now=self._now))
         return self._strip(text, width, line_style)
 

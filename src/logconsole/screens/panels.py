@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widget import Widget
+from textual.renderables.sparkline import Sparkline as SparklineRenderable
 from textual.widgets import DataTable, Sparkline, Static
 
 from logconsole.config import Settings
@@ -46,11 +47,41 @@ def metric_text(values: Sequence[float], warning: float, critical: float) -> Tex
     return out
 
 
+class PercentSparkline(Sparkline):
+    """A sparkline on a fixed 0-100 % scale, each bar coloured by the threshold it crosses.
+
+    Textual's own scale stretches from the data's minimum to its maximum, which
+    draws a steady 61 % disk as empty and a 10-12 % CPU wobble as a storm; for
+    usage percentages the absolute height is the message.
+    """
+
+    def __init__(self, *, warning: float, critical: float, id: str | None = None) -> None:
+        super().__init__([], id=id)
+        self.warning = warning
+        self.critical = critical
+
+    def render(self) -> Text:
+        data = list(self.data or [])
+        width = self.size.width
+        out = Text(no_wrap=True, overflow="crop")
+        if not data or width <= 0:
+            return Text("·" * max(width, 0), style="dim")
+        bars = SparklineRenderable.BARS
+        # One bar per column, each the peak of its slice of the data.
+        for part in SparklineRenderable._buckets(data, num_buckets=min(width, len(data))):
+            value = max(part)
+            index = min(len(bars) - 1, max(0, round(value / 100 * (len(bars) - 1))))
+            out.append(bars[index], style=_LEVEL_STYLES[level_of(value, self.warning, self.critical)])
+        out.pad_left(width - len(out))  # the newest sample sits next to its figure
+        return out
+
+
 class SystemPanel(Widget):
     """Three rows: CPU, memory and disk use over the range, as sparklines.
 
-    A row turns yellow once its peak reaches the warning threshold and red at
-    the critical one; the figures on the right are the latest and peak values,
+    Bars are drawn on a 0-100 % scale, green below the warning threshold,
+    yellow from it and red from the critical one; a row's label takes the
+    colour of its peak, and the figures on the right (latest and peak) are
     coloured the same way.  The thresholds are the health settings'.
     """
 
@@ -73,14 +104,12 @@ class SystemPanel(Widget):
         width: 20;
         padding-left: 1;
     }
-    SystemPanel .-ok Sparkline > .sparkline--max-color {
-        color: $success;
-    }
-    SystemPanel .-warning Sparkline > .sparkline--max-color {
+    SystemPanel .-warning .metric-label {
         color: $warning;
     }
-    SystemPanel .-critical Sparkline > .sparkline--max-color {
+    SystemPanel .-critical .metric-label {
         color: $error;
+        text-style: bold;
     }
     """
 
@@ -102,7 +131,7 @@ class SystemPanel(Widget):
         for metric in METRICS:
             with Horizontal(classes="metric-row -ok", id=f"row-{metric}"):
                 yield Static(Text(_METRIC_LABELS[metric]), classes="metric-label")
-                yield Sparkline([], id=f"spark-{metric}")
+                yield PercentSparkline(warning=self.warning, critical=self.critical, id=f"spark-{metric}")
                 yield Static(Text(""), classes="metric-value", id=f"value-{metric}")
 
     def on_mount(self) -> None:
