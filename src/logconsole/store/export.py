@@ -63,7 +63,8 @@ def write(
     n = 0
     if fmt == "csv":
         header = record_fields(types)
-        writer = csv.writer(out, lineterminator="\n")
+        # RFC 4180 line ends: the csv module then quotes any cell holding a CR or LF.
+        writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(header)
         for row in rows:
             writer.writerow(_csv_values(row, header))
