@@ -192,7 +192,8 @@ def format_health(record: dict[str, Any]) -> str:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text(f"system health: {record.get('status', '?')}"), show_header=False, box=None)
+    table = Table(title=Text(f"system health: {record.get('status', '?')}"), title_justify="left",
+                  show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column()
     for key in ("status", "event_type", "message", "requires_action"):
@@ -205,7 +206,7 @@ def format_health(record: dict[str, Any]) -> str:
     console = Console(width=100, no_color=True, highlight=False)
     with console.capture() as cap:
         console.print(table)
-    return cap.get().rstrip()
+    return "\n".join(line.rstrip() for line in cap.get().rstrip().splitlines())
 
 
 def _store_record(record: dict[str, Any], db_path: Path | None, socket_path: Path | None,

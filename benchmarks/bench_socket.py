@@ -1,0 +1,247 @@
+"""Collector benchmarks: ingest over the socket, sync latency, idle cost.
+
+Each figure is printed next to a reference measured in the same run:
+
+* end-to-end ingest: ``--clients`` connections (default 4) send realistic
+  records as JSON lines to a real ``logconsole daemon`` process and finish
+  with a sync (so everything counted is committed); the rate is compared
+  with a bare ``executemany`` of the same rows (already normalised) into the
+  same schema (indexes and FTS) in one transaction (target >= 0.5x), and with
+  a commit per record (target >= 10x);
+* sync round trip: one record and a sync at a time, paced at
+  ``--sync-rate`` records per second (default 1,000); p50/p99 (target p99 <= 50 ms);
+* idle daemon: CPU share over ``--idle-seconds`` (default 30; target <= 1 %)
+  and resident memory (target <= 60 MB).
+
+    .venv/bin/python benchmarks/bench_socket.py                      # 200,000 records
+    .venv/bin/python benchmarks/bench_socket.py --records 50000 --idle-seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import _data  # noqa: E402
+
+from logconsole.ingest import normalize  # noqa: E402
+from logconsole.store.db import connect  # noqa: E402
+from logconsole.store.writer import INSERT_SQL, row_values  # noqa: E402
+
+
+class Daemon:
+    """A collector process on a fresh temp database."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.db = folder / "bench.db"
+        self.sock = folder / "run" / "bench.sock"
+        env = dict(os.environ, XDG_CONFIG_HOME=str(folder / "config"))
+        env.pop("LOGCONSOLE_CONFIG", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "logconsole", "daemon", "--db", str(self.db), "--socket", str(self.sock),
+             "--retention-days", "0"],
+            stdout=subprocess.DEVNULL, stderr=open(folder / "daemon.log", "ab"), env=env,  # noqa: SIM115
+        )
+        deadline = time.monotonic() + 20
+        while not self._listening():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"daemon did not start: {(folder / 'daemon.log').read_text()}")
+            time.sleep(0.05)
+
+    def _listening(self) -> bool:
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect(str(self.sock))
+        except OSError:
+            return False
+        finally:
+            s.close()
+        return True
+
+    def connect(self) -> socket.socket:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(str(self.sock))
+        return s
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(60)
+
+
+def read_until_sync(s: socket.socket, buf: bytearray) -> dict:
+    while True:
+        nl = buf.find(b"\n")
+        if nl >= 0:
+            answer = json.loads(bytes(buf[:nl]))
+            del buf[: nl + 1]
+            if answer.get("op") == "sync":
+                return answer
+            raise SystemExit(f"unexpected answer: {answer}")
+        chunk = s.recv(65536)
+        if not chunk:
+            raise SystemExit("daemon closed the connection")
+        buf += chunk
+
+
+def bench_bare(rows: list[dict], folder: Path) -> float:
+    conn = connect(folder / "bare.db")
+    values = [row_values(r) for r in rows]
+    t = time.perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(INSERT_SQL, values)
+    conn.execute("COMMIT")
+    rate = len(values) / (time.perf_counter() - t)
+    conn.close()
+    return rate
+
+
+def bench_commit_each(rows: list[dict], folder: Path) -> float:
+    conn = connect(folder / "each.db")
+    values = [row_values(r) for r in rows]
+    t = time.perf_counter()
+    for v in values:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(INSERT_SQL, v)
+        conn.execute("COMMIT")
+    rate = len(values) / (time.perf_counter() - t)
+    conn.close()
+    return rate
+
+
+def bench_socket(lines: list[bytes], clients: int, folder: Path) -> tuple[float, int]:
+    d = Daemon(folder / "ingest")
+    try:
+        shares = [b"".join(lines[i::clients]) for i in range(clients)]
+        counts = [len(lines[i::clients]) for i in range(clients)]
+        socks = [d.connect() for _ in range(clients)]
+        answers: list[dict] = [{}] * clients
+
+        def work(i: int) -> None:
+            s = socks[i]
+            s.sendall(shares[i])
+            s.sendall(b'{"op":"sync"}\n')
+            answers[i] = read_until_sync(s, bytearray())
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+        t = time.perf_counter()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        elapsed = time.perf_counter() - t
+        for s in socks:
+            s.close()
+        stored = sum(a.get("stored", 0) for a in answers)
+        if stored != sum(counts):
+            raise SystemExit(f"stored {stored} of {sum(counts)}: {answers}")
+        return sum(counts) / elapsed, stored
+    finally:
+        d.stop()
+
+
+def bench_sync_latency(lines: list[bytes], rate: float, seconds: float, folder: Path) -> list[float]:
+    d = Daemon(folder / "latency")
+    try:
+        s = d.connect()
+        buf = bytearray()
+        period = 1.0 / rate
+        n = int(rate * seconds)
+        latencies = []
+        start = time.perf_counter()
+        for i in range(n):
+            due = start + i * period
+            now = time.perf_counter()
+            if due > now:
+                time.sleep(due - now)
+            t = time.perf_counter()
+            s.sendall(lines[i % len(lines)] + b'{"op":"sync"}\n')
+            read_until_sync(s, buf)
+            latencies.append((time.perf_counter() - t) * 1000)
+        achieved = n / (time.perf_counter() - start)
+        print(f"  (sync client achieved {achieved:,.0f} records/s)")
+        s.close()
+        return latencies
+    finally:
+        d.stop()
+
+
+def bench_idle(seconds: float, folder: Path) -> tuple[float, float]:
+    d = Daemon(folder / "idle")
+    try:
+        p = psutil.Process(d.proc.pid)
+        time.sleep(3)  # let the start-up health sample finish
+        before = p.cpu_times()
+        t = time.monotonic()
+        time.sleep(seconds)
+        after = p.cpu_times()
+        elapsed = time.monotonic() - t
+        cpu = ((after.user - before.user) + (after.system - before.system)) / elapsed * 100
+        rss = p.memory_info().rss / 2**20
+        return cpu, rss
+    finally:
+        d.stop()
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--records", type=int, default=200_000, help="records for the ingest run")
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--commit-each", type=int, default=3_000, help="records for the commit-per-record reference")
+    ap.add_argument("--sync-rate", type=float, default=1000.0)
+    ap.add_argument("--sync-seconds", type=float, default=5.0)
+    ap.add_argument("--idle-seconds", type=float, default=30.0)
+    args = ap.parse_args()
+
+    raws = list(_data.records(args.records))
+    for r in raws:
+        r.pop("created_at", None)  # as apps send them: the daemon stamps the time
+    lines = [json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in raws]
+    rows = [normalize(r) for r in raws]
+    print(f"collector benchmark: {args.records:,} records, {sum(map(len, lines)) / 2**20:.1f} MiB of JSON lines, "
+          f"{args.clients} clients")
+
+    with tempfile.TemporaryDirectory(prefix="bench-socket-") as tmp:
+        folder = Path(tmp)
+        bare = bench_bare(rows, folder)
+        each = bench_commit_each(rows[: args.commit_each], folder)
+        rate, _ = bench_socket(lines, args.clients, folder)
+        print(f"bare executemany (one transaction):     {bare:>10,.0f} records/s")
+        print(f"commit per record:                      {each:>10,.0f} records/s")
+        print(f"socket, {args.clients} clients, committed:           {rate:>10,.0f} records/s")
+        print(f"  vs bare executemany: {rate / bare:5.2f}x (target >= 0.5x) {verdict(rate / bare >= 0.5)}")
+        print(f"  vs commit per record: {rate / each:5.1f}x (target >= 10x) {verdict(rate / each >= 10)}")
+
+        lat = bench_sync_latency(lines, args.sync_rate, args.sync_seconds, folder)
+        lat.sort()
+        p50 = statistics.median(lat)
+        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+        print(f"sync round trip at {args.sync_rate:,.0f} records/s: p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
+              f"max {lat[-1]:.2f} ms (target p99 <= 50 ms) {verdict(p99 <= 50)}")
+
+        cpu, rss = bench_idle(args.idle_seconds, folder)
+        print(f"idle daemon over {args.idle_seconds:g} s: CPU {cpu:.2f} % (target <= 1 %) {verdict(cpu <= 1)}, "
+              f"RSS {rss:.1f} MB (target <= 60 MB) {verdict(rss <= 60)}")
+
+
+if __name__ == "__main__":
+    main()
