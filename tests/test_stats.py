@@ -141,3 +141,27 @@ def test_tab_summaries(conn: sqlite3.Connection) -> None:
     assert tab_summary(conn, "activity", flt) == "2"
     assert tab_summary(conn, "activity", Filter(since=at(50))) == "1"
     assert tab_summary(conn, "ai", flt, now=now) == "1 today"
+
+
+def test_ai_models_percentiles_from_an_even_sample_above_the_limit(
+    conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from logconsole.store import stats
+
+    monkeypatch.setattr(stats, "PERCENTILE_SAMPLE", 20)
+    add(conn, *(ai("big", ms, tokens=1) for ms in range(1, 101)), ai("small", 7))
+    big, small = ai_models(conn, Filter())
+    # Every 5th call is ranked (ms 5, 10, ... 100); counts and tokens stay exact.
+    assert big == ModelStats("big", calls=100, tokens=100, p50_ms=50.0, p95_ms=95.0, error_rate=0.0)
+    assert (small.calls, small.p50_ms, small.p95_ms) == (1, 7.0, 7.0)
+
+
+def test_system_series_averages_an_even_sample_of_a_long_range(
+    conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from logconsole.store import stats
+
+    monkeypatch.setattr(stats, "SERIES_SAMPLE", 2)
+    # 40 samples, 2 buckets, at most 2 per bucket: every 10th id (ids 10, 20, 30, 40).
+    add(conn, *({"type": "system", "created_at": at(m), "metrics": {"cpu_usage": m + 1}} for m in range(40)))
+    assert system_series(conn, at(0), at(40), buckets=2)["cpu_usage"] == [15.0, 35.0]
