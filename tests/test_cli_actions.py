@@ -90,6 +90,8 @@ def test_bare_delete_is_refused(db_path: Path, ids: dict[str, int]) -> None:
     assert_user_error(run(db_path, "delete", "--yes"), "give ids or a filter", "--all")
     assert_user_error(run(db_path, "delete", "1", "--type", "chat", "--yes"), "not both")
     assert_user_error(run(db_path, "delete", "--all", "--type", "chat", "--yes"), "--all")
+    assert_user_error(run(db_path, "delete", "--limit", "0", "--yes"), "give ids or a filter")
+    assert all(stored(db_path, i) is not None for i in ids.values())
 
 
 def test_delete_without_a_terminal_refuses_instead_of_hanging(db_path: Path, ids: dict[str, int]) -> None:

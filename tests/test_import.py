@@ -328,3 +328,24 @@ def test_import_uses_batches_of_one_transaction(tmp_path: Path, db_path: Path) -
     assert result.imported == 7 and seen == [3, 6, 7]
     assert isinstance(conn, sqlite3.Connection) and not conn.in_transaction
     conn.close()
+
+
+def test_export_then_import_gives_the_same_records(tmp_path: Path, db_path: Path) -> None:
+    from logconsole import demo
+    from datetime import datetime, timezone
+
+    conn = connect(db_path)
+    demo.fill(conn, 400, now=datetime(2026, 11, 20, tzinfo=timezone.utc), seed=5)
+    conn.close()
+    for fmt in ("jsonl", "json"):
+        dump = tmp_path / f"dump.{fmt}"
+        copy = tmp_path / f"copy-{fmt}.db"
+        assert run(db_path, "export", "-f", fmt, "-o", str(dump)).exit_code == 0
+        assert run(copy, "import", str(dump)).exit_code == 0
+
+        def key(r: dict) -> tuple:
+            return (r["created_at"], json.dumps(r, sort_keys=True))
+
+        original = sorted(({k: v for k, v in r.items() if k != "id"} for r in records(db_path)), key=key)
+        copied = sorted(({k: v for k, v in r.items() if k != "id"} for r in records(copy)), key=key)
+        assert copied == original

@@ -36,7 +36,14 @@ from logconsole.cli_options import (
     settings_from,
     user_errors,
 )
-from logconsole.importer import Rejection, SourceError, import_stream, kind_from_name, open_source
+from logconsole.importer import (
+    BATCH_SIZE,
+    Rejection,
+    SourceError,
+    import_stream,
+    kind_from_name,
+    open_source,
+)
 from logconsole.ingest import Redactor
 from logconsole.store import actions, export as exporter
 from logconsole.store.db import file_size
@@ -136,7 +143,8 @@ def _say(message: str) -> None:
 @click.option("--type", "-t", "kind", metavar="TYPE",
               help=f"Type of records that do not say ({'|'.join(K.KIND_NAMES)}); "
               "by default taken from a file named after a collection (errorlogs.json).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=5000, show_default=True,
+@click.option("--batch-size", type=click.IntRange(min=1), default=BATCH_SIZE, show_default=True,
+              metavar="N",
               help="Records per transaction.")
 @db_option
 @config_option
@@ -466,7 +474,7 @@ def delete(ids: tuple[int, ...], types: tuple[str, ...], since: str | None, unti
         logconsole delete --type chat --until 30d --yes
         logconsole delete --type error --where is_resolved=true
     """
-    filtered = _is_filtered(types, since, until, search, where) or limit is not None
+    filtered = _is_filtered(types, since, until, search, where) or bool(limit)
     if ids and (filtered or everything):
         raise click.UsageError("give ids or a filter, not both")
     if everything and filtered:
