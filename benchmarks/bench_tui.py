@@ -1,0 +1,200 @@
+"""Console benchmarks: launch to first rows, page keys, jump to end, search as you type, memory.
+
+Each measurement runs the real console headless (Textual's test driver, 80x24)
+in a fresh process, against the benchmark databases of ``bench_store.py``
+(built once into ``benchmarks/data/``).  Figures are printed next to the same
+figure at the small reference size, measured in the same run.
+
+    .venv/bin/python benchmarks/bench_tui.py                 # 1,000,000 vs 1,000 records
+    .venv/bin/python benchmarks/bench_tui.py --rows 100000   # a quick look
+
+Targets (docs/performance.md): launch at the large size <= 1.5x the small one;
+page down, jump to end and a search keystroke update the screen within 100 ms;
+resident memory <= 150 MB at the large size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+T_START = time.perf_counter()
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+REFERENCE_ROWS = 1_000
+REPEATS = 3
+
+
+# ---------------------------------------------------------------- child: runs the console
+
+
+async def _until(pilot: Any, condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.perf_counter() + timeout
+    while not condition():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the console did not get there in time")
+        await pilot.pause(0.002)
+
+
+def _shown(view: Any) -> bool:
+    """The rows at the cursor and on screen are loaded (no placeholder dots)."""
+    top = int(view.scroll_offset.y)
+    return all(view.row_at(i) is not None for i in range(top, min(top + 5, view.row_count))) and \
+        view.row_at(view.cursor) is not None
+
+
+async def _child(mode: str, db: Path) -> dict[str, Any]:
+    from textual import events
+
+    from logconsole.screens.app import LogConsoleApp
+    from logconsole.screens.log_view import LogView
+
+    app = LogConsoleApp(db, poll_interval=0, cursor_blink=False)
+    out: dict[str, Any] = {}
+    async with app.run_test(size=(80, 24)) as pilot:
+        view: Any = None
+
+        def first_rows() -> bool:
+            nonlocal view
+            if len(app.screen_stack) < 2:
+                return False
+            view = app.screen_stack[1].query_one("#list", LogView)
+            return view.row_at(0) is not None
+
+        await _until(pilot, first_rows)
+        await pilot.pause()  # the frame with the rows is drawn
+        out["launch_s"] = time.perf_counter() - T_START
+        if mode == "launch":
+            return out
+        await _until(pilot, lambda: view.total is not None, timeout=60)
+        out["total"] = view.total
+
+        painted = {"lines": 0}
+        render_line = view.render_line
+
+        def counting_render_line(y: int) -> Any:
+            painted["lines"] += 1
+            return render_line(y)
+
+        view.render_line = counting_render_line
+
+        async def timed(keys: list[str], condition: Any) -> float:
+            """Seconds from a key event to the first lines painted with the result.
+
+            Keys go straight to the driver's queue (as a terminal's would), and
+            the clock stops when the list paints lines after ``condition`` holds.
+            """
+            t0 = time.perf_counter()
+            for key in keys:
+                app._driver.send_message(events.Key(key, key if len(key) == 1 else None))
+            deadline = t0 + 30
+            while not condition():
+                if time.perf_counter() > deadline:
+                    raise TimeoutError(keys)
+                await asyncio.sleep(0.0005)
+            seen = painted["lines"]
+            while painted["lines"] == seen:
+                if time.perf_counter() > deadline:
+                    raise TimeoutError(keys)
+                await asyncio.sleep(0.0005)
+            return time.perf_counter() - t0
+
+        downs = []
+        for _ in range(20):
+            target = view.cursor + view._body_height
+            downs.append(await timed(["pagedown"], lambda t=target: view.cursor == t and _shown(view)))
+        out["page_down_ms"] = statistics.median(downs) * 1000
+        out["page_down_max_ms"] = max(downs) * 1000
+        last = view.total - 1
+        out["jump_end_ms"] = await timed(["end"], lambda: view.cursor == last and _shown(view)) * 1000
+        ups = []
+        for _ in range(10):
+            target = view.cursor - view._body_height
+            ups.append(await timed(["pageup"], lambda t=target: view.cursor == t and _shown(view)))
+        out["page_up_end_ms"] = statistics.median(ups) * 1000
+        out["jump_home_ms"] = await timed(["home"], lambda: view.cursor == 0 and _shown(view)) * 1000
+
+        # search as you type: each keystroke narrows the list (after the typing pause)
+        from logconsole.screens.search_bar import DEBOUNCE_SECONDS
+
+        await pilot.press("slash")
+        keystrokes = []
+        for ch in "request":
+            gen = view.generation
+            took = await timed([ch], lambda g=gen: view.generation > g and view.row_at(0) is not None
+                               and view._pages.get(0, (None,))[0] == view.generation)
+            keystrokes.append(took - DEBOUNCE_SECONDS)
+        out["search_key_ms"] = statistics.median(keystrokes) * 1000
+        out["search_key_max_ms"] = max(keystrokes) * 1000
+        out["debounce_ms"] = DEBOUNCE_SECONDS * 1000
+        await pilot.press("enter")
+        await _until(pilot, lambda: view.total is not None, timeout=60)
+
+        import psutil
+
+        out["rss_mb"] = psutil.Process().memory_info().rss / 1e6
+        out["cached_pages"] = len(view._pages)
+    return out
+
+
+# ---------------------------------------------------------------- parent
+
+
+def _run_child(mode: str, db: Path) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", mode, "--db", str(db)],
+        capture_output=True, text=True, check=False,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"child {mode} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--child", choices=["launch", "keys"])
+    parser.add_argument("--db", type=Path)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(asyncio.run(_child(args.child, args.db))))
+        return
+
+    from bench_store import database_of
+
+    big, small = database_of(args.rows), database_of(REFERENCE_ROWS)
+    print(f"console at {args.rows:,} records vs {REFERENCE_ROWS:,} (80x24, headless, fresh process each)")
+
+    launches = {rows: statistics.median(_run_child("launch", db)["launch_s"] for _ in range(REPEATS))
+                for rows, db in ((REFERENCE_ROWS, small), (args.rows, big))}
+    ratio = launches[args.rows] / launches[REFERENCE_ROWS]
+    print(f"  launch to first rows: {launches[args.rows] * 1000:7.0f} ms vs {launches[REFERENCE_ROWS] * 1000:.0f} ms"
+          f"  ratio {ratio:.2f}x (target <= 1.5x)  {'ok' if ratio <= 1.5 else 'OVER'}")
+
+    ref = _run_child("keys", small)
+    res = _run_child("keys", big)
+    for key, label in (("page_down_ms", "page down (median of 20)"), ("page_down_max_ms", "page down (worst)"),
+                       ("jump_end_ms", "jump to end"), ("page_up_end_ms", "page up at the end (median)"),
+                       ("jump_home_ms", "jump home"), ("search_key_ms", "search keystroke (median)"),
+                       ("search_key_max_ms", "search keystroke (worst)")):
+        flag = "ok" if res[key] <= 100 else "OVER"
+        print(f"  {label:32s} {res[key]:7.1f} ms vs {ref[key]:6.1f} ms  ratio {res[key] / max(ref[key], 0.1):5.2f}x"
+              f"  (target <= 100 ms)  {flag}")
+    print(f"  (search figures exclude the {res['debounce_ms']:.0f} ms typing pause before a search runs)")
+    rss_flag = "ok" if res["rss_mb"] <= 150 else "OVER"
+    print(f"  resident memory after all that: {res['rss_mb']:.0f} MB vs {ref['rss_mb']:.0f} MB"
+          f"  ratio {res['rss_mb'] / ref['rss_mb']:.2f}x (target <= 150 MB)  {rss_flag};"
+          f" {res['cached_pages']} pages cached")
+
+
+if __name__ == "__main__":
+    main()
