@@ -131,3 +131,43 @@ def test_export_into_a_closed_pipe_is_quiet(db_path: Path) -> None:
     )
     assert len(pipeline.stdout.splitlines()) == 1
     assert "Traceback" not in pipeline.stderr and "Error" not in pipeline.stderr
+
+
+def _with_terminal_stderr(db_path: Path, *args: str) -> tuple[int, str]:
+    """Run ``logconsole ARGS`` with stderr on a real terminal; exit status and what it showed."""
+    import pty
+    import threading
+
+    master, slave = pty.openpty()
+    shown: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            shown.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    env = {**os.environ, "LOGCONSOLE_DB": str(db_path), "COLUMNS": "100", "TERM": "xterm"}
+    proc = subprocess.run([sys.executable, "-m", "logconsole", *args], stderr=slave,
+                          stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env, timeout=60)
+    os.close(slave)
+    reader.join(timeout=10)
+    os.close(master)
+    return proc.returncode, b"".join(shown).decode("utf-8", "replace")
+
+
+def test_progress_bars_on_a_terminal(tmp_path: Path, db_path: Path) -> None:
+    source = tmp_path / "many.jsonl"
+    source.write_text("".join(json.dumps({"type": "chat", "message": f"m{i}"}) + "\n" for i in range(3000)))
+    code, shown = _with_terminal_stderr(db_path, "import", "--batch-size", "500", str(source))
+    assert code == 0 and "importing" in shown and "imported 3,000 records, rejected 0" in shown
+    target = tmp_path / "out.jsonl"
+    code, shown = _with_terminal_stderr(db_path, "export", "-o", str(target))
+    assert code == 0 and "exporting to out.jsonl" in shown and "exported 3,000 records" in shown
+    assert len(target.read_text().splitlines()) == 3000

@@ -20,7 +20,7 @@ import bisect
 import math
 import random
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -451,14 +451,20 @@ def fill(
     count: int = DEFAULT_COUNT,
     now: datetime | None = None,
     seed: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Store ``count`` demo records through the one ingest step; returns how many."""
+    """Store ``count`` demo records through the one ingest step; returns how many.
+
+    ``progress`` is called with the number stored so far after each batch.
+    """
     if seed is None:
         seed = random.SystemRandom().getrandbits(32)
     rows = (normalize(raw) for raw in generate(count, now=now or utcnow(), seed=seed))
     total = 0
     for batch in batched(rows, BATCH_SIZE):
         total += insert_rows(conn, batch)
+        if progress is not None:
+            progress(total)
     return total
 
 

@@ -14,6 +14,7 @@ import getpass
 import json
 import os
 import sqlite3
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -186,16 +187,32 @@ def import_command(files: tuple[str, ...], kind: str | None, batch_size: int,
                 except SourceError as exc:
                     raise click.ClickException(str(exc)) from None
         imported = rejected = 0
-        with _db(db_path) as conn:
-            for name, stream, file_kind in sources:
-                result = import_stream(
-                    conn, stream, name, kind=file_kind, redactor=redactor,
-                    batch_size=batch_size, on_reject=_report_rejection,
-                )
+        sizes = [_size_of(stream) if name != "<stdin>" else None for name, stream, _ in sources]
+        total_bytes = sum(s or 0 for s in sizes) if None not in sizes else 0
+        done_bytes = 0
+        with _db(db_path) as conn, _progress(total_bytes, "importing", unit="bytes") as progress:
+            for (name, stream, file_kind), size in zip(sources, sizes):
+                stored_before = imported
+
+                def on_batch(n: int, stream: IO[bytes] = stream, base: int = done_bytes) -> None:
+                    nonlocal imported
+                    imported = stored_before + n
+                    if progress is not None:
+                        progress(base + stream.tell())
+
+                try:
+                    result = import_stream(
+                        conn, stream, name, kind=file_kind, redactor=redactor,
+                        batch_size=batch_size, on_reject=_report_rejection, on_batch=on_batch,
+                    )
+                except KeyboardInterrupt:
+                    _say(f"interrupted: {_plural(imported, 'record')} were stored before the stop")
+                    sys.exit(130)
                 if len(sources) > 1:
                     _say(f"{name}: imported {result.imported:,}, rejected {result.rejected:,}")
-                imported += result.imported
+                imported = stored_before + result.imported
                 rejected += result.rejected
+                done_bytes += size or 0
     finally:
         for name, stream, _ in sources:
             if name != "<stdin>":
@@ -203,6 +220,15 @@ def import_command(files: tuple[str, ...], kind: str | None, batch_size: int,
     _say(f"imported {_plural(imported, 'record')}, rejected {rejected:,}")
     if rejected:
         sys.exit(1)
+
+
+def _size_of(stream: IO[bytes]) -> int | None:
+    """Bytes in a regular file (None for pipes and terminals, which have no end to show)."""
+    try:
+        st = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
 def _report_rejection(rejection: Rejection) -> None:
@@ -312,17 +338,25 @@ def _output_file(path: Path) -> Iterator[IO[str]]:
 
 
 @contextlib.contextmanager
-def _progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
-    """A progress bar on stderr when it is a terminal; otherwise nothing."""
-    if not _stderr_is_terminal():
+def _progress(total: int, label: str, unit: str = "records") -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr when it is a terminal and there is a total to
+    show; otherwise nothing.  ``unit`` is ``records`` or ``bytes``."""
+    if total <= 0 or not _stderr_is_terminal():
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
+    amount = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()
     with Progress(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        TextColumn(label), BarColumn(), amount, TimeRemainingColumn(),
         console=Console(stderr=True), transient=True,
     ) as bar:
         task = bar.add_task(label, total=total)
@@ -658,7 +692,8 @@ def demo(how_many: int, seed: int | None, if_empty: bool, db_path: Path | None) 
             if existing:
                 _say(f"{path} already has {_plural(existing, 'record')}; no demo records added")
                 return
-        added = demo_records.fill(conn, how_many, seed=seed)
+        with _progress(how_many if how_many >= 50_000 else 0, "adding demo records") as progress:
+            added = demo_records.fill(conn, how_many, seed=seed, progress=progress)
     _say(f"added {_plural(added, 'demo record')} to {path}")
 
 
