@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Input, Select, Sparkline, Static
 
 from logconsole import kinds as K
 from logconsole.screens.confirm import ConfirmScreen
-from logconsole.screens.export import ExportScreen, check_target, default_path, with_format
+from logconsole.screens.export import ExportScreen, check_target, default_path, with_format, write_export
 from logconsole.screens.filters import FilterScreen, form_fields, prefill
 from logconsole.screens.help import HelpScreen
 from logconsole.screens.note import NOTE_REQUIRED, NoteScreen
@@ -312,6 +312,24 @@ async def test_export_failure_in_the_worker_is_shown(tmp_path: Path) -> None:
     app = await _run_export(bad, Filter(), ["enter"], str(out))
     assert app.results == [] and app.last_error.startswith("Export failed: cannot open")  # type: ignore[attr-defined]
     assert not out.exists() and not list(tmp_path.glob(".*.part"))
+
+
+def test_write_export_stopped_midway_leaves_nothing(tmp_path: Path) -> None:
+    path = make_db(tmp_path / "logs.db", n_per_kind=300)  # 1,500 records: progress is called at 1,000
+    out = tmp_path / "x.jsonl"
+
+    class Stop(Exception):
+        pass
+
+    def stop(done: int) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        write_export(path, Filter(), NEWEST, out, "jsonl", stop)
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("logs.db")) == []
+    seen: list[int] = []
+    assert write_export(path, Filter(), NEWEST, out, "jsonl", seen.append) == 1500
+    assert seen == [1000, 1500] and len(out.read_text().splitlines()) == 1500
 
 
 async def test_export_escape_cancels(tmp_path: Path) -> None:
