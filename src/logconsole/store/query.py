@@ -246,11 +246,17 @@ def where_sql(conn: sqlite3.Connection, flt: Filter) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     if flt.types and len(flt.types) < len(K.KINDS):
+        # Kind names are written into the SQL, not bound: SQLite then sees that
+        # `type = 'error'` is the partial index's own condition, and answers
+        # counts from the index alone instead of reading every row.
+        for t in flt.types:
+            if t not in K.KINDS:
+                raise QueryError(f"unknown type {t!r}; expected one of: {', '.join(K.KIND_NAMES)}")
         if len(flt.types) == 1:
-            clauses.append("type = ?")
+            clauses.append(f"type = '{flt.types[0]}'")
         else:
-            clauses.append(f"type IN ({', '.join('?' for _ in flt.types)})")
-        params.extend(flt.types)
+            quoted = ", ".join(f"'{t}'" for t in flt.types)
+            clauses.append(f"type IN ({quoted})")
     if flt.since:
         clauses.append("created_at >= ?")
         params.append(flt.since)
