@@ -1,0 +1,220 @@
+"""Changing what is stored: ``resolve``, ``unresolve``, ``delete``, ``prune``.
+
+Thin layers over :mod:`logconsole.store.actions` that say, per id, what
+happened, and never delete without asking (or ``--yes``).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sqlite3
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import click
+
+from logconsole.cli_options import (
+    CONTEXT_SETTINGS,
+    build_filter,
+    config_option,
+    db_option,
+    filter_options,
+    settings_from,
+    user_errors,
+)
+from logconsole.commands.command_helpers import (
+    existing_db,
+    interactive,
+    is_filtered,
+    limit_option,
+    order_option,
+    plural,
+    say,
+    sort_of,
+)
+from logconsole.store import actions
+from logconsole.store.query import Filter, count, get, iter_rows
+from logconsole.timeutil import format_ts, utcnow
+
+
+# ---------------------------------------------------------------- resolve / unresolve
+
+
+def _explain_skipped(conn: sqlite3.Connection, record_id: int, resolving: bool) -> tuple[str, bool]:
+    """Why an action skipped a record, and whether that is a failure."""
+    row = get(conn, record_id)
+    if row is None:
+        return "not found", True
+    if row["type"] != "error":
+        return f"not an error (it is {row['type']})", True
+    return ("already resolved", False) if resolving else ("not resolved", False)
+
+
+def _report_outcome(conn: sqlite3.Connection, ids: tuple[int, ...], outcome: actions.Outcome,
+                    done: str, resolving: bool) -> None:
+    failed = False
+    changed = set(outcome.changed)
+    missing = set(outcome.missing)
+    for record_id in dict.fromkeys(ids):
+        if record_id in changed:
+            message = done
+        elif record_id in missing:
+            message, bad = "not found", True
+            failed = True
+        else:
+            message, bad = _explain_skipped(conn, record_id, resolving)
+            failed = failed or bad
+        click.echo(f"{record_id}: {message}")
+    if failed:
+        sys.exit(1)
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("ids", nargs=-1, required=True, type=int, metavar="ID...")
+@click.option("--note", "-m", metavar="TEXT", help="What was done (stored as the resolution).")
+@click.option("--by", metavar="NAME", default=None, help="Who resolved it [default: $USER].")
+@db_option
+@user_errors
+def resolve(ids: tuple[int, ...], note: str | None, by: str | None, db_path: Path | None) -> None:
+    """Mark error records resolved, with a note and who did it.
+
+    Prints what happened to each id.  Exits 1 when an id has no record or is
+    not an error; an error that was already resolved is left as it was.
+
+    \b
+    Example:
+        logconsole resolve 1042 1043 --note "fixed in 2.14.1" --by ops
+    """
+    by = by or os.environ.get("USER") or _login_name()
+    with existing_db(db_path) as conn:
+        outcome = actions.resolve(conn, ids, note=note, by=by)
+        _report_outcome(conn, ids, outcome, "resolved", resolving=True)
+
+
+def _login_name() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("ids", nargs=-1, required=True, type=int, metavar="ID...")
+@db_option
+@user_errors
+def unresolve(ids: tuple[int, ...], db_path: Path | None) -> None:
+    """Reopen resolved error records (their note, who and when are cleared).
+
+    \b
+    Example:
+        logconsole unresolve 1042
+    """
+    with existing_db(db_path) as conn:
+        outcome = actions.unresolve(conn, ids)
+        _report_outcome(conn, ids, outcome, "reopened", resolving=False)
+
+
+# ---------------------------------------------------------------- delete
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("ids", nargs=-1, type=int, metavar="[ID]...")
+@filter_options
+@limit_option
+@order_option
+@click.option("--all", "everything", is_flag=True, help="Delete every record.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@db_option
+@user_errors
+def delete(ids: tuple[int, ...], types: tuple[str, ...], since: str | None, until: str | None,
+           search: str | None, where: tuple[str, ...], limit: int | None, order: str,
+           everything: bool, yes: bool, db_path: Path | None) -> None:
+    """Delete records by id or by filter.
+
+    Asks for confirmation, showing how many records would go, unless --yes is
+    given.  Without a terminal to ask on (a script, CI) it refuses unless
+    --yes is given.  A bare `delete` does nothing: give ids, a filter, or --all.
+
+    \b
+    Examples:
+        logconsole delete 1042 1043
+        logconsole delete --type chat --until 30d --yes
+        logconsole delete --type error --where is_resolved=true
+    """
+    filtered = is_filtered(types, since, until, search, where) or bool(limit)
+    if ids and (filtered or everything):
+        raise click.UsageError("give ids or a filter, not both")
+    if everything and filtered:
+        raise click.UsageError("--all deletes every record; leave out the filter, or --all")
+    if not (ids or filtered or everything):
+        raise click.UsageError("give ids or a filter; to delete everything use --all")
+    flt = Filter(ids=ids) if ids else build_filter(types, since, until, search, where)
+    with existing_db(db_path) as conn:
+        n = count(conn, flt)
+        if limit:
+            n = min(n, limit)
+        missing = sorted(set(ids) - {r["id"] for r in iter_rows(conn, flt)}) if ids else []
+        for record_id in missing:
+            say(f"{record_id}: not found")
+        if n == 0:
+            say("no records match; nothing deleted")
+            sys.exit(1 if missing else 0)
+        if not yes:
+            if not interactive():
+                raise click.ClickException("refusing to delete without --yes when not on a terminal")
+            if not click.confirm(f"Delete {n:,} record{'' if n == 1 else 's'}?", default=False, err=True):
+                say("nothing deleted")
+                sys.exit(1)
+        if ids:
+            deleted = len(actions.delete_ids(conn, ids).changed)
+        elif limit:
+            chosen = [r["id"] for r in iter_rows(conn, flt, sort_of(order), limit=limit)]
+            deleted = len(actions.delete_ids(conn, chosen).changed)
+        else:
+            deleted = actions.delete_matching(conn, flt)
+    say(f"deleted {plural(deleted, 'record')}")
+    if missing:
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------- prune
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.option("--days", type=click.FloatRange(min=0), default=None, metavar="DAYS",
+              help="Keep this many days [default: retention_days from the config, else 90].")
+@click.option("--dry-run", is_flag=True, help="Only say how many records would go.")
+@db_option
+@config_option
+@user_errors
+def prune(days: float | None, dry_run: bool, db_path: Path | None, config_path: Path | None) -> None:
+    """Apply retention now: delete records older than --days.
+
+    Unresolved errors and system records that require action are kept
+    whatever their age.  The collector applies the same rule by itself.
+
+    \b
+    Examples:
+        logconsole prune
+        logconsole prune --days 30 --dry-run
+    """
+    if days is None:
+        days = settings_from(config_path).retention_days
+    shown = f"{days:g}"
+    with existing_db(db_path) as conn:
+        if dry_run:
+            cutoff = format_ts(utcnow() - timedelta(days=days))
+            keep = " OR ".join(actions.RETENTION_KEEPS)
+            n = conn.execute(
+                f"SELECT count(*) FROM records WHERE created_at < ? AND NOT ({keep})", (cutoff,)
+            ).fetchone()[0]
+            say(f"would delete {plural(n, 'record')} older than {shown} days")
+            return
+        n = actions.prune(conn, days)
+    say(f"pruned {plural(n, 'record')} older than {shown} days "
+         "(unresolved errors and system records that require action are kept)")
+
+
+COMMANDS: list[click.Command] = [resolve, unresolve, delete, prune]

@@ -1,0 +1,129 @@
+"""Pieces the database commands share: options, opening the database, talking
+to the user on stderr, progress bars.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from logconsole.cli_options import db_path_or_default, open_db
+from logconsole.store.query import NEWEST, OLDEST, Sort
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def limit_option(f: F) -> F:
+    """``--limit N`` (0: no limit)."""
+    return click.option(
+        "--limit", "-n", type=click.IntRange(min=0), default=None, metavar="N",
+        help="At most N records (0: no limit).",
+    )(f)
+
+
+def order_option(f: F) -> F:
+    """``--order newest|oldest``."""
+    return click.option(
+        "--order", type=click.Choice(["newest", "oldest"]), default="newest", show_default=True,
+        help="Which records come first.",
+    )(f)
+
+
+def sort_of(order: str) -> Sort:
+    """The sort ``--order`` names."""
+    return OLDEST if order == "oldest" else NEWEST
+
+
+@contextlib.contextmanager
+def existing_db(db_path: Path | None) -> Iterator[sqlite3.Connection]:
+    """The database, which must exist already (reading commands never create one)."""
+    path = db_path_or_default(db_path)
+    if not path.exists():
+        raise click.ClickException(
+            f"no database at {path}; add records with `logconsole import` or `logconsole demo`"
+        )
+    if path.is_dir():
+        raise click.ClickException(f"{path} is a directory, not a database file")
+    conn = open_db(path)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def writable_db(db_path: Path | None) -> Iterator[sqlite3.Connection]:
+    """The database, created when missing (for commands that add records)."""
+    conn = open_db(db_path)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def is_filtered(types: tuple[str, ...], since: str | None, until: str | None,
+                search: str | None, where: tuple[str, ...]) -> bool:
+    """Whether any filter option was given."""
+    return bool(types or since or until or search or where)
+
+
+def plural(n: int, word: str) -> str:
+    """``1 record``, ``1,234 records``."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def interactive() -> bool:
+    """Whether someone can answer a question: stdin is a terminal and this is not CI."""
+    ci = os.environ.get("CI", "").strip().lower()
+    if ci and ci not in ("0", "false", "no"):
+        return False
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def stderr_is_terminal() -> bool:
+    """Whether progress bars can be drawn."""
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def say(message: str) -> None:
+    """A message for the user, on stderr (stdout is for records)."""
+    click.echo(message, err=True)
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, label: str, unit: str = "records") -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr when it is a terminal and there is a total to
+    show; otherwise nothing.  ``unit`` is ``records`` or ``bytes``."""
+    if total <= 0 or not stderr_is_terminal():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    amount = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()
+    with Progress(
+        TextColumn(label), BarColumn(), amount, TimeRemainingColumn(),
+        console=Console(stderr=True), transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.update(task, completed=n)
