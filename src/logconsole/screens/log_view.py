@@ -172,6 +172,8 @@ class LogView(ScrollView, can_focus=True):
         self._pending: set[tuple[int, int]] = set()
         self._widths: list[int] = []
         self._now = clock()
+        self._counting = 0
+        """The generation whose count starts once its first page is in."""
 
     # ---------------------------------------------------------------- public API
 
@@ -242,7 +244,9 @@ class LogView(ScrollView, can_focus=True):
     # ---------------------------------------------------------------- workers
 
     def _start_count(self) -> None:
-        self._count(self.generation, self.flt)
+        """Read the first page, then count: the rows reach the screen before any
+        slower work competes with them for the CPU."""
+        self._counting = self.generation
         self._request(0)
 
     @work(thread=True, exclusive=True, group="count")
@@ -303,8 +307,9 @@ class LogView(ScrollView, can_focus=True):
         self._pages.move_to_end(message.page)
         while len(self._pages) > MAX_PAGES:
             self._pages.popitem(last=False)
-        if self.total is None and message.page == 0 and len(message.rows) < PAGE_SIZE:
-            self.total = len(message.rows)
+        if message.page == 0 and self._counting == message.generation:
+            self._counting = 0
+            self._count(message.generation, self.flt)
         self._update_virtual_size()
         self.refresh()
         if message.page == self.cursor // PAGE_SIZE:

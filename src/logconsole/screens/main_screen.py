@@ -172,6 +172,7 @@ class MainScreen(Screen[None]):
         self._summary_id = -1
         self._summary_at = 0.0
         self._summary_key: object = None
+        self._after_count = False
 
     # ---------------------------------------------------------------- layout
 
@@ -212,7 +213,6 @@ class MainScreen(Screen[None]):
         self._apply_width(self.app.size.width)
         self._show(reset=True)
         self.view.focus()
-        self._poll()
         if self.poll_interval > 0:
             self.set_interval(self.poll_interval, self._tick)
 
@@ -254,7 +254,7 @@ class MainScreen(Screen[None]):
             self.view.reload()
         self._show_panels()
         self._update_status()
-        self._refresh_summaries(force=True)
+        self._after_count = True
 
     def _show_panels(self) -> None:
         tab = self.state.tab
@@ -264,8 +264,6 @@ class MainScreen(Screen[None]):
             panel.display = f"#{panel.id}" == wanted
             shown = shown or panel.display
         self.query_one("#panels").display = shown
-        if shown:
-            self._load_panel(tab, self.state.filter())
 
     @work(thread=True, exclusive=True, group="panel")
     def _load_panel(self, tab: str, flt: Filter) -> None:
@@ -322,6 +320,13 @@ class MainScreen(Screen[None]):
 
     def on_log_view_counted(self, message: LogView.Counted) -> None:
         self._update_status()
+        if self._after_count:
+            # Statistics wait for the list's first rows and count (see LogView._start_count).
+            self._after_count = False
+            self._refresh_summaries(force=True)
+            self._poll()
+            if self.state.tab in ("system", "ai"):
+                self._load_panel(self.state.tab, self.state.filter())
 
     def on_log_view_failed(self, message: LogView.Failed) -> None:
         self.notify(message.error, severity="error", markup=False)
@@ -649,12 +654,13 @@ class MainScreen(Screen[None]):
 
     def on_polled(self, message: Polled) -> None:
         if message.empty != self.empty:
+            was_empty = self.empty is True
             self.empty = message.empty
             self.query_one("#empty").display = message.empty
             self.view.display = not message.empty
             if not message.empty:
                 self.view.focus()
-            if self.empty is False and self.top_id == 0 and message.top_id:
+            if was_empty and not message.empty:
                 self._show(reset=False)
         changed = message.top_id != self.top_id
         self.top_id = message.top_id
