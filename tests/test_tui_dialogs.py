@@ -396,3 +396,14 @@ async def test_ai_panel_rows_are_plain_text() -> None:
         assert [str(c) for c in table.get_row_at(0)] == ["gpt-4o", "1,200", "345,678", "812 ms", "2,400 ms", "12.5%"]
         assert [str(c) for c in table.get_row_at(1)] == ["[red]evil\\e[2J", "1", "0", "–", "–", "0.0%"]
         assert not panel.query_one("#ai-empty").display
+
+
+async def test_filter_free_text_offers_known_values() -> None:
+    app = Host(lambda: FilterScreen(K.ACTIVITY, Filter(types=("activity",))))
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one("#f-category", Input).focus()
+        await pilot.press(*"pay")
+        await pilot.pause()
+        await pilot.press("right", "enter")
+        await pilot.pause()
+    assert app.results == [Filter(types=("activity",), where=(Condition("category", "=", "payment"),))]

@@ -37,7 +37,7 @@ class Dialog(ModalScreen[ScreenResultType]):
         height: auto;
         color: $error;
     }
-    Dialog .dialog--error:disabled, Dialog .dialog--error.-empty {
+    Dialog .dialog--error.-empty {
         display: none;
     }
     Dialog .dialog--buttons {

@@ -28,6 +28,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Select, Static
 
 from logconsole import kinds as K
@@ -46,6 +47,13 @@ FORM_FIELDS: dict[str, tuple[str, ...]] = {
     "": ("user_id", "endpoint", "method", "status_code"),
 }
 """The form of each kind (``""``: a tab showing every kind)."""
+
+SUGGESTIONS: dict[str, tuple[str, ...]] = {
+    "category": ("user", "security", "course", "payment", "admin", "ai", "chat", "system"),
+    "chat_type": ("user_to_user", "group_chat", "support"),
+    "event_type": ("health_check",),
+}
+"""Values offered as you type in free-text fields (any other value is fine too)."""
 
 _LABELS = {"is_resolved": "resolved", "is_read": "read", "ai_model": "model", "status_code": "status code"}
 _BOOL_CHOICES = ("yes", "no")
@@ -218,7 +226,9 @@ class FilterScreen(Dialog[Filter | None]):
             yield Input(self._initial.get(f"{wid}-max", ""), placeholder="max", compact=True,
                         id=f"{wid}-max", classes="range-input")
         else:
-            yield Input(self._initial.get(wid, ""), placeholder="any", compact=True, id=wid)
+            hints = SUGGESTIONS.get(field.name)
+            suggester = SuggestFromList(hints, case_sensitive=False) if hints else None
+            yield Input(self._initial.get(wid, ""), placeholder="any", compact=True, id=wid, suggester=suggester)
 
     def on_mount(self) -> None:
         self._show_kept()

@@ -126,6 +126,7 @@ class SystemPanel(Widget):
         self.warning = warning
         self.critical = critical
         self.data: dict[str, list[float]] = {m: [] for m in METRICS}
+        self.tooltip = f"Yellow from {warning:g}% (warning), red from {critical:g}% (critical)"
 
     def compose(self) -> ComposeResult:
         for metric in METRICS:
