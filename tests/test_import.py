@@ -349,3 +349,35 @@ def test_export_then_import_gives_the_same_records(tmp_path: Path, db_path: Path
         original = sorted(({k: v for k, v in r.items() if k != "id"} for r in records(db_path)), key=key)
         copied = sorted(({k: v for k, v in r.items() if k != "id"} for r in records(copy)), key=key)
         assert copied == original
+
+
+def test_interrupted_import_says_what_was_stored(db_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "LOGCONSOLE_DB": str(db_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logconsole", "import", "--batch-size", "1", "-"],
+        stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    assert proc.stdin is not None
+    for i in range(3):
+        proc.stdin.write(json.dumps({"type": "chat", "message": f"m{i}"}) + "\n")
+    proc.stdin.flush()
+    deadline = time.monotonic() + 20
+    stored = 0
+    while stored < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        if db_path.exists():
+            conn = connect(db_path)
+            stored = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+            conn.close()
+    assert stored == 3
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert "interrupted: 3 records were stored before the stop" in err
+    assert "Traceback" not in err

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import stat
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -46,6 +48,7 @@ from logconsole.commands.command_helpers import (
 )
 from logconsole.importer import (
     BATCH_SIZE,
+    ImportResult,
     Rejection,
     SourceError,
     import_stream,
@@ -96,63 +99,70 @@ def import_command(files: tuple[str, ...], kind: str | None, batch_size: int,
             kind = K.resolve_kind(kind).name
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
-    if sum(1 for f in files if f == "-") > 1:
+    if files.count("-") > 1:
         raise click.UsageError("stdin (-) can be read only once")
-    settings = settings_from(config_path)
-    redactor = Redactor(settings.secret_words)
-    sources: list[tuple[str, IO[bytes], str | None]] = []
-    try:
-        for name in files:
-            if name == "-":
-                sources.append(("<stdin>", sys.stdin.buffer, kind))
-            else:
-                try:
-                    sources.append((name, open_source(name), kind or kind_from_name(name)))
-                except SourceError as exc:
-                    raise click.ClickException(str(exc)) from None
-        imported = rejected = 0
-        sizes = [_size_of(stream) if name != "<stdin>" else None for name, stream, _ in sources]
-        total_bytes = sum(s or 0 for s in sizes) if None not in sizes else 0
-        done_bytes = 0
-        with writable_db(db_path) as conn, progress_bar(total_bytes, "importing", unit="bytes") as progress:
-            for (name, stream, file_kind), size in zip(sources, sizes):
-                stored_before = imported
-
-                def on_batch(n: int, stream: IO[bytes] = stream, base: int = done_bytes) -> None:
-                    nonlocal imported
-                    imported = stored_before + n
-                    if progress is not None:
-                        progress(base + stream.tell())
-
-                try:
-                    result = import_stream(
-                        conn, stream, name, kind=file_kind, redactor=redactor,
-                        batch_size=batch_size, on_reject=_report_rejection, on_batch=on_batch,
-                    )
-                except KeyboardInterrupt:
-                    say(f"interrupted: {plural(imported, 'record')} were stored before the stop")
-                    sys.exit(130)
-                if len(sources) > 1:
-                    say(f"{name}: imported {result.imported:,}, rejected {result.rejected:,}")
-                imported = stored_before + result.imported
-                rejected += result.rejected
-                done_bytes += size or 0
-    finally:
-        for name, stream, _ in sources:
-            if name != "<stdin>":
-                stream.close()
-    say(f"imported {plural(imported, 'record')}, rejected {rejected:,}")
-    if rejected:
+    redactor = Redactor(settings_from(config_path).secret_words)
+    with contextlib.ExitStack() as stack:
+        sources = [_open(name, kind, stack) for name in files]
+        conn = stack.enter_context(writable_db(db_path))
+        total = ImportResult()
+        try:
+            _import_all(conn, sources, total, redactor=redactor, batch_size=batch_size)
+        except KeyboardInterrupt:
+            say(f"interrupted: {plural(total.imported, 'record')} were stored before the stop")
+            sys.exit(130)
+    say(f"imported {plural(total.imported, 'record')}, rejected {total.rejected:,}")
+    if total.rejected:
         sys.exit(1)
 
 
-def _size_of(stream: IO[bytes]) -> int | None:
-    """Bytes in a regular file (None for pipes and terminals, which have no end to show)."""
+@dataclass(frozen=True, slots=True)
+class _Source:
+    name: str
+    stream: IO[bytes]
+    kind: str | None
+    size: int | None
+    """Bytes, for a regular file; pipes and terminals have no end to show."""
+
+
+def _open(name: str, kind: str | None, stack: contextlib.ExitStack) -> _Source:
+    """A source to import: a file (closed with ``stack``) or ``-`` for stdin."""
+    if name == "-":
+        return _Source("<stdin>", sys.stdin.buffer, kind, None)
     try:
-        st = os.fstat(stream.fileno())
-    except (OSError, ValueError, AttributeError):
-        return None
-    return st.st_size if stat.S_ISREG(st.st_mode) else None
+        stream = stack.enter_context(open_source(name))
+    except SourceError as exc:
+        raise click.ClickException(str(exc)) from None
+    st = os.fstat(stream.fileno())
+    return _Source(name, stream, kind or kind_from_name(name), st.st_size if stat.S_ISREG(st.st_mode) else None)
+
+
+def _import_all(conn: sqlite3.Connection, sources: list[_Source], total: ImportResult, *,
+                redactor: Redactor, batch_size: int) -> None:
+    """Import every source in turn, adding to ``total`` as batches are stored
+    (so an interruption can say what was stored), with one progress bar."""
+    sizes = [s.size for s in sources]
+    total_bytes = 0 if None in sizes else sum(s or 0 for s in sizes)
+    done_bytes = 0
+    with progress_bar(total_bytes, "importing", unit="bytes") as progress:
+        for source in sources:
+            before = total.imported
+
+            def on_batch(n: int, source: _Source = source, before: int = before,
+                         base: int = done_bytes) -> None:
+                total.imported = before + n
+                if progress is not None:
+                    progress(base + source.stream.tell())
+
+            result = import_stream(
+                conn, source.stream, source.name, kind=source.kind, redactor=redactor,
+                batch_size=batch_size, on_reject=_report_rejection, on_batch=on_batch,
+            )
+            total.imported = before + result.imported
+            total.rejected += result.rejected
+            done_bytes += source.size or 0
+            if len(sources) > 1:
+                say(f"{source.name}: imported {result.imported:,}, rejected {result.rejected:,}")
 
 
 def _report_rejection(rejection: Rejection) -> None:
