@@ -10,15 +10,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import decimal
-import io
 import json
 import logging
 import os
 import signal
 import socket
-import sqlite3
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -29,6 +25,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
+from collector_support import Collector
 
 from logconsole.client import (
     ASGIMiddleware,
@@ -188,7 +185,7 @@ def test_defaults_and_created_at(server: LineServer, sock_path: Path) -> None:
     assert (first["app"], first["category"]) == ("shop", "payment")
     assert second["category"] == "admin" and second["created_at"] == "2026-01-02T03:04:05Z"
     stamped = dt.datetime.fromisoformat(first["created_at"].replace("Z", "+00:00"))
-    assert abs((dt.datetime.now(dt.timezone.utc) - stamped).total_seconds()) < 60
+    assert abs((dt.datetime.now(dt.UTC) - stamped).total_seconds()) < 60
 
 
 def test_error_from_an_exception_carries_type_and_stack(server: LineServer, client: LogClient) -> None:
@@ -553,56 +550,9 @@ def test_asgi_records_requests(server: LineServer, client: LogClient, asgi_url: 
 # -- end to end: the real daemon ----------------------------------------------
 
 
-class Daemon:
-    """``python -m logconsole daemon`` on temp paths."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.db = tmp / "e2e.db"
-        self.sock = tmp / "run" / "e2e.sock"
-        self.tmp = tmp
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Daemon:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LOGCONSOLE_")}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "logconsole", "daemon", "--db", str(self.db), "--socket", str(self.sock),
-             "--health-interval", "3600", "--retention-days", "0"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(self.tmp / "daemon.log", "ab"),
-            env=env,
-        )
-        wait_for(self._listening, timeout=15, what="the daemon to listen")
-        return self
-
-    def _listening(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"daemon exited: {(self.tmp / 'daemon.log').read_text()}")
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(os.fspath(self.sock))
-            return True
-        except OSError:
-            return False
-        finally:
-            probe.close()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            assert self.proc.wait(15) == 0
-        self.proc = None
-
-    def messages(self, kind: str = "activity") -> list[str]:
-        conn = sqlite3.connect(self.db)
-        try:
-            return [r[0] for r in conn.execute("SELECT message FROM records WHERE type = ? ORDER BY id", (kind,))]
-        finally:
-            conn.close()
-
-
 @pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    d = Daemon(tmp_path)
+def daemon(tmp_path: Path) -> Iterator[Collector]:
+    d = Collector(tmp_path, "--retention-days", "0")
     yield d
     if d.proc is not None and d.proc.poll() is None:
         d.proc.send_signal(signal.SIGCONT)
@@ -610,36 +560,40 @@ def daemon(tmp_path: Path) -> Iterator[Daemon]:
         d.proc.wait(10)
 
 
-def test_e2e_daemon_down_then_started(daemon: Daemon) -> None:
+def stored(daemon: Collector, kind: str = "activity") -> list[str]:
+    return [r["message"] for r in daemon.rows("SELECT message FROM records WHERE type = ? ORDER BY id", (kind,))]
+
+
+def test_e2e_daemon_down_then_started(daemon: Collector) -> None:
     with LogClient(daemon.sock, buffer_size=50) as c:
         for i in range(80):
             c.activity(f"r{i}")
         assert c.dropped == 30
         daemon.start()
         assert c.flush(timeout=10) is False  # delivered, but 30 were dropped on the way
-        assert daemon.messages() == [f"r{i}" for i in range(50)]
+        assert stored(daemon) == [f"r{i}" for i in range(50)]
         c.error("after start", severity="low")
         assert c.flush(timeout=10) is True
-        assert daemon.messages("error") == ["after start"]
-    daemon.stop()
+        assert stored(daemon, "error") == ["after start"]
+    assert daemon.stop() == 0
 
 
-def test_e2e_daemon_restarted(daemon: Daemon) -> None:
+def test_e2e_daemon_restarted(daemon: Collector) -> None:
     daemon.start()
     with LogClient(daemon.sock) as c:
         for i in range(20):
             c.activity(f"a{i}")
         assert c.flush(timeout=10)
-        daemon.stop()
+        assert daemon.stop() == 0
         for i in range(20):
             c.activity(f"b{i}")
         daemon.start()
         assert c.flush(timeout=10) is True
-    daemon.stop()
-    assert daemon.messages() == [f"a{i}" for i in range(20)] + [f"b{i}" for i in range(20)]
+    assert daemon.stop() == 0
+    assert stored(daemon) == [f"a{i}" for i in range(20)] + [f"b{i}" for i in range(20)]
 
 
-def test_e2e_daemon_paused_does_not_block_the_app(daemon: Daemon) -> None:
+def test_e2e_daemon_paused_does_not_block_the_app(daemon: Collector) -> None:
     daemon.start()
     assert daemon.proc is not None
     with LogClient(daemon.sock) as c:
@@ -656,5 +610,5 @@ def test_e2e_daemon_paused_does_not_block_the_app(daemon: Daemon) -> None:
             daemon.proc.send_signal(signal.SIGCONT)
         assert c.flush(timeout=15) is True
         assert c.dropped == 0
-    daemon.stop()
-    assert daemon.messages() == ["warm up"] + [f"p{i}" for i in range(5000)]
+    assert daemon.stop() == 0
+    assert stored(daemon) == ["warm up"] + [f"p{i}" for i in range(5000)]

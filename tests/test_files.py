@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from collector_support import Collector
+from collector_support import wait_for as collector_wait
 
 from logconsole.collectors.files import FileTailer, level_for
 from logconsole.collectors.sink import FileOffset
@@ -396,3 +399,50 @@ def open_files() -> set[str]:
         except OSError:
             pass
     return out
+
+
+# -- end to end: the real daemon with --watch ----------------------------------
+
+
+def test_daemon_tails_across_rotation_restart_and_kill(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "app.log"
+    log.write_text("history that is not replayed\n")
+    daemon = Collector(tmp_path, "--watch", str(logs / "*.log"), "--retention-days", "0")
+
+    def tailed() -> list[str]:
+        return [r["message"] for r in daemon.rows("SELECT message FROM records WHERE type != 'system' ORDER BY id")]
+
+    def until(n: int) -> None:
+        collector_wait(lambda: len(tailed()) >= n, timeout=10, what=f"{n} tailed records")
+
+    daemon.start()
+    try:
+        collector_wait(lambda: daemon.rows("SELECT * FROM file_offsets"), timeout=10, what="the start offset")
+        append(log, lines("one", 3) + json.dumps({"type": "error", "message": "json boom", "severity": "high"}) + "\n")
+        until(4)
+        log.rename(logs / "app.log.1")  # rotation while running: the new name no longer matches
+        append(log, lines("two", 2))
+        until(6)
+        assert daemon.stop() == 0
+        append(log, lines("while down", 2))
+        daemon.start()
+        until(8)
+        append(log, lines("three", 2))
+        until(10)
+        daemon.stop(signal.SIGKILL)
+        append(log, lines("after kill", 2))
+        daemon.start()
+        until(12)
+        assert daemon.stop() == 0
+    finally:
+        if daemon.proc is not None and daemon.proc.poll() is None:
+            daemon.proc.kill()
+            daemon.proc.wait(10)
+    assert tailed() == (
+        expected("one", 3) + ["json boom"] + expected("two", 2) + expected("while down", 2)
+        + expected("three", 2) + expected("after kill", 2)
+    )
+    errors = daemon.rows("SELECT severity, extra FROM records WHERE type = 'error'")
+    assert errors[0]["severity"] == "high" and json.loads(errors[0]["extra"])["file"] == str(log)

@@ -44,7 +44,7 @@ import urllib.parse
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
@@ -75,7 +75,7 @@ BACKOFF_MAX = 2.0
 
 
 def _now() -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}Z"
 
 
@@ -669,7 +669,7 @@ class LogHandler(logging.Handler):
         for key, value in record.__dict__.items():
             if key not in _LOG_RECORD_ATTRS and not key.startswith("_"):
                 extra[key] = value
-        created = datetime.fromtimestamp(record.created, timezone.utc)
+        created = datetime.fromtimestamp(record.created, UTC)
         out: dict[str, Any] = {
             "message": record.getMessage(),
             "created_at": f"{created:%Y-%m-%dT%H:%M:%S}.{created.microsecond // 1000:03d}Z",

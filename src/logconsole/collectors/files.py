@@ -258,7 +258,7 @@ class FileTailer:
         watch_stop.set()
         try:
             await asyncio.wait_for(watcher, 2.0)
-        except (asyncio.TimeoutError, asyncio.CancelledError):
+        except (TimeoutError, asyncio.CancelledError):
             pass
 
     # -- saved offsets -----------------------------------------------------------
