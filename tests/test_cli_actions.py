@@ -214,3 +214,25 @@ def test_prune_days_option_and_config(tmp_path: Path, db_path: Path, aged: dict[
 def test_prune_mistakes(tmp_path: Path, db_path: Path, aged: dict[str, int]) -> None:
     assert_user_error(run(db_path, "prune", "--days", "-1"))
     assert_user_error(run(db_path, "prune", "--config", str(tmp_path / "missing.toml")), "does not exist")
+
+
+def test_records_arriving_during_the_question_are_not_deleted(db_path: Path, ids: dict[str, int]) -> None:
+    """The count shown is what goes: a record stored after the count survives."""
+    master, slave = pty.openpty()
+    env = {**os.environ, "LOGCONSOLE_DB": str(db_path), "CI": ""}
+    proc = subprocess.Popen([sys.executable, "-m", "logconsole", "delete", "--type", "chat"],
+                            stdin=slave, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stderr is not None
+        prompt = proc.stderr.read(len("Delete 1 record?"))
+        assert prompt == "Delete 1 record?"
+        conn = connect(db_path)
+        late = add(conn, type="chat", message="arrived while asking")
+        conn.close()
+        os.write(master, b"y\n")
+        assert proc.wait(timeout=30) == 0
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert stored(db_path, ids["chat"]) is None
+    assert stored(db_path, late) is not None

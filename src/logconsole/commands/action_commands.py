@@ -35,7 +35,7 @@ from logconsole.commands.command_helpers import (
     sort_of,
 )
 from logconsole.store import actions
-from logconsole.store.query import Filter, count, get, iter_rows
+from logconsole.store.query import Condition, Filter, count, get, iter_rows
 from logconsole.timeutil import format_ts, utcnow
 
 
@@ -54,18 +54,15 @@ def _explain_skipped(conn: sqlite3.Connection, record_id: int, resolving: bool) 
 
 def _report_outcome(conn: sqlite3.Connection, ids: tuple[int, ...], outcome: actions.Outcome,
                     done: str, resolving: bool) -> None:
+    """One line per id saying what happened; exit 1 when an id was unusable."""
     failed = False
     changed = set(outcome.changed)
-    missing = set(outcome.missing)
     for record_id in dict.fromkeys(ids):
         if record_id in changed:
-            message = done
-        elif record_id in missing:
-            message, bad = "not found", True
-            failed = True
+            message, bad = done, False
         else:
             message, bad = _explain_skipped(conn, record_id, resolving)
-            failed = failed or bad
+        failed = failed or bad
         click.echo(f"{record_id}: {message}")
     if failed:
         sys.exit(1)
@@ -94,6 +91,7 @@ def resolve(ids: tuple[int, ...], note: str | None, by: str | None, db_path: Pat
 
 
 def _login_name() -> str | None:
+    """The login name when ``$USER`` is not set (cron, containers)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -152,6 +150,8 @@ def delete(ids: tuple[int, ...], types: tuple[str, ...], since: str | None, unti
         raise click.UsageError("give ids or a filter; to delete everything use --all")
     flt = Filter(ids=ids) if ids else build_filter(types, since, until, search, where)
     with existing_db(db_path) as conn:
+        if not ids:
+            flt = _as_of_now(conn, flt)
         n = count(conn, flt)
         if limit:
             n = min(n, limit)
@@ -177,6 +177,13 @@ def delete(ids: tuple[int, ...], types: tuple[str, ...], since: str | None, unti
     say(f"deleted {plural(deleted, 'record')}")
     if missing:
         sys.exit(1)
+
+
+def _as_of_now(conn: sqlite3.Connection, flt: Filter) -> Filter:
+    """``flt`` limited to the records stored now, so records that arrive while
+    the user reads the question are not deleted with the ones counted."""
+    newest = conn.execute("SELECT max(id) FROM records").fetchone()[0] or 0
+    return flt.with_(where=(*flt.where, Condition("id", "<=", newest)))
 
 
 # ---------------------------------------------------------------- prune
