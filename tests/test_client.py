@@ -58,8 +58,11 @@ class LineServer:
         path: Path,
         reject: Callable[[dict[str, Any]], str | None] = lambda rec: None,
         answer_delay: float = 0.0,
+        refuse: int = 0,
     ) -> None:
         self.path = path
+        self.refuse = refuse
+        """How many connections to refuse first, as the daemon does when it is full."""
         self.reject = reject
         self.answer_delay = answer_delay
         self.records: list[dict[str, Any]] = []
@@ -106,6 +109,13 @@ class LineServer:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        with self._lock:
+            refuse, self.refuse = self.refuse > 0, max(0, self.refuse - 1)
+        if refuse:
+            conn.recv(65536)  # the client has sent its batch: none of it is stored
+            conn.sendall(b'{"ok": false, "error": "too many connections"}\n')
+            conn.close()
+            return
         try:
             reader = conn.makefile("rb")
             for n, line in enumerate(reader, start=1):
@@ -309,8 +319,22 @@ def test_reconnects_after_the_collector_restarts(sock_path: Path) -> None:
             second.stop()
 
 
+def test_a_refused_connection_is_sent_again(sock_path: Path) -> None:
+    server = LineServer(sock_path, refuse=2).start()
+    try:
+        with LogClient(sock_path) as c:
+            for i in range(5):
+                c.activity(f"r{i}")
+            assert c.flush(timeout=5) is True
+            assert server.messages() == [f"r{i}" for i in range(5)]
+            assert server.connections == 3
+            assert c.unconfirmed == 0
+    finally:
+        server.stop()
+
+
 def test_a_slow_collector_does_not_hold_up_the_app(sock_path: Path) -> None:
-    server = LineServer(sock_path, answer_delay=0.5).start()
+    server = LineServer(sock_path, answer_delay=0.3).start()
     try:
         with LogClient(sock_path) as c:
             started = time.monotonic()

@@ -482,6 +482,10 @@ class LogClient:
             answer = self._read_answer(deadline, sent)
             if answer.get("op") == "sync" and answer.get("line", sync_line) >= sync_line:
                 break
+            if answer.get("ok") is False and "line" not in answer:
+                # The collector refused the connection (too many, shutting down):
+                # nothing sent on it was stored, so all of it goes again.
+                raise _ConnectionLost(f"collector refused the connection: {answer.get('error', '?')}", 0)
             if answer.get("ok") is False and first_line <= _int(answer.get("line")) < sync_line:
                 refused += 1
                 self.last_error = f"collector refused a record: {answer.get('error', '?')}"
