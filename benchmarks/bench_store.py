@@ -16,7 +16,6 @@ import argparse
 import importlib.util
 import json
 import os
-import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -132,6 +131,244 @@ def database_of(rows: int, rebuild: bool = False) -> Path:
     return path
 
 
-if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--build-only":
-    database_of(int(sys.argv[2]))
-    sys.exit(0)
+# ---------------------------------------------------------------- import
+
+
+def bench_import(rows: int, work: Path) -> None:
+    """ingest.normalize + writer.insert_rows vs a bare executemany of prepared tuples."""
+    print(f"import ({rows:,} records, batches of {BATCH:,}; same schema, indexes and FTS)", flush=True)
+    raw = list(_data.records(rows, seed=7))
+    prepared = [row_values(normalize(r)) for r in raw]
+
+    bare_db = work / "bare.db"
+    conn = connect(bare_db)
+    t0 = time.perf_counter()
+    for batch in batched(prepared, BATCH):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(INSERT_SQL, batch)
+        conn.execute("COMMIT")
+    bare = rows / (time.perf_counter() - t0)
+    conn.close()
+
+    ours_db = work / "ours.db"
+    conn = connect(ours_db)
+    t0 = time.perf_counter()
+    for batch in batched(raw, BATCH):
+        insert_rows(conn, [normalize(r) for r in batch])
+    ours = rows / (time.perf_counter() - t0)
+    conn.close()
+    report(Result("ingest.normalize + insert_rows", ours, "records/s", bare, "bare executemany",
+                  ">= 0.5x", ours / bare >= 0.5))
+
+    if importlib.util.find_spec("logconsole.importer") is None:
+        print("  (logconsole.importer not present: `logconsole import` not measured)")
+        return
+    source = work / "records.jsonl"
+    with source.open("w", encoding="utf-8") as f:
+        for r in raw:
+            f.write(json.dumps(r, ensure_ascii=False))
+            f.write("\n")
+    cli_db = work / "cli.db"
+    connect(cli_db).close()  # an existing empty database, like the others
+    t0 = time.perf_counter()
+    proc = subprocess.run([PYTHON, "-m", "logconsole", "import", str(source), "--db", str(cli_db)],
+                          capture_output=True, text=True)
+    cli = rows / (time.perf_counter() - t0)
+    if proc.returncode != 0:
+        print(f"  logconsole import failed: {proc.stderr.strip()[:300]}")
+        return
+    report(Result("`logconsole import FILE.jsonl` (whole process)", cli, "records/s", bare,
+                  "bare executemany", ">= 0.5x", cli / bare >= 0.5))
+
+
+# ---------------------------------------------------------------- queries at size
+
+
+def _general_page(conn: sqlite3.Connection, flt: Filter, limit: int, after: Cursor | None = None,
+                  offset: int = 0) -> list[tuple[object, ...]]:
+    """The plain SQL of a page, without the search fast path (the reference)."""
+    sql, params = select_sql(conn, flt, NEWEST, limit=limit, after=after, offset=offset)
+    return conn.execute(sql, params).fetchall()
+
+
+def bench_queries(db: Path, rows: int) -> None:
+    conn = connect(db, readonly=True)
+    now = _data._BASE
+    print(f"search: first page of 50, newest first ({rows:,} records)", flush=True)
+    for label, text in (("common word", _data.COMMON_WORD), ("rare word", _data.RARE_WORD),
+                        ("two words", _data.TWO_WORDS)):
+        flt = make_filter(search=text)
+        matches = count(conn, flt)
+        ms = median_ms(lambda: fetch_page(conn, flt, NEWEST, limit=50))
+        ref = median_ms(lambda: _general_page(conn, flt, 50), runs=3)
+        report(Result(f"{label} {text!r} ({matches:,} matches)", ms, "ms", ref, "general plan",
+                      "<= 20 ms", ms <= 20))
+
+    print("filtered pages of 50 by keyset cursor, newest first", flush=True)
+    filters = (
+        ("type=activity,ai,chat", make_filter(types=["activity", "ai", "chat"]), (0, 10_000, 500_000)),
+        ("type=error severity=high", make_filter(types=["error"], where=["severity=high"]), (0, 10_000)),
+        ("type=activity level=info since 30d", make_filter(types=["activity"], where=["level=info"],
+                                                           since="30d", now=now), (0, 10_000)),
+    )
+    for label, flt, depths in filters:
+        total = count(conn, flt)
+        for depth in depths:
+            if depth >= total:
+                continue
+            after = None
+            if depth:
+                sql, params = select_sql(conn, flt, NEWEST, limit=1, offset=depth - 1, columns="created_at, id")
+                value, rid = conn.execute(sql, params).fetchone()
+                after = Cursor(value, rid)
+            page = fetch_page(conn, flt, NEWEST, limit=50, after=after)
+            assert [r["id"] for r in page] == [r[0] for r in _general_page(conn, flt, 50, offset=depth)]
+            ms = median_ms(lambda: fetch_page(conn, flt, NEWEST, limit=50, after=after))
+            ref = median_ms(lambda: _general_page(conn, flt, 50, offset=depth), runs=3)
+            report(Result(f"{label} at depth {depth:,}", ms, "ms", ref, "OFFSET", "<= 5 ms", ms <= 5))
+
+    print("filtered counts", flush=True)
+    for label, flt in (
+        ("type=error severity=critical since 7d", make_filter(types=["error"], where=["severity=critical"],
+                                                              since="7d", now=now)),
+        ("type=activity (all time)", make_filter(types=["activity"])),
+        ("type=error is_resolved=false", make_filter(types=["error"], where=["is_resolved=false"])),
+    ):
+        n = count(conn, flt)
+        ms = median_ms(lambda: count(conn, flt))
+        report(Result(f"{label} = {n:,}", ms, "ms", target="<= 100 ms", ok=ms <= 100))
+    conn.close()
+
+
+# ---------------------------------------------------------------- the query command
+
+
+def _command_ms(db: Path, args: list[str], runs: int = 7) -> float:
+    env = {**os.environ, "LOGCONSOLE_DB": str(db), "COLUMNS": "120"}
+    times = []
+    for _ in range(runs + 1):
+        t0 = time.perf_counter()
+        proc = subprocess.run(args, env=env, capture_output=True, text=True)
+        times.append((time.perf_counter() - t0) * 1000)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} failed: {proc.stderr.strip()[:300]}")
+    return statistics.median(times[1:])
+
+
+def bench_query_command(db: Path, small: Path) -> None:
+    word = _data.COMMON_WORD
+    help_ok = subprocess.run([PYTHON, "-m", "logconsole", "query", "--help"], capture_output=True).returncode == 0
+    if help_ok:
+        args = [PYTHON, "-m", "logconsole", "query", "--search", word, "--limit", "20"]
+        label = f"`logconsole query --search {word} --limit 20`"
+    else:
+        args = [PYTHON, "-c", (
+            "import os; from logconsole.store.db import connect; from logconsole.store.query import *; "
+            f"c = connect(os.environ['LOGCONSOLE_DB'], readonly=True); "
+            f"print(len(fetch_page(c, make_filter(search={word!r}), limit=20)))")]
+        label = "python -c equivalent of `query --search` (no query command yet)"
+    print("the query command, whole process", flush=True)
+    big = _command_ms(db, args)
+    little = _command_ms(small, args)
+    report(Result(label, big, "ms", little, "same at 1k records", "<= 2x", big / little <= 2))
+
+
+# ---------------------------------------------------------------- export
+
+# Peak memory of this process alone: /proc's VmHWM starts afresh at exec, while
+# getrusage's ru_maxrss would carry the benchmark's own peak into the child.
+_PEAK = """
+def peak_kb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+"""
+
+_EXPORT = _PEAK + """
+import sys, time
+from logconsole.store.db import connect
+from logconsole.store.export import export
+from logconsole.store.query import Filter
+conn = connect(sys.argv[1], readonly=True)
+t0 = time.perf_counter()
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    n = export(conn, Filter(), out, "jsonl")
+print(n, time.perf_counter() - t0, peak_kb())
+"""
+
+_BARE_EXPORT = _PEAK + """
+import json, sqlite3, sys, time
+conn = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+conn.row_factory = sqlite3.Row
+t0 = time.perf_counter()
+n = 0
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    for row in conn.execute("SELECT * FROM records ORDER BY created_at DESC, id DESC"):
+        out.write(json.dumps(dict(row), ensure_ascii=False))
+        out.write("\\n")
+        n += 1
+print(n, time.perf_counter() - t0, peak_kb())
+"""
+
+
+def _run_export(script: str, db: Path, out: Path) -> tuple[int, float, float]:
+    proc = subprocess.run([PYTHON, "-c", script, str(db), str(out)], capture_output=True, text=True, check=True)
+    n, secs, rss_kb = proc.stdout.split()
+    out.unlink()
+    return int(n), float(secs), int(rss_kb) / 1024
+
+
+def bench_export(db: Path, work: Path) -> None:
+    print("export to JSON lines, newest first (best of 2 runs each, alternating)", flush=True)
+    runs = [(_run_export(_BARE_EXPORT, db, work / "bare.jsonl"), _run_export(_EXPORT, db, work / "ours.jsonl"))
+            for _ in range(2)]
+    n_ref, bare, bare_rss = min((r[0] for r in runs), key=lambda r: r[1])
+    n, ours, rss = min((r[1] for r in runs), key=lambda r: r[1])
+    rss = max(r[1][2] for r in runs)
+    assert n == n_ref
+    report(Result(f"store.export.export of {n:,} records", ours, "s", bare,
+                  "bare sqlite3 + json.dumps(dict(row))", "<= 2x", ours / bare <= 2))
+    report(Result("export peak RSS", rss, "MB", bare_rss, "bare loop", "<= 200 MB", rss <= 200))
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="records in the database (default 1,000,000)")
+    parser.add_argument("--import-rows", type=int, default=200_000,
+                        help="records for the import measurement (default 200,000, at most --rows)")
+    parser.add_argument("--rebuild", action="store_true", help="build the database again")
+    parser.add_argument("--only", choices=("import", "queries", "command", "export"), action="append",
+                        help="run only these parts (repeatable)")
+    args = parser.parse_args(argv)
+    parts = set(args.only or ("import", "queries", "command", "export"))
+    print(f"python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs")
+    db = database_of(args.rows, args.rebuild)
+    small = database_of(1000)
+    with tempfile.TemporaryDirectory(dir=DATA_DIR) as tmp:
+        work = Path(tmp)
+        if "import" in parts:
+            bench_import(min(args.rows, args.import_rows), work)
+        if "queries" in parts:
+            bench_queries(db, args.rows)
+        if "command" in parts:
+            bench_query_command(db, small)
+        if "export" in parts:
+            bench_export(db, work)
+    print()
+    print(f"{'measure':<62} {'value':>12} {'reference':>12} {'ratio':>7}  target      ")
+    for r in RESULTS:
+        ratio = f"{r.ratio:.2f}" if r.ratio is not None else ""
+        ref = f"{r.reference:,.1f}" if r.reference is not None else ""
+        verdict = "" if r.ok is None else ("ok" if r.ok else "MISSED")
+        print(f"{r.name[:62]:<62} {r.value:>12,.1f} {ref:>12} {ratio:>7}  {r.target:<10} {verdict} ({r.unit})")
+    return 0 if all(r.ok is not False for r in RESULTS) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

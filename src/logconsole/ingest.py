@@ -143,11 +143,10 @@ def coerce(field: K.Field, value: Any) -> Any:
     if t == "enum":
         if not isinstance(value, str):
             raise IngestError(f"field `{name}` must be one of {', '.join(field.values)}, got {_show(value)}", name)
-        low = value.strip().lower()
-        low = dict(field.synonyms).get(low, low)
-        if low not in field.values:
+        hit = _enum_table(field).get(value.strip().lower())
+        if hit is None:
             raise IngestError(f"field `{name}` must be one of {', '.join(field.values)}, got {_show(value)}", name)
-        return low
+        return hit
     if t == "int":
         if isinstance(value, bool):
             raise IngestError(f"field `{name}` must be an integer, got {_show(value)}", name)
@@ -202,6 +201,28 @@ def coerce(field: K.Field, value: Any) -> Any:
     if t == "json":
         return value
     raise AssertionError(f"unknown field type {t}")  # pragma: no cover
+
+
+_ENUM_TABLES: dict[int, dict[str, str]] = {}
+
+
+def _enum_table(field: K.Field) -> dict[str, str]:
+    """Lower-case spelling -> stored value, synonyms included, built once per field."""
+    table = _ENUM_TABLES.get(id(field))
+    if table is None:
+        table = {v: v for v in field.values}
+        for other, value in field.synonyms:
+            table.setdefault(other, value)
+        _ENUM_TABLES[id(field)] = table
+    return table
+
+
+def _kind_defaults() -> dict[str, tuple[tuple[str, Any], ...]]:
+    """Each kind's fields with a default, and the stored form of that default."""
+    return {
+        k.name: tuple((f.name, coerce(f, f.default)) for f in k.fields if f.default is not None)
+        for k in K.KINDS.values()
+    }
 
 
 def _finite_float(name: str, value: int) -> float:
@@ -303,23 +324,25 @@ def normalize(
             # A field of another kind: keep it, like any unknown field.
             extra[name] = value
             continue
-        if value is None or (value == "" and f.type != "text"):
+        t = f.type
+        if t == "text" and type(value) is str and not f.upper:
+            row[name] = value  # the common case, without a call
+        elif value is None or (value == "" and t != "text"):
             continue
-        if f.type == "json":
+        elif t == "json":
             row[name] = _json_column(name, value, redactor)
         else:
             row[name] = coerce(f, value)
 
-    for f in spec.fields:
-        if f.name in row:
-            continue
-        if f.required:
-            raise IngestError(f"field `{f.name}` is required for {spec.name} records", f.name)
-        if f.default is not None:
-            row[f.name] = coerce(f, f.default)
     for name in spec.required:
-        if row.get(name) == "":
+        value = row.get(name)
+        if value is None:
+            raise IngestError(f"field `{name}` is required for {spec.name} records", name)
+        if value == "":
             raise IngestError(f"field `{name}` must not be empty", name)
+    for name, default in _DEFAULTS[spec.name]:
+        if name not in row:
+            row[name] = default
 
     if trusted:
         extra.update(trusted)
@@ -343,6 +366,9 @@ def _snake_metrics(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {K.snake_case(str(k)): v for k, v in value.items()}
     return value
+
+
+_DEFAULTS = _kind_defaults()
 
 
 def parse_line(line: str | bytes, *, kind: str | None = None, **opts: Any) -> Row:

@@ -55,16 +55,15 @@ class Kind:
     """Fields that, first non-empty wins, summarise a record in one line."""
     by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
 
+    field_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    required: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    """Names of the fields a record of this kind must have."""
+
     def __post_init__(self) -> None:
+        # Derived once: ingest and exports ask for these for every record.
         object.__setattr__(self, "by_name", {f.name: f for f in self.fields})
-
-    @property
-    def field_names(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.fields)
-
-    @property
-    def required(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.fields if f.required)
+        object.__setattr__(self, "field_names", tuple(f.name for f in self.fields))
+        object.__setattr__(self, "required", tuple(f.name for f in self.fields if f.required))
 
 
 LEVELS = ("debug", "info", "warn", "error", "critical")
@@ -291,6 +290,10 @@ def _alias_table() -> dict[str, str]:
 
 
 _ALIASES = _alias_table()
+_CANONICAL_CACHE: dict[str, str] = dict(_ALIASES)
+"""Keys seen before and their canonical names: every record of an app repeats
+the same keys, and ingest asks for each one."""
+_CANONICAL_CACHE_MAX = 50_000
 
 
 def canonical_name(key: str) -> str:
@@ -298,11 +301,14 @@ def canonical_name(key: str) -> str:
 
     Unknown keys come back snake_cased; callers decide whether they are fields.
     """
-    hit = _ALIASES.get(key)
+    hit = _CANONICAL_CACHE.get(key)
     if hit is not None:
         return hit
     snake = snake_case(key)
-    return _ALIASES.get(snake, snake)
+    name = _ALIASES.get(snake, snake)
+    if len(_CANONICAL_CACHE) < _CANONICAL_CACHE_MAX:
+        _CANONICAL_CACHE[key] = name
+    return name
 
 
 def summary(record: dict[str, object]) -> str:

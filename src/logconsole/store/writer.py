@@ -22,8 +22,7 @@ INSERT_SQL = (
 
 
 def row_values(row: Row) -> tuple[object, ...]:
-    get = row.get
-    return tuple(get(c) for c in INSERT_COLUMNS)
+    return tuple(map(row.get, INSERT_COLUMNS))
 
 
 def insert_rows(conn: sqlite3.Connection, rows: Iterable[Row]) -> int:
