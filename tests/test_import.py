@@ -220,16 +220,43 @@ def test_json_lines_are_read_as_a_stream() -> None:
     """The reader hands out records while the source is still being read."""
     pulled: list[int] = []
 
-    class Source(io.RawIOBase):
-        def __iter__(self) -> Iterator[bytes]:  # type: ignore[override]
-            for i in range(1_000_000):
-                pulled.append(i)
-                yield json.dumps({"type": "chat", "message": str(i)}).encode() + b"\n"
+    class Source:
+        def __init__(self) -> None:
+            self.n = 0
+
+        def readline(self, limit: int = -1) -> bytes:
+            pulled.append(self.n)
+            self.n += 1
+            return json.dumps({"type": "chat", "message": str(self.n - 1)}).encode() + b"\n"
 
     items = read_items(Source())  # type: ignore[arg-type]
     first = [next(items) for _ in range(3)]
     assert [i.value["message"] for i in first] == ["0", "1", "2"]
     assert len(pulled) <= 4
+
+
+def test_a_line_too_long_to_hold_is_skipped_unread(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                   db_path: Path) -> None:
+    import logconsole.importer as importer
+
+    monkeypatch.setattr(importer, "MAX_RECORD_BYTES", 1000)
+    src = write(tmp_path / "long.jsonl", '{"type": "chat", "message": "before"}\n'
+                + json.dumps({"type": "chat", "message": "x" * 5000}) + "\n"
+                + '{"type": "chat", "message": "after"}\n')
+    conn = connect(db_path)
+    seen: list[str] = []
+    with open(src, "rb") as fh:
+        result = import_stream(conn, fh, "long.jsonl", on_reject=lambda r: seen.append(str(r)))
+    conn.close()
+    assert (result.imported, result.rejected) == (2, 1)
+    assert seen == ["long.jsonl:2: line longer than 0 MB"]
+    assert [r["message"] for r in records(db_path)] == ["before", "after"]
+    array = write(tmp_path / "long.json", '[{"type": "chat", "message": "' + "x" * 5000)
+    conn = connect(db_path)
+    with open(array, "rb") as fh:
+        result = import_stream(conn, fh, "long.json", on_reject=lambda r: seen.append(str(r)))
+    conn.close()
+    assert result.rejected == 1 and "a record larger than" in seen[-1]
 
 
 # ---------------------------------------------------------------- mongoexport
@@ -381,3 +408,20 @@ def test_interrupted_import_says_what_was_stored(db_path: Path) -> None:
     assert proc.returncode == 130
     assert "interrupted: 3 records were stored before the stop" in err
     assert "Traceback" not in err
+
+
+def test_one_line_array_longer_than_a_read(tmp_path: Path, db_path: Path) -> None:
+    """``mongoexport --jsonArray`` writes the whole array on one line."""
+    many = [{"type": "chat", "message": f"message number {i}"} for i in range(5000)]
+    src = write(tmp_path / "one-line.json", json.dumps(many))
+    assert src.stat().st_size > 1 << 17
+    result = run(db_path, "import", str(src))
+    assert result.exit_code == 0, result.stderr
+    assert "imported 5,000 records" in result.stderr
+
+
+def test_blank_lines_before_the_first_record_count(tmp_path: Path, db_path: Path) -> None:
+    src = write(tmp_path / "late.jsonl", '\n\n   \n{"type": "chat"}\n{"type": "chat", "message": "ok"}\n')
+    result = run(db_path, "import", str(src))
+    assert f"{src}:4: field `message` is required for chat records" in result.stderr
+    assert [r["message"] for r in records(db_path)] == ["ok"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,9 +38,13 @@ BATCH_SIZE = 5000
 keep other writers (the collector) waiting only briefly."""
 
 _READ_SIZE = 1 << 16
+MAX_RECORD_BYTES = 64 << 20
+"""A line or array element larger than this is rejected unread (no real record
+comes near it: large values are truncated to 10,000 characters anyway), so a
+file without newlines cannot fill the memory."""
 _UTF8_BOM = codecs.BOM_UTF8
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-_WS = " \t\r\n"
+_NOT_WS = re.compile(r"[^ \t\r\n]")
 
 
 class SourceError(Exception):
@@ -124,12 +129,34 @@ def _json_reason(exc: json.JSONDecodeError) -> str:
     return f"invalid JSON: {exc.msg} at column {exc.colno}"
 
 
-def _line_items(first: list[bytes], rest: Iterator[bytes]) -> Iterator[_Item]:
+def _finish_line(start: bytes, stream: IO[bytes]) -> bytes | None:
+    """``start`` and the rest of its line; ``None`` (the rest skipped unread)
+    when the line is longer than :data:`MAX_RECORD_BYTES`."""
+    line = start
+    if not line.endswith(b"\n"):
+        line += stream.readline(max(0, MAX_RECORD_BYTES + 1 - len(line)))
+    if len(line) > MAX_RECORD_BYTES and not line.endswith(b"\n"):
+        while (rest := stream.readline(_READ_SIZE)) and not rest.endswith(b"\n"):
+            pass
+        return None
+    return line
+
+
+def _lines(stream: IO[bytes]) -> Iterator[bytes | None]:
+    """The lines of ``stream``; ``None`` for a line too long to hold."""
+    while raw := stream.readline(MAX_RECORD_BYTES + 1):
+        yield _finish_line(raw, stream)
+
+
+def _line_items(first: list[bytes | None], rest: Iterator[bytes | None]) -> Iterator[_Item]:
     """JSON lines: one value per non-blank line, each decoded on its own."""
     line_no = 0
     for chunks in (first, rest):
         for raw in chunks:
             line_no += 1
+            if raw is None:
+                yield _Item(line_no, None, error=f"line longer than {MAX_RECORD_BYTES >> 20} MB")
+                continue
             if line_no == 1 and raw.startswith(_UTF8_BOM):
                 raw = raw[len(_UTF8_BOM):]
             raw = raw.strip()
@@ -186,13 +213,11 @@ class _TextStream:
     def skip_ws(self) -> str:
         """Skip whitespace; the next character, or ``""`` at the end."""
         while True:
-            n = len(self.buf)
-            p = self.pos
-            while p < n and self.buf[p] in _WS:
-                p += 1
-            self.advance(p)
-            if p < n:
-                return self.buf[p]
+            found = _NOT_WS.search(self.buf, self.pos)
+            if found is not None:
+                self.advance(found.start())
+                return found.group()
+            self.advance(len(self.buf))
             if not self.more():
                 return ""
 
@@ -206,6 +231,9 @@ def _next_value(ts: _TextStream) -> Any:
         try:
             value, end = _DECODER.raw_decode(ts.buf, ts.pos)
         except json.JSONDecodeError:
+            if len(ts.buf) - ts.pos > MAX_RECORD_BYTES:
+                raise ValueError(f"a record larger than {MAX_RECORD_BYTES >> 20} MB, "
+                                 "or invalid JSON") from None
             if ts.more(len(ts.buf)):
                 continue
             raise
@@ -265,27 +293,30 @@ def _stream_items(head: bytes, rest: IO[bytes], array: bool) -> Iterator[_Item]:
 
 def read_items(stream: IO[bytes]) -> Iterator[_Item]:
     """The decoded values of a source, whatever its shape (see the module doc)."""
-    lines = iter(stream)
-    first: list[bytes] = []
-    for raw in lines:
-        first.append(raw)
-        probe = raw[len(_UTF8_BOM):] if len(first) == 1 and raw.startswith(_UTF8_BOM) else raw
-        if probe.strip():
+    # Read just far enough to see the first byte that is not blank: a
+    # --jsonArray export may be one line of gigabytes.
+    head = b""
+    while chunk := stream.readline(_READ_SIZE):
+        head += chunk
+        if head.removeprefix(_UTF8_BOM).strip():
             break
-    if not first:
-        return
-    head = b"".join(first)
     if head.startswith(_UTF16_BOMS):
         yield _Item(1, None, error="the file is UTF-16; convert it to UTF-8 first "
                     "(iconv -f UTF-16 -t UTF-8)")
         return
-    text = (head[len(_UTF8_BOM):] if head.startswith(_UTF8_BOM) else head).strip()
+    text = head.removeprefix(_UTF8_BOM).strip()
+    if not text:
+        return
     if text.startswith(b"["):
         yield from _stream_items(head, stream, array=True)
-    elif text == b"{":
+    elif text == b"{" and head.endswith(b"\n"):
         yield from _stream_items(head, stream, array=False)
     else:
-        yield from _line_items(first, lines)
+        *blank, partial = head.split(b"\n")
+        first: list[bytes | None] = [line + b"\n" for line in blank]
+        if partial:
+            first.append(_finish_line(partial, stream))
+        yield from _line_items(first, _lines(stream))
 
 
 # ---------------------------------------------------------------- loading
