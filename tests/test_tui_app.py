@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tui_data import FIXED_NOW, HOSTILE_MESSAGE, make_db, screen_text, settle
 
 from logconsole.ingest import normalize
 from logconsole.screens.app import LogConsoleApp
@@ -20,7 +21,6 @@ from logconsole.screens.search_bar import SearchBar
 from logconsole.store import query
 from logconsole.store.db import connect
 from logconsole.store.writer import insert_row
-from tui_data import FIXED_NOW, HOSTILE_MESSAGE, make_db, screen_text, settle
 
 SIZE = (80, 24)
 
@@ -507,6 +507,7 @@ async def test_palette_command_runs_the_action(seeded: Path) -> None:
 
 async def test_page_keys_move_through_a_large_list(db_path: Path) -> None:
     from tui_data import bulk_rows
+
     from logconsole.store.writer import insert_rows
 
     conn = connect(db_path)

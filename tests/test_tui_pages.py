@@ -8,16 +8,22 @@ from pathlib import Path
 
 import pytest
 from rich.cells import cell_len
+from tui_data import FIXED_NOW, HOSTILE_MESSAGE, bulk_rows, hostile_record
 
 from logconsole import kinds as K
 from logconsole.ingest import normalize
 from logconsole.screens import columns as C
-from logconsole.screens.data import ConnectionPool, Neighbours, count_after, fetch_page_rows, max_id
+from logconsole.screens.data import (
+    ConnectionPool,
+    Neighbours,
+    count_after,
+    fetch_page_rows,
+    max_id,
+)
 from logconsole.screens.view_state import ViewState
 from logconsole.store import query
 from logconsole.store.query import Filter, Sort
 from logconsole.store.writer import insert_row, insert_rows
-from tui_data import FIXED_NOW, HOSTILE_MESSAGE, bulk_rows, hostile_record
 
 PAGE = 50
 

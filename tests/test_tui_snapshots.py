@@ -13,10 +13,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from tui_data import FIXED_NOW, make_db, settle
 
 from logconsole.screens.app import LogConsoleApp
 from logconsole.store.db import connect
-from tui_data import FIXED_NOW, make_db, settle
 
 SIZES = [(80, 24), (120, 40)]
 TABS = ["0", "1", "2", "3", "4", "5"]

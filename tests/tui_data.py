@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from logconsole.ingest import normalize
 from logconsole.store.db import connect
 from logconsole.store.writer import insert_rows
 
-FIXED_NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=timezone.utc)
+FIXED_NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
 """The tests' clock: a Friday, so "this week" and "this month" both reach back."""
 
 HOSTILE_MESSAGE = "[bold red]x[/] \x1b]52;c;ZXZpbA==\x07 clear\x1b[2J over\rwrite back\x08space"

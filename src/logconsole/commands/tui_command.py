@@ -9,8 +9,14 @@ from typing import Any, TypeVar
 import click
 
 from logconsole.cli_options import (
-    CONTEXT_SETTINGS, config_option, db_option, db_path_or_default, open_db, settings_from,
-    socket_option, socket_path_or_default,
+    CONTEXT_SETTINGS,
+    config_option,
+    db_option,
+    db_path_or_default,
+    open_db,
+    settings_from,
+    socket_option,
+    socket_path_or_default,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,7 +48,7 @@ def _start_collector(db_path: Path, socket_path: Path, config_path: Path | None)
         return None
     try:
         message = ensure(db_path, socket_path, config_path)
-    except Exception as exc:  # the console is still useful without a collector
+    except (OSError, RuntimeError, ValueError, click.ClickException) as exc:  # the console works without one
         return f"could not start a collector: {exc}"
     return str(message) if message else None
 

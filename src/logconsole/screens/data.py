@@ -16,9 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from logconsole.ingest import IngestError
 from logconsole.store import query
-from logconsole.store.db import connect
+from logconsole.store.db import StoreError, connect
 from logconsole.store.query import Cursor, Filter, Sort
+
+STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, StoreError, query.QueryError, IngestError, OSError)
+"""What a worker's database work may raise; the worker reports it instead of crashing the console."""
 
 PAGE_SIZE = 200
 """Rows per page fetched by the list view."""
@@ -131,6 +135,6 @@ def is_empty(conn: sqlite3.Connection) -> bool:
 
 
 __all__ = [
-    "PAGE_SIZE", "ConnectionPool", "Cursor", "Neighbours", "count_after",
+    "PAGE_SIZE", "STORE_ERRORS", "ConnectionPool", "Cursor", "Neighbours", "count_after",
     "fetch_page_rows", "is_empty", "max_id",
 ]

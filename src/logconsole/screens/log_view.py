@@ -39,7 +39,13 @@ from textual.strip import Strip
 
 from logconsole.screens import columns as C
 from logconsole.screens.data import (
-    PAGE_SIZE, ConnectionPool, Neighbours, count_after, fetch_page_rows, max_id,
+    PAGE_SIZE,
+    STORE_ERRORS,
+    ConnectionPool,
+    Neighbours,
+    count_after,
+    fetch_page_rows,
+    max_id,
 )
 from logconsole.store import query
 from logconsole.store.query import Filter, Sort
@@ -260,7 +266,7 @@ class LogView(ScrollView, can_focus=True):
                     total = query.count(conn, flt) - count_after(conn, flt, top)
                 finally:
                     conn.execute("COMMIT")
-        except Exception as exc:  # a worker must report, not crash the console
+        except STORE_ERRORS as exc:  # a worker reports, never crashes the console
             self.post_message(self.Failed(f"cannot count records: {exc}"))
             return
         self.post_message(self.Counted(generation, total, top))
@@ -288,7 +294,7 @@ class LogView(ScrollView, can_focus=True):
                 rows = fetch_page_rows(
                     conn, flt, sort, page, total=total, neighbours=neighbours, snapshot_id=snapshot_id,
                 )
-        except Exception as exc:
+        except STORE_ERRORS as exc:
             self.post_message(self.Failed(f"cannot read records: {exc}"))
             return
         self.post_message(self.PageLoaded(generation, page, rows))

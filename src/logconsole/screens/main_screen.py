@@ -27,10 +27,8 @@ screen, not on the app, so dialogs pushed above it never trigger them.
 
 from __future__ import annotations
 
-import getpass
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -48,12 +46,18 @@ from logconsole.config import Settings
 from logconsole.safe_text import visible
 from logconsole.screens import columns as C
 from logconsole.screens import optional
-from logconsole.screens.data import ConnectionPool, count_after, is_empty, max_id
+from logconsole.screens.data import (
+    STORE_ERRORS,
+    ConnectionPool,
+    count_after,
+    is_empty,
+    max_id,
+)
 from logconsole.screens.detail import DetailPane, record_json
 from logconsole.screens.log_view import LogView
+from logconsole.screens.record_actions import ActionDone, RecordActions
 from logconsole.screens.search_bar import SearchBar
 from logconsole.screens.view_state import TABS, ViewState, tab_kind, tab_label
-from logconsole.store import actions, query
 from logconsole.store.query import Filter, Sort
 
 SUMMARY_EVERY = 5.0
@@ -97,16 +101,6 @@ class Summaries(Message):
 
 
 @dataclass
-class ActionDone(Message):
-    """A bulk action finished; ``reload`` when the records changed."""
-
-    text: str
-    severity: str = "information"
-    reload: bool = True
-    clear_marks: bool = True
-
-
-@dataclass
 class PanelData(Message):
     """Statistics for the System or AI panel."""
 
@@ -114,13 +108,7 @@ class PanelData(Message):
     data: Any
 
 
-@dataclass
-class MarksFound(Message):
-    ids: list[int]
-    generation: int
-
-
-class MainScreen(Screen[None]):
+class MainScreen(RecordActions, Screen[None]):
     """Tabs over one record list; see the module docstring for the keys."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -243,6 +231,10 @@ class MainScreen(Screen[None]):
     def _now(self) -> datetime:
         return self.clock()
 
+    def _reload(self) -> None:
+        """Read the same view again (after the records changed), keeping the cursor's place."""
+        self._show(reset=False)
+
     def _show(self, *, reset: bool) -> None:
         """Point the list at the current view (``reset``: from the top)."""
         state = self.state
@@ -276,7 +268,7 @@ class MainScreen(Screen[None]):
                     data: Any = stats.system_series(conn, flt.since, flt.until)
                 else:
                     data = stats.ai_models(conn, flt)
-        except Exception as exc:
+        except STORE_ERRORS as exc:
             self.post_message(ActionDone(f"cannot load statistics: {exc}", "error", reload=False, clear_marks=False))
             return
         self.post_message(PanelData(tab, data))
@@ -416,12 +408,6 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(screen_cls(self.state.kind, self.state.filter()), done)
 
-    def _dialog(self, module: str, name: str) -> Any | None:
-        found = optional.find(module, name)
-        if found is None:
-            self.notify(f"{name} is not available in this build", severity="warning")
-        return found
-
     # ---------------------------------------------------------------- sorting and time
 
     def _sortable(self) -> list[str]:
@@ -468,156 +454,6 @@ class MainScreen(Screen[None]):
     def action_focus_list(self) -> None:
         self.view.focus()
 
-    # ---------------------------------------------------------------- marks and actions
-
-    def _targets(self) -> list[int]:
-        if self.view.marks:
-            return sorted(self.view.marks)
-        row = self.view.current_row
-        return [int(row["id"])] if row else []
-
-    def _refuse_read_only(self) -> bool:
-        if self.read_only:
-            self.notify("read-only: this console cannot change records", severity="warning")
-        return self.read_only
-
-    def action_mark_all(self) -> None:
-        self.notify("Marking every matching record…", timeout=2)
-        self._find_marks(self.state.filter(), self.view.generation)
-
-    @work(thread=True, exclusive=True, group="marks")
-    def _find_marks(self, flt: Filter, generation: int) -> None:
-        try:
-            with self.pool.connection() as conn:
-                ids = query.ids_matching(conn, flt.with_(prefix_search=flt.prefix_search))
-        except Exception as exc:
-            self.post_message(ActionDone(f"cannot mark: {exc}", "error", reload=False, clear_marks=False))
-            return
-        self.post_message(MarksFound(ids, generation))
-
-    def on_marks_found(self, message: MarksFound) -> None:
-        self.view.set_marks(set(message.ids))
-        self.notify(f"Marked {len(message.ids):,} matching records", timeout=3)
-
-    def action_resolve(self) -> None:
-        if self._refuse_read_only():
-            return
-        ids = self._targets()
-        if not ids:
-            self.notify("No record under the cursor", severity="warning")
-            return
-        note_cls = self._dialog("screens.note", "NoteScreen")
-        if note_cls is None:
-            return
-
-        def done(note: str | None) -> None:
-            if note is not None:
-                self._resolve(ids, note, getpass.getuser())
-
-        self.app.push_screen(note_cls(len(ids)), done)
-
-    def action_unresolve(self) -> None:
-        if self._refuse_read_only():
-            return
-        ids = self._targets()
-        if ids:
-            self._unresolve(ids)
-
-    @work(thread=True, group="actions")
-    def _resolve(self, ids: list[int], note: str, by: str) -> None:
-        self._run_action(lambda conn: actions.resolve(conn, ids, note=note or None, by=by), "Resolved")
-
-    @work(thread=True, group="actions")
-    def _unresolve(self, ids: list[int]) -> None:
-        self._run_action(lambda conn: actions.unresolve(conn, ids), "Reopened")
-
-    def _run_action(self, run: Any, verb: str) -> None:
-        """Run a store action in this worker thread and post what it did."""
-        try:
-            with self.pool.connection() as conn:
-                outcome: actions.Outcome = run(conn)
-        except Exception as exc:
-            self.post_message(ActionDone(f"{verb} failed: {exc}", "error", reload=False, clear_marks=False))
-            return
-        text = f"{verb} {len(outcome.changed):,} record{'s' if len(outcome.changed) != 1 else ''}"
-        extra = []
-        if outcome.skipped:
-            extra.append(f"{len(outcome.skipped):,} skipped (not errors, or already so)")
-        if outcome.missing:
-            extra.append(f"{len(outcome.missing):,} gone")
-        if extra:
-            text += " · " + ", ".join(extra)
-        self.post_message(ActionDone(text, "information" if outcome.changed else "warning"))
-
-    def action_delete(self) -> None:
-        if self._refuse_read_only():
-            return
-        ids = self._targets()
-        if not ids:
-            self.notify("No record under the cursor", severity="warning")
-            return
-        confirm_cls = self._dialog("screens.confirm", "ConfirmScreen")
-        if confirm_cls is None:
-            return
-        n = len(ids)
-        body = f"Delete {n:,} record{'s' if n != 1 else ''}? This cannot be undone."
-
-        def done(yes: bool | None) -> None:
-            if yes:
-                self._delete(ids)
-
-        self.app.push_screen(confirm_cls("Delete records", body), done)
-
-    @work(thread=True, group="actions")
-    def _delete(self, ids: list[int]) -> None:
-        self._run_action(lambda conn: actions.delete_ids(conn, ids), "Deleted")
-
-    def on_action_done(self, message: ActionDone) -> None:
-        self.notify(message.text, severity=message.severity, markup=False)  # type: ignore[arg-type]
-        if message.clear_marks:
-            self.view.clear_marks()
-        if message.reload:
-            self._show(reset=False)
-
-    def action_export(self) -> None:
-        export_cls = self._dialog("screens.export", "ExportScreen")
-        if export_cls is None:
-            return
-
-        def done(path: Path | None) -> None:
-            if path is not None:
-                self.notify(f"Exported to {path}", timeout=5, markup=False)
-
-        self.app.push_screen(export_cls(self.pool.path, self.state.filter(), self.state.sort, now=self.fixed_now), done)
-
-    def action_demo(self) -> None:
-        if self._refuse_read_only():
-            return
-        if not self.empty:
-            self.notify("Demo records are offered for an empty database; run `logconsole demo` to add more",
-                        severity="warning", markup=False)
-            return
-        fill = optional.find("demo", "fill")
-        if fill is None:
-            self.notify("Demo records are not available in this build", severity="warning")
-            return
-        self._demo(fill)
-
-    @work(thread=True, exclusive=True, group="actions")
-    def _demo(self, fill: Any) -> None:
-        try:
-            with self.pool.connection() as conn:
-                added = fill(conn, now=self.fixed_now)
-        except Exception as exc:
-            self.post_message(ActionDone(f"demo failed: {exc}", "error", reload=False, clear_marks=False))
-            return
-        n = f"{added:,} " if isinstance(added, int) else ""
-        self.post_message(ActionDone(f"Added {n}demo records"))
-        self.post_message(PollNow())
-
-    def on_poll_now(self, message: PollNow) -> None:
-        self._poll()
-
     # ---------------------------------------------------------------- live
 
     def action_toggle_live(self) -> None:
@@ -648,7 +484,7 @@ class MainScreen(Screen[None]):
                 top = max_id(conn)
                 empty = top == 0 and is_empty(conn)
                 arrived = count_after(conn, flt, snapshot_id) if snapshot_id and top > snapshot_id else 0
-        except Exception:
+        except STORE_ERRORS:
             return  # the database is busy or gone for a moment; the next tick retries
         self.post_message(Polled(top, empty, generation, arrived))
 
@@ -695,7 +531,7 @@ class MainScreen(Screen[None]):
         try:
             with self.pool.connection() as conn:
                 texts = {t: tab_summary(conn, t, flt, now=now) for t in TABS if tab_kind(t)}
-        except Exception:
+        except STORE_ERRORS:
             return
         self.post_message(Summaries(texts))
 
@@ -720,11 +556,6 @@ class MainScreen(Screen[None]):
         help_cls = self._dialog("screens.help", "HelpScreen")
         if help_cls is not None:
             self.app.push_screen(help_cls(self.key_bindings()))
-
-
-@dataclass
-class PollNow(Message):
-    """Poll the database now (after the console itself added records)."""
 
 
 _KEY_NAMES = {"slash": "/", "question_mark": "?", "colon": ":", "space": "space"}
