@@ -78,10 +78,13 @@ def main() -> None:
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
         with open(source, "rb") as fh:
             rows = [row_values(normalize(json.loads(line))) for line in fh]
-        ref = reference(folder / "ref.db", rows)
+        # Interleaved, best of two: other load on the machine hits both alike.
+        ref = inproc = cli = float("inf")
+        for attempt in range(2):
+            ref = min(ref, reference(folder / f"ref{attempt}.db", rows))
+            inproc = min(inproc, in_process(folder / f"import{attempt}.db", source))
+            cli = min(cli, command(folder / f"cli{attempt}.db", source))
         del rows
-        inproc = in_process(folder / "import.db", source)
-        cli = command(folder / "cli.db", source)
     print(f"records: {n:,}  ({source.name})")
     print(f"  bare executemany        {n / ref:>10,.0f} rows/s  (reference)")
     print(f"  import_stream           {n / inproc:>10,.0f} rows/s  ratio {ref / inproc:.2f}  (target >= 0.5)")
