@@ -391,7 +391,13 @@ class LogClient:
             if taken is None:
                 return
             batch, markers = taken
-            ok = self._deliver(batch)
+            try:
+                ok = self._deliver(batch)
+            except Exception as exc:  # a bug here must not silence the app's logging for good
+                self._disconnect()
+                self.last_error = f"sender failed: {exc!r}"
+                self._count(dropped=len(batch))
+                ok = False
             with self._cond:
                 self._records -= len(batch)
             for m in markers:

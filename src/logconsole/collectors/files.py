@@ -137,13 +137,26 @@ class _Tracked:
     """The file's first ``min(HEAD_BYTES, read_pos)`` bytes."""
     last_data: float = field(default_factory=time.monotonic)
     marked: tuple[str, int] | None = None
+    digest: tuple[int, str] = (0, head_digest(b""))
+    """The last head digest computed, by length (the head only grows, until a reset)."""
 
     @property
     def read_pos(self) -> int:
         return self.offset + len(self.pending)
 
     def mark(self) -> FileOffset:
-        return FileOffset(self.path, self.ino, self.offset, head_digest(self.head[: min(len(self.head), self.offset)]))
+        n = min(len(self.head), self.offset)
+        if self.digest[0] != n:
+            self.digest = (n, head_digest(self.head[:n]))
+        return FileOffset(self.path, self.ino, self.offset, self.digest[1])
+
+    def restart(self) -> None:
+        """Read the file again from its beginning (it was truncated or rewritten)."""
+        self.offset = 0
+        self.pending.clear()
+        self.skipping = False
+        self.head = b""
+        self.digest = (0, head_digest(b""))
 
 
 def normalize_pattern(pattern: str) -> str:
@@ -421,10 +434,7 @@ class FileTailer:
         if st.st_size < t.read_pos or (t.head and os.pread(t.fd, len(t.head), 0) != t.head):
             log.info("%s was truncated or rewritten; reading it from the start", t.path)
             await self._flush_partial(t)
-            t.offset = 0
-            t.pending.clear()
-            t.skipping = False
-            t.head = b""
+            t.restart()
             await self._mark(t)
         await self._read(t)
         if t.pending and time.monotonic() - t.last_data >= self.partial_flush_after:
