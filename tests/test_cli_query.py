@@ -93,6 +93,7 @@ def test_filter_mistakes_are_one_line_errors(db_path: Path, seeded: dict[str, in
     assert_user_error(run(db_path, "query", "--limit", "-1"))
     assert_user_error(run(db_path, "query", "--format", "xml"))
     assert_user_error(run(db_path, "query", "--columns", "nope"), "unknown field 'nope'")
+    assert_user_error(run(db_path, "query", "--columns", "id", "-f", "csv"), "--columns is for the table")
 
 
 def test_missing_database_is_an_error_not_a_new_file(tmp_path: Path) -> None:
@@ -200,6 +201,7 @@ def test_no_match_says_so(db_path: Path, seeded: dict[str, int]) -> None:
 def test_export_defaults_to_jsonl_on_stdout(db_path: Path, seeded: dict[str, int]) -> None:
     out = jsonl(run(db_path, "export", "--type", "system"))
     assert [r["id"] for r in out] == [seeded["health"]]
+    assert jsonl(run(db_path, "export", "--type", "system", "-o", "-")) == out
 
 
 def test_export_to_a_private_file(tmp_path: Path, db_path: Path, seeded: dict[str, int]) -> None:

@@ -219,6 +219,8 @@ def query(types: tuple[str, ...], since: str | None, until: str | None, search: 
     """
     flt = build_filter(types, since, until, search, where)
     sort = sort_of(order)
+    if columns and fmt != "table":
+        raise click.UsageError("--columns is for the table; JSON and CSV carry every field")
     with existing_db(db_path) as conn:
         if fmt != "table":
             out = sys.stdout
@@ -278,7 +280,7 @@ def _output_file(path: Path) -> Iterator[IO[str]]:
 @click.option("--format", "-f", "fmt", type=click.Choice(exporter.FORMATS), default="jsonl",
               show_default=True, help="Output format.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write to this file (created private, mode 0600) instead of stdout.")
+              help="Write to this file (created private, mode 0600); - is stdout.")
 @db_option
 @user_errors
 def export(types: tuple[str, ...], since: str | None, until: str | None, search: str | None,
@@ -298,6 +300,8 @@ def export(types: tuple[str, ...], since: str | None, until: str | None, search:
     """
     flt = build_filter(types, since, until, search, where)
     sort = sort_of(order)
+    if output == Path("-"):
+        output = None
     with existing_db(db_path) as conn:
         if output is None:
             out = sys.stdout
