@@ -166,3 +166,39 @@ def test_ensure_collector_starts_one_then_finds_it(tmp_path: Path, monkeypatch: 
     finally:
         os.kill(pid, signal.SIGTERM)
         wait_for(lambda: not can_connect(sock), 15, "the spawned collector to stop")
+
+
+def test_watched_file_is_tailed_and_resumed_after_restart_without_duplicates(tmp_path: Path) -> None:
+    pytest.importorskip("logconsole.collectors.files")
+    (tmp_path / "logs").mkdir()
+    log = tmp_path / "logs" / "app.log"
+    log.touch()
+    watch = ("--watch", str(tmp_path / "logs" / "*.log"))
+    c = Collector(tmp_path, *watch).start()
+    try:
+        # The tailer starts following a file a moment after the socket listens:
+        # append until a line comes through, then the lines under test.
+        def warmed_up() -> bool:
+            with log.open("a") as f:
+                f.write("warm-up\n")
+            return bool(c.rows("SELECT id FROM records WHERE message = 'warm-up'"))
+        wait_for(warmed_up, 15, "the tailer to follow the file")
+        with log.open("a") as f:
+            f.write('{"type": "error", "message": "tail one"}\nWARN tail two\n')
+        wait_for(lambda: len(c.rows("SELECT id FROM records WHERE message LIKE '%tail%'")) == 2, 15, "2 tailed lines")
+    finally:
+        assert c.stop() == 0
+    warm = len(c.rows("SELECT id FROM records WHERE message = 'warm-up'"))
+    with log.open("a") as f:
+        f.write("ERROR tail three\n")
+    again = Collector(tmp_path, *watch).start()
+    try:
+        rows = wait_for(lambda: len(r := again.rows("SELECT * FROM records WHERE message LIKE '%tail%' ORDER BY id")) == 3
+                        and r, 15, "the appended line")
+        assert [(r["type"], r["message"]) for r in rows] == [
+            ("error", "tail one"), ("activity", "WARN tail two"), ("activity", "ERROR tail three")]
+        assert len(again.rows("SELECT id FROM records WHERE message = 'warm-up'")) == warm  # no line twice
+        offsets = again.rows("SELECT path, offset FROM file_offsets")
+        assert offsets == [{"path": str(log), "offset": log.stat().st_size}]
+    finally:
+        assert again.stop() == 0
