@@ -13,7 +13,7 @@ import pytest
 
 from logconsole.kinds import ALL_FIELDS, FTS_COLUMNS
 from logconsole.store.db import StoreError, connect, file_size, migrate
-from logconsole.store.schema import INDEXES, SCHEMA_VERSION
+from logconsole.store.schema import ALL_INDEXES, MIGRATIONS, SCHEMA_VERSION
 from tests.store_support import add
 
 
@@ -51,11 +51,24 @@ def test_pragmas(conn: sqlite3.Connection) -> None:
     assert conn.isolation_level is None
 
 
+def test_counts_of_open_errors_and_needed_actions_use_their_indexes(conn: sqlite3.Connection) -> None:
+    """Without ANALYZE statistics (a collector's database never runs it)."""
+    from logconsole.store.query import make_filter, where_sql
+
+    for where, index in (("is_resolved=false", "idx_records_error_open"),
+                         ("requires_action=true", "idx_records_system_action"),
+                         ("severity=critical", "idx_records_error_state")):
+        flt = make_filter(types=["error" if "action" not in where else "system"], where=[where])
+        sql, params = where_sql(conn, flt)
+        plan = conn.execute(f"EXPLAIN QUERY PLAN SELECT count(*) FROM records WHERE {sql}", params).fetchall()
+        assert index in plan[0][3], plan
+
+
 def test_schema_has_every_field_and_index(conn: sqlite3.Connection) -> None:
     columns = [r[1] for r in conn.execute("PRAGMA table_info(records)")]
     assert columns == list(ALL_FIELDS)
     indexes = {r[1] for r in conn.execute("PRAGMA index_list(records)")}
-    assert {name for name, _, _ in INDEXES} <= indexes
+    assert {name for name, _, _ in ALL_INDEXES} <= indexes
     fts_columns = [r[1] for r in conn.execute("PRAGMA table_info(records_fts)")]
     assert fts_columns == list(FTS_COLUMNS)
     for name in ("meta", "file_offsets"):
@@ -87,6 +100,20 @@ def test_an_empty_file_is_migrated_from_version_zero(db_path: Path) -> None:
     sqlite3.connect(db_path).close()
     conn = connect(db_path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
+
+
+def test_a_version_1_database_is_migrated_in_place(db_path: Path) -> None:
+    raw = sqlite3.connect(db_path, isolation_level=None)
+    for statement in MIGRATIONS[0]:
+        raw.execute(statement)
+    raw.execute("PRAGMA user_version = 1")
+    raw.execute("INSERT INTO records (type, created_at, message) VALUES ('error', '2026-01-01T00:00:00.000Z', 'old')")
+    raw.close()
+    conn = connect(db_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'idx_records_error_open'").fetchone()
+    assert conn.execute("SELECT message FROM records").fetchall() == [("old",)]
     conn.close()
 
 

@@ -47,9 +47,21 @@ INDEXES: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def index_sql() -> list[str]:
+# Version 2: "open errors" and "needs action" lead with their flag, so the
+# planner picks them on a fresh database too (no ANALYZE statistics yet, which
+# is how a collector's database lives): counting unresolved errors reads a
+# partial index instead of every error row.
+INDEXES_V2: tuple[tuple[str, str, str], ...] = (
+    ("idx_records_error_open", "is_resolved, created_at", "type = 'error'"),
+    ("idx_records_system_action", "requires_action, created_at", "type = 'system'"),
+)
+
+ALL_INDEXES = INDEXES + INDEXES_V2
+
+
+def index_sql(indexes: tuple[tuple[str, str, str], ...] = INDEXES) -> list[str]:
     out = []
-    for name, cols, where in INDEXES:
+    for name, cols, where in indexes:
         sql = f"CREATE INDEX IF NOT EXISTS {name} ON records ({cols})"
         if where:
             sql += f" WHERE {where}"
@@ -87,5 +99,5 @@ def schema_v1() -> list[str]:
 
 
 # Migration n takes the schema from version n-1 to n.  Append; never edit.
-MIGRATIONS: tuple[list[str], ...] = (schema_v1(),)
+MIGRATIONS: tuple[list[str], ...] = (schema_v1(), index_sql(INDEXES_V2))
 SCHEMA_VERSION = len(MIGRATIONS)
