@@ -175,6 +175,7 @@ class LogClient:
         self._rbuf = bytearray()
         self._line = 0
         self._flushed_trouble = 0
+        self._hurry = False
         _CLIENTS.add(self)
         atexit.register(self._at_exit)
 
@@ -290,6 +291,7 @@ class LogClient:
             if self._closed:
                 return False
             self._queue.append(marker)
+            self._hurry = True
             self._start()
             self._cond.notify()
         if not marker.done.wait(timeout):
@@ -330,11 +332,14 @@ class LogClient:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=max(1.0, timeout))
         with self._cond:
-            self.dropped += self._records
-            self._records = 0
+            # What is still queued will not be sent; a batch the sender still
+            # holds (a collector that stopped answering) is its to count.
             for item in self._queue:
                 if isinstance(item, _Flush):
                     item.done.set()
+                else:
+                    self.dropped += 1
+                    self._records -= 1
             self._queue.clear()
             self._closed = True
         self._disconnect()
@@ -399,7 +404,7 @@ class LogClient:
                 self._count(dropped=len(batch))
                 ok = False
             with self._cond:
-                self._records -= len(batch)
+                self._records = max(0, self._records - len(batch))
             for m in markers:
                 m.ok = ok
                 m.done.set()
@@ -428,10 +433,19 @@ class LogClient:
             except OSError as exc:
                 self._disconnect()
                 self.last_error = f"no collector at {self.socket_path}: {exc.strerror or exc}"
-            with self._cond:
-                if not self._closing:
-                    self._cond.wait(backoff)
+            self._back_off(backoff)
             backoff = min(BACKOFF_MAX, backoff * 2)
+
+    def _back_off(self, seconds: float) -> None:
+        """Wait before reconnecting; new records do not cut it short, a flush or close does."""
+        deadline = time.monotonic() + seconds
+        with self._cond:
+            while not self._closing and not self._hurry:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            self._hurry = False
 
     def _closing_now(self) -> bool:
         with self._cond:
@@ -841,9 +855,9 @@ class _RequestRecorder:
                 activity["category"] = category
             client = self.client
             client.activity(**activity)
-            if exc is not None:
+            if isinstance(exc, Exception):
                 client.error(exc, severity="critical", **common)
-            elif status >= 400:
+            elif exc is None and status >= 400:
                 client.error(
                     f"{req.method} {req.path} -> {status} {phrase}",
                     severity="critical" if status >= 500 else "high",
@@ -1075,8 +1089,8 @@ class ASGIMiddleware:
 async def _buffer_body(receive: Receive, limit: int) -> tuple[bytes | None, Receive]:
     """Read the request body (up to ``limit`` bytes) and a ``receive`` replaying it.
 
-    The app then receives the same body as one message, and after it whatever
-    the server sends next (``http.disconnect``).
+    The app then receives the same messages, and after them whatever the
+    server sends next (``http.disconnect``).
     """
     messages: list[Message] = []
     body = bytearray()
