@@ -425,3 +425,21 @@ def test_blank_lines_before_the_first_record_count(tmp_path: Path, db_path: Path
     result = run(db_path, "import", str(src))
     assert f"{src}:4: field `message` is required for chat records" in result.stderr
     assert [r["message"] for r in records(db_path)] == ["ok"]
+
+
+def test_check_only_validates_and_stores_nothing(tmp_path: Path, db_path: Path) -> None:
+    src = write(tmp_path / "data.jsonl", '{"type": "chat", "message": "ok"}\n{"type": "chat"}\n')
+    result = run(db_path, "import", "--check", str(src))
+    assert result.exit_code == 1
+    assert f"{src}:2: field `message` is required for chat records" in result.stderr
+    assert "would import 1 record, rejected 1" in result.stderr
+    assert not db_path.exists()
+
+
+def test_a_type_taken_from_the_file_name_is_announced(tmp_path: Path, db_path: Path) -> None:
+    src = write(tmp_path / "errorlogs.json", '{"message": "boom"}\n')
+    result = run(db_path, "import", str(src))
+    assert f"{src}: records without a type are read as error (from the file name" in result.stderr
+    assert records(db_path)[0]["type"] == "error"
+    quiet = run(db_path, "import", "--type", "error", str(src))
+    assert "from the file name" not in quiet.stderr

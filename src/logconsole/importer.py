@@ -323,7 +323,7 @@ def read_items(stream: IO[bytes]) -> Iterator[_Item]:
 
 
 def import_stream(
-    conn: sqlite3.Connection,
+    conn: sqlite3.Connection | None,
     stream: IO[bytes],
     source: str,
     *,
@@ -338,6 +338,8 @@ def import_stream(
 
     ``kind`` is the type of records that do not name one.  Records without a
     time get ``now`` (the start of the import), so they keep the file's order.
+    With ``conn`` None nothing is stored: the records are only checked, and
+    ``imported`` counts those that would be.
     """
     stamp = format_ts(now or utcnow())
     result = ImportResult()
@@ -345,7 +347,7 @@ def import_stream(
 
     def flush() -> None:
         if batch:
-            result.imported += insert_rows(conn, batch)
+            result.imported += insert_rows(conn, batch) if conn is not None else len(batch)
             batch.clear()
             if on_batch:
                 on_batch(result.imported)

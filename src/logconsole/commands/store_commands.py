@@ -72,12 +72,13 @@ TABLE_LIMIT = 50
               help=f"Type of records that do not say ({'|'.join(K.KIND_NAMES)}); "
               "by default taken from a file named after a collection (errorlogs.json).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=BATCH_SIZE, show_default=True,
-              metavar="N",
-              help="Records per transaction.")
+              metavar="N", help="Records per transaction.")
+@click.option("--check", is_flag=True,
+              help="Only read and validate: report what would be rejected, store nothing.")
 @db_option
 @config_option
 @user_errors
-def import_command(files: tuple[str, ...], kind: str | None, batch_size: int,
+def import_command(files: tuple[str, ...], kind: str | None, batch_size: int, check: bool,
                    db_path: Path | None, config_path: Path | None) -> None:
     """Load records from JSON-lines files or JSON arrays (`-` reads stdin).
 
@@ -92,6 +93,7 @@ def import_command(files: tuple[str, ...], kind: str | None, batch_size: int,
     Examples:
         logconsole import app-2026-11.jsonl
         logconsole import --type error errorlogs.json
+        logconsole import --check dump/*.json
         mongoexport --collection=ailogs | logconsole import --type ai -
     """
     if kind is not None:
@@ -104,14 +106,20 @@ def import_command(files: tuple[str, ...], kind: str | None, batch_size: int,
     redactor = Redactor(settings_from(config_path).secret_words)
     with contextlib.ExitStack() as stack:
         sources = [_open(name, kind, stack) for name in files]
-        conn = stack.enter_context(writable_db(db_path))
+        for source in sources:
+            if kind is None and source.kind is not None:
+                say(f"{source.name}: records without a type are read as {source.kind} "
+                    "(from the file name; --type says otherwise)")
+        conn = None if check else stack.enter_context(writable_db(db_path))
         total = ImportResult()
         try:
             _import_all(conn, sources, total, redactor=redactor, batch_size=batch_size)
         except KeyboardInterrupt:
-            say(f"interrupted: {plural(total.imported, 'record')} were stored before the stop")
+            if not check:
+                say(f"interrupted: {plural(total.imported, 'record')} were stored before the stop")
             sys.exit(130)
-    say(f"imported {plural(total.imported, 'record')}, rejected {total.rejected:,}")
+    done = "would import" if check else "imported"
+    say(f"{done} {plural(total.imported, 'record')}, rejected {total.rejected:,}")
     if total.rejected:
         sys.exit(1)
 
@@ -137,7 +145,7 @@ def _open(name: str, kind: str | None, stack: contextlib.ExitStack) -> _Source:
     return _Source(name, stream, kind or kind_from_name(name), st.st_size if stat.S_ISREG(st.st_mode) else None)
 
 
-def _import_all(conn: sqlite3.Connection, sources: list[_Source], total: ImportResult, *,
+def _import_all(conn: sqlite3.Connection | None, sources: list[_Source], total: ImportResult, *,
                 redactor: Redactor, batch_size: int) -> None:
     """Import every source in turn, adding to ``total`` as batches are stored
     (so an interruption can say what was stored), with one progress bar."""
@@ -162,7 +170,8 @@ def _import_all(conn: sqlite3.Connection, sources: list[_Source], total: ImportR
             total.rejected += result.rejected
             done_bytes += source.size or 0
             if len(sources) > 1:
-                say(f"{source.name}: imported {result.imported:,}, rejected {result.rejected:,}")
+                verb = "imported" if conn is not None else "would import"
+                say(f"{source.name}: {verb} {result.imported:,}, rejected {result.rejected:,}")
 
 
 def _report_rejection(rejection: Rejection) -> None:
