@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,16 @@ def test_watched_file_is_tailed_and_resumed_after_restart_without_duplicates(tmp
         assert offsets == [{"path": str(log), "offset": log.stat().st_size}]
     finally:
         assert again.stop() == 0
+
+
+def test_idle_connections_are_closed_and_busy_ones_kept(tmp_path: Path) -> None:
+    c = Collector(tmp_path, "--idle-timeout", "0.5").start()
+    try:
+        with Client(c.sock, timeout=10) as idle, Client(c.sock, timeout=10) as busy:
+            for _ in range(6):  # 1.5 s of activity on one connection, none on the other
+                busy.send_records({"type": "activity", "message": "keepalive"})
+                time.sleep(0.25)
+            assert idle.sock.recv(10) == b""  # closed by the daemon
+            assert busy.sync()[0]["stored"] == 6
+    finally:
+        assert c.stop() == 0

@@ -286,3 +286,14 @@ def test_many_connections_at_once(collector: Collector) -> None:
         for cl in clients:
             cl.close()
     wait_for(lambda: len(stored(collector, m)) == 1000, 15, "1000 records from 1000 connections")
+
+
+def test_backpressure_when_the_queue_is_full_loses_nothing(collector: Collector) -> None:
+    """More records than the writer queue holds, sent as fast as the socket takes them."""
+    m = tag()
+    n = 25_000  # the queue holds 10,000
+    with Client(collector.sock, timeout=60) as cl:
+        cl.send(b"".join(b'{"type":"activity","message":"%s %d"}\n' % (m.encode(), i) for i in range(n)))
+        answer, before = cl.sync()
+    assert before == [] and answer["stored"] == n
+    assert collector.rows("SELECT count(*) AS n FROM records WHERE message LIKE ?", (f"{m} %",))[0]["n"] == n

@@ -263,9 +263,16 @@ class Connection(asyncio.Protocol):
             await self.pipeline.put_raw(value, trusted=self.trusted)
             self.stored += 1
         except IngestError as exc:
-            self.rejected += 1
-            self.counters.rejected += 1
-            self.answer({"ok": False, "line": self.line, "error": exc.reason})
+            self.reject(exc.reason)
+        except Exception as exc:  # a bug must cost one line, never the connection or the daemon
+            log.exception("line %d from pid %s could not be processed", self.line, self.trusted.get("_pid"))
+            self.reject(f"record could not be processed: {type(exc).__name__}")
+
+    def reject(self, reason: str) -> None:
+        """Count a rejected line and answer it."""
+        self.rejected += 1
+        self.counters.rejected += 1
+        self.answer({"ok": False, "line": self.line, "error": reason})
 
     async def _op(self, request: dict[str, Any]) -> None:
         op = request.get("op")

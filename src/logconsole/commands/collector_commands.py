@@ -47,12 +47,14 @@ def _mode(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
               help="Delete records older than this, daily (0 keeps everything) [default: 90].")
 @click.option("--max-record-bytes", type=click.IntRange(min=256), metavar="BYTES",
               help="Largest message accepted on the socket [default: 1048576].")
+@click.option("--idle-timeout", type=click.FloatRange(min=0.1), default=900.0, show_default=True,
+              metavar="SECONDS", help="Close connections that send nothing for this long.")
 @click.option("-v", "--verbose", count=True, help="Log more (each connection problem, each retention run).")
 def daemon(
     db_path: Path | None, socket_path: Path | None, config_path: Path | None,
     socket_mode: int | None, socket_group: str | None, health_interval: float | None,
     watch: tuple[str, ...], watch_type: str | None, retention_days: float | None,
-    max_record_bytes: int | None, verbose: int,
+    max_record_bytes: int | None, idle_timeout: float, verbose: int,
 ) -> None:
     """Run the collector in the foreground.
 
@@ -83,6 +85,7 @@ def daemon(
         watch_type=(watch_type or settings.watch_type).lower(),
         retention_days=settings.retention_days if retention_days is None else retention_days,
         max_record_bytes=max_record_bytes or settings.max_record_bytes,
+        idle_timeout=idle_timeout,
     )
     try:
         code = run_daemon(opts, verbose)
