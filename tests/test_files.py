@@ -308,6 +308,14 @@ async def test_new_file_matching_the_glob_is_read_from_its_beginning(tmp_path: P
     assert sorted(messages(db_path)) == sorted(expected("fresh", 2) + ["appended"])
 
 
+async def test_fifos_and_folders_matching_the_glob_are_ignored(tmp_path: Path, db_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.log")
+    (tmp_path / "dir.log").mkdir()
+    async with tailing([str(tmp_path / "*.log")], db_path):
+        (tmp_path / "real.log").write_text("read me\n")
+        await eventually(lambda: messages(db_path) == ["read me"])
+
+
 async def test_folder_created_after_start_is_picked_up(tmp_path: Path, db_path: Path) -> None:
     async with tailing([str(tmp_path / "later" / "*.log")], db_path):
         (tmp_path / "later").mkdir()

@@ -333,7 +333,10 @@ class FileTailer:
         for t in list(self._tracked.values()):
             if self._stopping:
                 return
-            await self._follow(t)
+            try:
+                await self._follow(t)
+            except OSError as exc:  # one unreadable file must not stop the others
+                self._complain(t.path, exc)
         followed = {(t.dev, t.ino) for t in self._tracked.values()}
         for path, st in sorted(matches.items()):
             if self._stopping:
@@ -353,19 +356,28 @@ class FileTailer:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError as exc:
-            if path not in self._warned:
-                self._warned.add(path)
-                log.warning("cannot read %s: %s", path, exc.strerror)
+            self._complain(path, exc)
+            return None
+        try:
+            st = os.fstat(fd)
+            t = _Tracked(path, fd, st.st_dev, st.st_ino)
+            start = await self._start_offset(t, st, matches, initial)
+            if start:
+                t.offset = start
+                t.head = os.pread(fd, min(HEAD_BYTES, start), 0)
+        except OSError as exc:
+            os.close(fd)
+            self._complain(path, exc)
             return None
         self._warned.discard(path)
-        st = os.fstat(fd)
-        t = _Tracked(path, fd, st.st_dev, st.st_ino)
-        start = await self._start_offset(t, st, matches, initial)
-        if start:
-            t.offset = start
-            t.head = os.pread(fd, min(HEAD_BYTES, start), 0)
         await self._mark(t)
         return t
+
+    def _complain(self, path: str, exc: OSError) -> None:
+        """Log a file's read problem once (until it is readable again)."""
+        if path not in self._warned:
+            self._warned.add(path)
+            log.warning("cannot read %s: %s", path, exc.strerror or exc)
 
     async def _start_offset(
         self, t: _Tracked, st: os.stat_result, matches: dict[str, os.stat_result], initial: bool
@@ -446,7 +458,7 @@ class FileTailer:
             try:
                 data = os.pread(t.fd, CHUNK, t.read_pos)
             except OSError as exc:
-                log.warning("cannot read %s: %s", t.path, exc.strerror)
+                self._complain(t.path, exc)
                 return
             if not data:
                 return
