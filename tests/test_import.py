@@ -443,3 +443,32 @@ def test_a_type_taken_from_the_file_name_is_announced(tmp_path: Path, db_path: P
     assert records(db_path)[0]["type"] == "error"
     quiet = run(db_path, "import", "--type", "error", str(src))
     assert "from the file name" not in quiet.stderr
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(messages=st.lists(st.text(min_size=1, max_size=40).filter(str.strip), min_size=1, max_size=12),
+       read_size=st.integers(min_value=1, max_value=64))
+def test_every_shape_reads_the_same_records(monkeypatch: pytest.MonkeyPatch, messages: list[str],
+                                            read_size: int) -> None:
+    """JSON lines, an array, a one-line array and pretty objects give the same
+    values, however the reads cut the text (even inside a UTF-8 character)."""
+    import logconsole.importer as importer
+
+    monkeypatch.setattr(importer, "_READ_SIZE", read_size)
+    records = [{"type": "chat", "message": m} for m in messages]
+    shapes = {
+        "lines": "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+        "array": json.dumps(records, ensure_ascii=False, indent=2),
+        "one-line array": json.dumps(records, ensure_ascii=False),
+        "pretty": "".join(json.dumps(r, ensure_ascii=False, indent=1) + "\n" for r in records),
+    }
+    for shape, text in shapes.items():
+        items = list(read_items(io.BytesIO(text.encode("utf-8"))))
+        assert [i.error for i in items] == [None] * len(records), shape
+        assert [i.value for i in items] == records, shape
+    array_lines = [i.line for i in read_items(io.BytesIO(shapes["array"].encode()))]
+    assert array_lines == [2 + 4 * n for n in range(len(records))]

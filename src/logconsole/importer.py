@@ -188,8 +188,9 @@ class _TextStream:
         self.line = 1
         self.eof = False
 
-    def more(self, at_least: int = _READ_SIZE) -> bool:
-        """Append more text; ``False`` at the end of the stream."""
+    def more(self, at_least: int = 0) -> bool:
+        """Append at least ``at_least`` more bytes' worth of text (a read's worth
+        by default); ``False`` at the end of the stream."""
         if self.eof:
             return False
         if self.pos:
@@ -298,7 +299,8 @@ def read_items(stream: IO[bytes]) -> Iterator[_Item]:
     head = b""
     while chunk := stream.readline(_READ_SIZE):
         head += chunk
-        if head.removeprefix(_UTF8_BOM).strip():
+        seen = head.removeprefix(_UTF8_BOM).strip()
+        if seen and (seen != b"{" or head.endswith(b"\n")):
             break
     if head.startswith(_UTF16_BOMS):
         yield _Item(1, None, error="the file is UTF-16; convert it to UTF-8 first "
