@@ -16,7 +16,8 @@ from logconsole.importer import import_stream, kind_from_name, read_items
 from logconsole.store.db import connect
 from logconsole.store.query import Filter, get, iter_rows, to_record
 
-SAMPLES = Path("/work/shared/samples/mongoexport")
+SAMPLES = Path(__file__).parent / "data" / "mongoexport"
+"""What `mongoexport` wrote for the five collections of the original system (JSON lines, relaxed)."""
 SAMPLE_KINDS = {
     "activitylogs.json": ("activity", 6),
     "errorlogs.json": ("error", 2),
