@@ -82,10 +82,10 @@ def test_stale_socket_after_kill_9_is_recovered(tmp_path: Path) -> None:
 def test_sigterm_stores_records_sent_without_sync_and_exits_0(tmp_path: Path) -> None:
     c = Collector(tmp_path).start()
     with Client(c.sock) as cl:
-        cl.send_records(*records(2000, "unsynced"))
+        cl.send_records(*records(10_000, "unsynced"))
         # no sync: the daemon must still store them on SIGTERM
         assert c.stop(signal.SIGTERM) == 0, c.output()
-    assert len(c.rows("SELECT id FROM records WHERE message LIKE 'unsynced %'")) == 2000
+    assert len(c.rows("SELECT id FROM records WHERE message LIKE 'unsynced %'")) == 10_000
     assert "stopped: " in c.output()
 
 

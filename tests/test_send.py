@@ -51,7 +51,7 @@ def test_send_stdin_reports_rejected_lines_by_their_input_line(collector: Collec
 def test_send_invalid_json_argument_is_refused_before_sending(collector: Collector) -> None:
     out = run(collector.tmp, "send", "--socket", str(collector.sock), '{"type": "activity"}', "{nope")
     assert out.returncode == 1
-    assert out.stderr.startswith("argument 2: invalid JSON: ")
+    assert out.stderr.startswith("Error: argument 2: invalid JSON: ")
 
 
 def test_send_without_a_collector(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 SYNC_LINE = b'{"op":"sync"}\n'
+SEND_CHUNK = 64 * 1024
 
 
 class NoCollector(ConnectionError):
@@ -69,6 +70,7 @@ class SendResult:
 def send_lines(path: Path, lines: Iterable[bytes], *, timeout: float = 60.0) -> SendResult:
     """Send one message per item (each without its newline), then a sync; wait for it.
 
+    ``lines`` may be a generator (a pipe): it is sent as it comes, in chunks.
     Answers are read while sending, so a long batch never fills the answer buffer.
     """
     sock = connect(path, timeout)
@@ -108,9 +110,16 @@ def send_lines(path: Path, lines: Iterable[bytes], *, timeout: float = 60.0) -> 
     reader = threading.Thread(target=read_answers, daemon=True)
     reader.start()
     try:
+        chunk: list[bytes] = []
+        size = 0
         for line in lines:
-            sock.sendall(line + b"\n")
-        sock.sendall(SYNC_LINE)
+            chunk.append(line)
+            size += len(line) + 1
+            if size >= SEND_CHUNK:
+                sock.sendall(b"\n".join(chunk) + b"\n")
+                chunk, size = [], 0
+        chunk.append(SYNC_LINE)
+        sock.sendall(b"\n".join(chunk))
         deadline = time.monotonic() + timeout
         while not done.wait(0.1):
             if time.monotonic() > deadline:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -115,28 +116,19 @@ def send(socket_path: Path | None, records: tuple[str, ...], timeout: float, qui
     from logconsole.collectors.wire import NoCollector, send_lines
 
     path = socket_path_or_default(socket_path)
-    origins: list[str] = []
-    lines: list[bytes] = []
-    problems: list[str] = []
+    lines: Iterable[bytes]
     if records:
+        compact: list[bytes] = []
         for n, text in enumerate(records, 1):
             try:
                 value = json.loads(text)
             except ValueError as exc:
-                problems.append(f"argument {n}: invalid JSON: {exc}")
-                continue
-            lines.append(json.dumps(value, ensure_ascii=False).encode())
-            origins.append(f"argument {n}")
+                raise click.ClickException(f"argument {n}: invalid JSON: {exc}") from None
+            compact.append(json.dumps(value, ensure_ascii=False).encode())
+        lines, unit = compact, "argument"
     else:
-        for n, raw in enumerate(sys.stdin.buffer, 1):
-            raw = raw.rstrip(b"\r\n")
-            if raw.strip():
-                lines.append(raw.replace(b"\n", b" "))
-                origins.append(f"line {n}")
-    if problems:
-        for p in problems:
-            click.echo(p, err=True)
-        raise click.exceptions.Exit(1)
+        # Blank lines are sent too, so the collector's line numbers are the input's.
+        lines, unit = (raw.rstrip(b"\r\n") for raw in sys.stdin.buffer), "line"
     try:
         result = send_lines(path, lines, timeout=timeout)
     except NoCollector as exc:
@@ -144,17 +136,16 @@ def send(socket_path: Path | None, records: tuple[str, ...], timeout: float, qui
     except OSError as exc:
         raise click.ClickException(f"cannot reach the collector at {path}: {exc.strerror or exc}") from None
     for line, reason in result.rejected:
-        where = origins[line - 1] if 0 < line <= len(origins) else f"line {line}"
-        click.echo(f"{where}: {reason}", err=True)
+        click.echo(f"{unit} {line}: {reason}", err=True)
+    stored = (result.sync or {}).get("stored", 0)
     if result.error:
         click.echo(f"Error: {result.error}", err=True)
     if not result.ok:
-        stored = (result.sync or {}).get("stored", 0)
         if result.rejected:
             click.echo(f"{len(result.rejected)} rejected, {stored} stored", err=True)
         raise click.exceptions.Exit(1)
     if not quiet:
-        click.echo(f"stored {len(lines)} record{'s' if len(lines) != 1 else ''}", err=True)
+        click.echo(f"stored {stored} record{'s' if stored != 1 else ''}", err=True)
 
 
 @click.command()
