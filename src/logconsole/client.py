@@ -330,7 +330,7 @@ class LogClient:
             self._cond.notify_all()
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=max(1.0, timeout))
+            thread.join(timeout=max(0.1, timeout))
         with self._cond:
             # What is still queued will not be sent; a batch the sender still
             # holds (a collector that stopped answering) is its to count.
