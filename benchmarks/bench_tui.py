@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 REFERENCE_ROWS = 1_000
-REPEATS = 3
+REPEATS = 5
 
 
 # ---------------------------------------------------------------- child: runs the console
@@ -78,35 +78,41 @@ async def _child(mode: str, db: Path) -> dict[str, Any]:
         await _until(pilot, lambda: view.total is not None, timeout=60)
         out["total"] = view.total
 
-        painted = {"lines": 0}
+        from logconsole.screens.data import PAGE_SIZE
+
+        painted: dict[str, Any] = {"at": 0.0, "cursor": -1, "generation": -1}
         render_line = view.render_line
 
-        def counting_render_line(y: int) -> Any:
-            painted["lines"] += 1
-            return render_line(y)
+        def recording_render_line(y: int) -> Any:
+            """Notes when the cursor's line is painted with rows of the current query."""
+            strip = render_line(y)
+            index = int(view.scroll_offset.y) + y - 1
+            entry = view._pages.get(index // PAGE_SIZE)
+            if index == view.cursor and entry and entry[0] == view.generation and view.row_at(index):
+                painted.update(at=time.perf_counter(), cursor=index, generation=view.generation)
+            return strip
 
-        view.render_line = counting_render_line
+        view.render_line = recording_render_line
 
         async def timed(keys: list[str], condition: Any) -> float:
-            """Seconds from a key event to the first lines painted with the result.
+            """Seconds from a key event to the cursor's line painted with the result.
 
-            Keys go straight to the driver's queue (as a terminal's would), and
-            the clock stops when the list paints lines after ``condition`` holds.
+            Keys go straight to the driver's queue, as a terminal's would.
             """
             t0 = time.perf_counter()
             for key in keys:
                 app._driver.send_message(events.Key(key, key if len(key) == 1 else None))
             deadline = t0 + 30
-            while not condition():
+
+            def done() -> bool:
+                return (condition() and painted["at"] > t0 and painted["cursor"] == view.cursor
+                        and painted["generation"] == view.generation)
+
+            while not done():
                 if time.perf_counter() > deadline:
                     raise TimeoutError(keys)
                 await asyncio.sleep(0.0005)
-            seen = painted["lines"]
-            while painted["lines"] == seen:
-                if time.perf_counter() > deadline:
-                    raise TimeoutError(keys)
-                await asyncio.sleep(0.0005)
-            return time.perf_counter() - t0
+            return float(painted["at"] - t0)
 
         downs = []
         for _ in range(20):
@@ -124,11 +130,15 @@ async def _child(mode: str, db: Path) -> dict[str, Any]:
         out["jump_home_ms"] = await timed(["home"], lambda: view.cursor == 0 and _shown(view)) * 1000
 
         # search as you type: each keystroke narrows the list (after the typing pause)
-        from logconsole.screens.search_bar import DEBOUNCE_SECONDS
+        from logconsole.screens.search_bar import DEBOUNCE_SECONDS, MIN_PREFIX
 
         await pilot.press("slash")
+        word = "request"
+        for ch in word[: MIN_PREFIX - 1]:  # too short to search while typing
+            app._driver.send_message(events.Key(ch, ch))
+        await asyncio.sleep(DEBOUNCE_SECONDS * 2)
         keystrokes = []
-        for ch in "request":
+        for ch in word[MIN_PREFIX - 1:]:
             gen = view.generation
             took = await timed([ch], lambda g=gen: view.generation > g and view.row_at(0) is not None
                                and view._pages.get(0, (None,))[0] == view.generation)
@@ -174,11 +184,16 @@ def main() -> None:
     big, small = database_of(args.rows), database_of(REFERENCE_ROWS)
     print(f"console at {args.rows:,} records vs {REFERENCE_ROWS:,} (80x24, headless, fresh process each)")
 
-    launches = {rows: statistics.median(_run_child("launch", db)["launch_s"] for _ in range(REPEATS))
-                for rows, db in ((REFERENCE_ROWS, small), (args.rows, big))}
-    ratio = launches[args.rows] / launches[REFERENCE_ROWS]
-    print(f"  launch to first rows: {launches[args.rows] * 1000:7.0f} ms vs {launches[REFERENCE_ROWS] * 1000:.0f} ms"
-          f"  ratio {ratio:.2f}x (target <= 1.5x)  {'ok' if ratio <= 1.5 else 'OVER'}")
+    # Interleaved runs, so a burst of load on the machine hits both sizes alike.
+    runs: dict[int, list[float]] = {REFERENCE_ROWS: [], args.rows: []}
+    for _ in range(REPEATS):
+        for rows, db in ((REFERENCE_ROWS, small), (args.rows, big)):
+            runs[rows].append(_run_child("launch", db)["launch_s"])
+    for label, pick in (("best", min), ("median", statistics.median)):
+        big_s, small_s = pick(runs[args.rows]), pick(runs[REFERENCE_ROWS])
+        ratio = big_s / small_s
+        print(f"  launch to first rows ({label} of {REPEATS}): {big_s * 1000:5.0f} ms vs {small_s * 1000:.0f} ms"
+              f"  ratio {ratio:.2f}x (target <= 1.5x)  {'ok' if ratio <= 1.5 else 'OVER'}")
 
     ref = _run_child("keys", small)
     res = _run_child("keys", big)
@@ -189,7 +204,8 @@ def main() -> None:
         flag = "ok" if res[key] <= 100 else "OVER"
         print(f"  {label:32s} {res[key]:7.1f} ms vs {ref[key]:6.1f} ms  ratio {res[key] / max(ref[key], 0.1):5.2f}x"
               f"  (target <= 100 ms)  {flag}")
-    print(f"  (search figures exclude the {res['debounce_ms']:.0f} ms typing pause before a search runs)")
+    print(f"  (search: the keystrokes 'q' to 't' of 'request', each a prefix search; figures exclude"
+          f" the {res['debounce_ms']:.0f} ms typing pause before a search runs)")
     rss_flag = "ok" if res["rss_mb"] <= 150 else "OVER"
     print(f"  resident memory after all that: {res['rss_mb']:.0f} MB vs {ref['rss_mb']:.0f} MB"
           f"  ratio {res['rss_mb'] / ref['rss_mb']:.2f}x (target <= 150 MB)  {rss_flag};"

@@ -151,6 +151,20 @@ async def test_search_as_you_type_enter_and_escape(seeded: Path) -> None:
         assert view(app).has_focus
 
 
+async def test_typing_waits_for_three_letters(seeded: Path) -> None:
+    app = console(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "d", "e")
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert view(app).total == 41 and main(app).state.search == ""
+        await pilot.press("a")
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert view(app).total == 2 and main(app).state.search == "dea"
+
+
 async def test_quick_ranges(seeded: Path) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:

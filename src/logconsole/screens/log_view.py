@@ -21,6 +21,8 @@ Keys (when the list has focus):
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
@@ -180,6 +182,8 @@ class LogView(ScrollView, can_focus=True):
         self._now = clock()
         self._counting = 0
         """The generation whose count starts once its first page is in."""
+        self._count_lock = threading.Lock()
+        self._counting_conn: sqlite3.Connection | None = None
 
     # ---------------------------------------------------------------- public API
 
@@ -188,6 +192,7 @@ class LogView(ScrollView, can_focus=True):
         until the new ones arrive, so typing a search never flashes an empty list."""
         self.flt, self.sort, self.columns = flt, sort, columns
         self._widths = []
+        self._interrupt_count()
         self.generation += 1
         self.total = None
         self._pending.clear()
@@ -198,6 +203,7 @@ class LogView(ScrollView, can_focus=True):
 
     def reload(self) -> None:
         """Read the same query again (after arrivals or changes), keeping the cursor's place."""
+        self._interrupt_count()
         self.generation += 1
         self._pending.clear()
         self._start_count()
@@ -257,19 +263,37 @@ class LogView(ScrollView, can_focus=True):
 
     @work(thread=True, exclusive=True, group="count")
     def _count(self, generation: int, flt: Filter) -> None:
-        """Count the query and remember the newest id, in one read transaction."""
+        """Count the query and remember the newest id, in one read transaction.
+
+        A count of a million rows takes a while; when the query changes first
+        (the next search keystroke), :meth:`_interrupt_count` stops it so it
+        does not compete with the new query for the CPU.
+        """
         try:
             with self.pool.connection() as conn:
                 conn.execute("BEGIN")
                 try:
                     top = max_id(conn)
-                    total = query.count(conn, flt) - count_after(conn, flt, top)
+                    with self._count_lock:
+                        self._counting_conn = conn
+                    try:
+                        total = query.count(conn, flt) - count_after(conn, flt, top)
+                    finally:
+                        with self._count_lock:
+                            self._counting_conn = None
                 finally:
                     conn.execute("COMMIT")
         except STORE_ERRORS as exc:  # a worker reports, never crashes the console
-            self.post_message(self.Failed(f"cannot count records: {exc}"))
+            if generation == self.generation:
+                self.post_message(self.Failed(f"cannot count records: {exc}"))
             return
         self.post_message(self.Counted(generation, total, top))
+
+    def _interrupt_count(self) -> None:
+        """Stop a count still running for a query that is no longer shown."""
+        with self._count_lock:
+            if self._counting_conn is not None:
+                self._counting_conn.interrupt()
 
     def _request(self, page: int) -> None:
         key = (self.generation, page)

@@ -1,7 +1,8 @@
 """The search box: full-text search applied as you type and on ``enter``.
 
 ``/`` (an app key) opens and focuses it.  Typing applies the search after a
-short pause (the last word as a prefix, so ``time`` finds ``timeout``);
+short pause (the last word as a prefix, so ``time`` finds ``timeout``; it
+waits for three letters of a word, or ``enter``);
 ``enter`` applies it as written and returns to the list; ``escape`` restores
 the search that was active before and returns to the list.
 """
@@ -16,6 +17,11 @@ from textual.timer import Timer
 from textual.widgets import Input
 
 DEBOUNCE_SECONDS = 0.15
+"""Typing pause after which the search runs."""
+
+MIN_PREFIX = 3
+"""While typing, a last word shorter than this waits for more (or ``enter``): a
+one-letter prefix matches half of a large database and answers nothing."""
 
 
 class SearchBar(Input):
@@ -66,6 +72,9 @@ class SearchBar(Input):
 
     def _apply_typed(self) -> None:
         self._timer = None
+        words = self.value.split()
+        if words and len(words[-1]) < MIN_PREFIX and not self.value[-1:].isspace():
+            return
         self.post_message(self.Applied(self.value, prefix=True))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
