@@ -149,6 +149,7 @@ async def test_search_as_you_type_enter_and_escape(seeded: Path) -> None:
         assert main(app).state.search == "deadl"
         assert view(app).total == 2
         assert view(app).has_focus
+        assert not [n for n in notes(app) if "cannot" in n]
 
 
 async def test_typing_waits_for_three_letters(seeded: Path) -> None:
@@ -507,6 +508,14 @@ async def test_palette_offers_every_action(seeded: Path) -> None:
         await pilot.press("colon")
         await pilot.pause()
         assert type(app.screen).__name__ == "CommandPalette"
+
+
+async def test_ansi_theme(seeded: Path) -> None:
+    app = console(seeded, ansi=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.theme == "ansi-dark"
+        assert "41 records" in screen_text(app)
 
 
 async def test_palette_command_runs_the_action(seeded: Path) -> None:

@@ -82,15 +82,19 @@ class LogConsoleApp(App[None]):
 
 
 def _actions(screen: MainScreen) -> list[tuple[str, str, str]]:
-    """(key, description, action) for every binding of the main screen and its list."""
+    """(key, description, action) for every action of the main screen and the list's mark and detail."""
     from logconsole.screens.log_view import LogView
     from logconsole.screens.main_screen import _key_names
 
+    list_actions = [b for b in LogView.BINDINGS if isinstance(b, Binding) and b.id in PALETTE_LIST_IDS]
     out = []
-    for source, prefix in ((screen.BINDINGS, ""), (LogView.BINDINGS, "focused.")):
-        for b in source:
-            if not isinstance(b, Binding) or not b.description or b.action.startswith("app.command_palette"):
-                continue
-            action = b.action if b.action.startswith("app.") else prefix + b.action if prefix else b.action
-            out.append((_key_names(b.key), b.description, action))
+    for b in (*screen.BINDINGS, *list_actions):
+        if not isinstance(b, Binding) or not b.description or b.action == "app.command_palette":
+            continue
+        action = f"focused.{b.action}" if b in list_actions else b.action
+        out.append((_key_names(b.key), b.description, action))
     return out
+
+
+PALETTE_LIST_IDS = frozenset({"list.mark", "list.select"})
+"""The list's own actions worth a palette entry (moving the cursor is not)."""
