@@ -216,3 +216,14 @@ def test_idle_connections_are_closed_and_busy_ones_kept(tmp_path: Path) -> None:
             assert busy.sync()[0]["stored"] == 6
     finally:
         assert c.stop() == 0
+
+
+def test_a_socket_folder_others_can_write_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    c = Collector(tmp_path, sock=shared / "s.sock")
+    out = subprocess.run(c.command(), capture_output=True, text=True, timeout=20, env=isolated_env(tmp_path))
+    assert out.returncode == 1
+    assert f"{shared} can be written by others" in out.stderr
+    assert list(shared.iterdir()) == []  # not even a lock file

@@ -116,7 +116,13 @@ def prepare_socket_dir(path: Path, group_id: int | None) -> None:
     folder = path.parent
     if folder.exists():
         st = folder.stat()
-        if st.st_mode & 0o007 and not st.st_mode & stat.S_ISVTX:
+        sticky = bool(st.st_mode & stat.S_ISVTX)
+        if not sticky and st.st_uid != os.getuid():
+            raise DaemonError(f"{folder} belongs to another user; choose another --socket")
+        if not sticky and st.st_mode & 0o022:
+            raise DaemonError(f"{folder} can be written by others, who could replace the socket; "
+                              "make it private (chmod 700) or choose another --socket")
+        if st.st_mode & 0o007 and not sticky:
             log.warning("%s can be entered by anyone; the socket's own mode still applies", folder)
         return
     try:
@@ -133,15 +139,10 @@ def prepare_socket_dir(path: Path, group_id: int | None) -> None:
 def bind_socket(path: Path, mode: int, group: str) -> socket.socket:
     """A listening Unix stream socket at ``path`` with ``mode`` (and ``group``).
 
-    Call with the instance lock held: an existing socket file is then stale.
+    Call with the instance lock held (an existing socket file is then stale) and
+    the folder prepared by :func:`prepare_socket_dir`.
     """
-    group_id = None
-    if group:
-        try:
-            group_id = grp.getgrnam(group).gr_gid
-        except KeyError:
-            raise DaemonError(f"no such group {group!r} (--socket-group)") from None
-    prepare_socket_dir(path, group_id)
+    group_id = _gid(group) if group else None
     try:
         st = path.lstat()
     except FileNotFoundError:
@@ -202,8 +203,8 @@ class Daemon:
     @contextlib.contextmanager
     def _locks(self) -> Iterator[None]:
         opts = self.opts
-        if not opts.socket_path.parent.exists():  # the socket's lock file lives there
-            prepare_socket_dir(opts.socket_path, _gid(opts.socket_group) if opts.socket_group else None)
+        # The folder is checked (or created private) before the lock file goes into it.
+        prepare_socket_dir(opts.socket_path, _gid(opts.socket_group) if opts.socket_group else None)
         try:
             opts.db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:

@@ -233,7 +233,7 @@ class Connection(asyncio.Protocol):
                 if self.paused and not self.lost and self.transport is not None:
                     self.paused = False
                     self.transport.resume_reading()
-            if not self.lost:
+            if self.eof:  # the client is done: an unterminated last line is a line
                 for frame in self.framer.finish():
                     await self._handle(frame)
         except Exception:  # the daemon never dies on input
