@@ -323,6 +323,21 @@ async def test_folder_created_after_start_is_picked_up(tmp_path: Path, db_path: 
         await eventually(lambda: messages(db_path) == ["hello"])
 
 
+async def test_folder_removed_and_recreated(tmp_path: Path, db_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.log").touch()
+    async with tailing([str(logs / "*.log")], db_path):
+        append(logs / "a.log", "first\n")
+        await eventually(lambda: messages(db_path) == ["first"])
+        (logs / "a.log").unlink()
+        logs.rmdir()
+        await asyncio.sleep(0.5)
+        logs.mkdir()
+        (logs / "a.log").write_text("second\n")
+        await eventually(lambda: messages(db_path) == ["first", "second"])
+
+
 # -- restarts ----------------------------------------------------------------
 
 

@@ -72,6 +72,8 @@ MAX_LINE = 1 << 20
 CUT_MARK = " [line cut: longer than {} bytes]"
 RESCAN_INTERVAL = 2.0
 PARTIAL_FLUSH_AFTER = 5.0
+WATCH_RETRY = 60.0
+"""Seconds before a change watcher that failed is started again."""
 LEVEL_WINDOW = 120
 """Level words count only this near the start of a line (where formats put them)."""
 
@@ -224,16 +226,21 @@ class FileTailer:
         watcher: asyncio.Task[None] | None = None
         watch_stop = asyncio.Event()
         roots: tuple[tuple[str, ...], bool] | None = None
+        started = 0.0
         stopper = asyncio.ensure_future(self._stop_when(stop))
         try:
             await self._scan(initial=True)
             while not stop.is_set():
                 now_roots = watch_roots(self.patterns)
-                if now_roots != roots or watcher is None or watcher.done():
+                # A new set of folders gets a new watcher; one that failed is
+                # tried again now and then (the re-scan covers the meantime).
+                died = watcher is not None and watcher.done() and time.monotonic() - started > WATCH_RETRY
+                if now_roots != roots or died:
                     await self._end_watcher(watcher, watch_stop)
                     roots, watch_stop = now_roots, asyncio.Event()
                     watcher = None
                     if now_roots[0]:
+                        started = time.monotonic()
                         watcher = asyncio.create_task(self._watch(now_roots, watch_stop), name="tail-watch")
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.rescan_interval)
