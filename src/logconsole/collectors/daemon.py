@@ -251,7 +251,10 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         max_connections = raise_fd_limit()
-        pipeline = self.pipeline = Pipeline(opts.db_path, redactor=Redactor(opts.settings.secret_words))
+        pipeline = self.pipeline = Pipeline(
+            opts.db_path, redactor=Redactor(opts.settings.secret_words),
+            group_readable=opts.settings.group_readable,
+        )
         try:
             await pipeline.start()
         except StoreError as exc:

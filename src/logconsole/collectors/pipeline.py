@@ -73,8 +73,10 @@ class Pipeline:
         redactor: Redactor,
         capacity: int = DEFAULT_CAPACITY,
         max_batch: int = DEFAULT_MAX_BATCH,
+        group_readable: bool = False,
     ) -> None:
         self.db_path = db_path
+        self.group_readable = group_readable
         self.redactor = redactor
         self.max_batch = max_batch
         self.counters = Counters()
@@ -137,7 +139,7 @@ class Pipeline:
         self._pump = asyncio.create_task(self._run(), name="writer-pump")
 
     def _open(self) -> sqlite3.Connection:
-        return connect(self.db_path)
+        return connect(self.db_path, group_readable=self.group_readable)
 
     async def close(self) -> None:
         """Commit everything queued, then close the database."""
