@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sqlite3
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from collector_support import Collector
 from collector_support import wait_for as collector_wait
 
@@ -469,3 +472,55 @@ def test_daemon_tails_across_rotation_restart_and_kill(tmp_path: Path) -> None:
     )
     errors = daemon.rows("SELECT severity, extra FROM records WHERE type = 'error'")
     assert errors[0]["severity"] == "high" and json.loads(errors[0]["extra"])["file"] == str(log)
+
+
+# -- properties ----------------------------------------------------------------
+
+TEXT = st.text(
+    st.one_of(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="{"), st.just("\r")),
+    max_size=40,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(TEXT, max_size=12), cuts=st.lists(st.integers(0, 400), max_size=6))
+def test_any_chunking_of_appends_gives_the_same_lines(tmp_path: Path, lines: list[str], cuts: list[int]) -> None:
+    """However writes split the bytes, each line is stored once, whole (or cut at the limit)."""
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    log = folder / "app.log"
+    log.touch()
+    data = "".join(line + "\n" for line in lines).encode()
+    max_line = 30
+
+    def expect(line: str) -> str | None:
+        raw = line.encode()
+        text = raw[:max_line].decode("utf-8", "replace").rstrip("\r")
+        if len(raw) > max_line:
+            text += f" [line cut: longer than {max_line} bytes]"
+        return text if text.strip() else None
+
+    async def scenario() -> list[str]:
+        db = folder / "logs.db"
+        sink = StoreSink(db)
+        tailer = FileTailer([str(log)], db, sink, max_line=max_line)
+        try:
+            await tailer._scan(initial=True)
+            points = sorted({min(c, len(data)) for c in cuts} | {len(data)})
+            start = 0
+            for point in points:
+                with log.open("ab") as f:
+                    f.write(data[start:point])
+                start = point
+                await tailer._scan()
+        finally:
+            for t in tailer._tracked.values():
+                os.close(t.fd)
+            sink.close()
+        return messages(db)
+
+    assert asyncio.run(scenario()) == [e for e in map(expect, lines) if e is not None]
+
+
+@given(st.text(max_size=300))
+def test_level_for_always_names_a_level(line: str) -> None:
+    assert level_for(line) in ("debug", "info", "warn", "error", "critical")
