@@ -161,6 +161,8 @@ LEVEL_STYLES: dict[str, Style] = {
     "warning": Style(color="yellow"),
     "success": Style(color="green"),
 }
+ACTION_ROW = Style(bold=True)
+"""System records that require action stand out from the rest of the list."""
 LEVEL_COLUMNS = frozenset({"level", "severity", "status"})
 
 
@@ -210,6 +212,8 @@ def row_text(
             text.append(" ")
         value = cell_value(row, col.name, time_mode=time_mode, now=now)
         text.append(fit(value, width, col.align), cell_style(row, col.name))
+    if row.get("requires_action"):
+        text.stylize(ACTION_ROW)
     return text
 
 
