@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import socket
 import sqlite3
@@ -55,8 +56,11 @@ def can_connect(path: Path) -> bool:
 class Collector:
     """``python -m logconsole daemon`` on ``tmp``; start, wait, signal, inspect."""
 
-    def __init__(self, tmp: Path, *extra: str, db: Path | None = None, sock: Path | None = None) -> None:
+    def __init__(self, tmp: Path, *extra: str, db: Path | None = None, sock: Path | None = None,
+                 max_files: int | None = None) -> None:
         self.tmp = tmp
+        self.max_files = max_files
+        """An open-file limit (soft and hard) for the daemon process."""
         self.db = db or tmp / "logs.db"
         self.sock = sock or tmp / "run" / "s.sock"
         self.extra = extra
@@ -70,10 +74,14 @@ class Collector:
     def start(self, wait: bool = True) -> Collector:
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(self.command(), stdout=out, stderr=out,
-                                         stdin=subprocess.DEVNULL, env=isolated_env(self.tmp))
+                                         stdin=subprocess.DEVNULL, env=isolated_env(self.tmp),
+                                         preexec_fn=self._limit if self.max_files else None)
         if wait:
             self.wait_listening()
         return self
+
+    def _limit(self) -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.max_files, self.max_files))
 
     def wait_listening(self, timeout: float = 15.0) -> None:
         def ready() -> bool:

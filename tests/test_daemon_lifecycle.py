@@ -227,3 +227,35 @@ def test_a_socket_folder_others_can_write_is_refused(tmp_path: Path) -> None:
     assert out.returncode == 1
     assert f"{shared} can be written by others" in out.stderr
     assert list(shared.iterdir()) == []  # not even a lock file
+
+
+def test_connections_beyond_the_file_limit_are_refused_with_an_answer(tmp_path: Path) -> None:
+    c = Collector(tmp_path, max_files=100).start()  # room for 100 - 64 = 36 connections
+    clients: list[Client] = []
+    try:
+        for _ in range(50):
+            clients.append(Client(c.sock))
+        refused = []
+        for cl in clients:
+            cl.send_records({"type": "activity", "message": "crowd"})
+            cl.send('{"op": "sync"}\n')
+        for cl in clients:
+            a = cl.answer()
+            if a.get("op") != "sync":
+                refused.append(a)
+        accepted = 50 - len(refused)
+        assert 30 <= accepted <= 36  # a probe connection may not have been let go yet
+        assert all(a == {"ok": False, "error": "too many connections"} for a in refused)
+        assert len(c.rows("SELECT id FROM records WHERE message = 'crowd'")) == accepted
+        for cl in clients[:5]:
+            cl.close()
+
+        def room_again() -> bool:  # once the daemon has seen those leave
+            with Client(c.sock) as late:
+                late.send('{"op": "sync"}\n')
+                return late.answer().get("op") == "sync"
+        wait_for(room_again, 10, "room for a new connection")
+    finally:
+        for cl in clients:
+            cl.close()
+        assert c.stop() == 0
