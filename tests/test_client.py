@@ -25,6 +25,8 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from collector_support import Collector
 
 from logconsole.client import (
@@ -365,6 +367,43 @@ def test_default_socket_path_follows_the_environment(monkeypatch: pytest.MonkeyP
     assert LogClient().socket_path == tmp_path / "env.sock"
     monkeypatch.delenv("LOGCONSOLE_SOCKET")
     assert LogClient().socket_path == tmp_path / "run" / "logconsole" / "logconsole.sock"
+
+
+def test_a_forked_child_logs_through_its_own_sender(server: LineServer, client: LogClient) -> None:
+    client.activity("parent before")
+    assert client.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: a pre-fork web server's worker
+        try:
+            client.activity("from child")
+            os._exit(0 if client.flush(timeout=5) else 1)
+        finally:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    client.activity("parent after")
+    assert client.flush()
+    assert server.messages() == ["parent before", "from child", "parent after"]
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+    | st.datetimes() | st.decimals() | st.binary(max_size=10),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(
+        st.text(max_size=8) | st.integers() | st.tuples(st.integers()), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(JSONISH)
+def test_encode_record_never_raises_and_yields_a_json_line(value: Any) -> None:
+    data = encode_record({"type": "activity", "value": value})
+    assert data is not None and data.endswith(b"\n") and data.count(b"\n") == 1
+    assert json.loads(data, parse_constant=reject_constant)["type"] == "activity"
+
+
+def reject_constant(name: str) -> None:
+    raise AssertionError(f"{name} is not JSON")
 
 
 # -- logging -----------------------------------------------------------------

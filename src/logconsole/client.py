@@ -35,6 +35,7 @@ import collections
 import io
 import json
 import logging
+import math
 import os
 import socket
 import threading
@@ -80,13 +81,15 @@ def _now() -> str:
 
 
 def _plain(value: Any, depth: int = 0) -> Any:
-    """``value`` as something ``json.dumps`` takes: string keys, no cycles, bounded depth."""
+    """``value`` as strict JSON takes it: string keys, no cycles, bounded depth, finite numbers."""
     if depth > 50:
         return str(value)
     if isinstance(value, Mapping):
         return {str(k): _plain(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [_plain(v, depth + 1) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN or Infinity
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
@@ -109,14 +112,14 @@ def encode_record(record: Mapping[str, Any]) -> bytes | None:
         text = json.dumps(record, default=str, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError, RecursionError):
         try:
-            text = json.dumps(_plain(record), default=str, ensure_ascii=False, separators=(",", ":"))
+            text = json.dumps(_plain(record), default=str, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError, RecursionError):
             return None
     data = text.encode("utf-8", "replace") + b"\n"
     if len(data) <= MAX_RECORD_BYTES:
         return data
     try:
-        text = json.dumps(_shorten(_plain(record)), ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps(_shorten(_plain(record)), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError, RecursionError):
         return None
     data = text.encode("utf-8", "replace") + b"\n"
