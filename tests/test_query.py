@@ -325,8 +325,11 @@ def test_search_pages_stay_exact_when_records_arrive_out_of_time_order(
     sort = Sort("created_at", descending)
     for text in ("alpha", "beta OR delta", "record", "gamma prompt"):
         for flt in (make_filter(search=text), make_filter(search=text, types=["error", "ai"])):
-            assert _all_pages(conn, flt, sort, size=5) == _offset_order(conn, flt, sort)
-            assert _all_pages(conn, flt, sort, size=40) == _offset_order(conn, flt, sort)
+            expected = _offset_order(conn, flt, sort)
+            assert _all_pages(conn, flt, sort, size=5) == expected
+            assert _all_pages(conn, flt, sort, size=40) == expected
+            assert [r["id"] for off in range(0, len(expected) + 7, 7)
+                    for r in fetch_page(conn, flt, sort, limit=7, offset=off)] == expected
 
 
 def test_iter_rows_streams_every_row_in_order(conn: sqlite3.Connection) -> None:

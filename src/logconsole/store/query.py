@@ -368,10 +368,10 @@ def fetch_page(
 ) -> list[dict[str, Any]]:
     """One page of stored rows (raw columns).  Pass the last row's :func:`cursor_of`
     as ``after`` for the next page: its cost does not grow with depth."""
-    if flt.search and sort.column == "created_at" and not offset and 0 < limit <= _SEARCH_MAX_LIMIT:
-        rows = _search_page(conn, flt, sort, limit, after)
+    if flt.search and sort.column == "created_at" and 0 < limit and limit + offset <= _SEARCH_MAX_LIMIT:
+        rows = _search_page(conn, flt, sort, limit + offset, after)
         if rows is not None:
-            return rows
+            return rows[offset:]
     sql, params = select_sql(conn, flt, sort, limit=limit, after=after, offset=offset)
     return list(_dict_rows(conn.execute(sql, params)))
 
