@@ -516,9 +516,12 @@ def test_wsgi_records_requests(server: LineServer, client: LogClient, wsgi_url: 
     assert fetch(f"{wsgi_url}/api/payments/stream")[1] == b"abcdef"
     assert fetch(f"{wsgi_url}/api/items?page=2&tag=a&tag=b")[0] == 200
     assert fetch(f"{wsgi_url}/health")[0] == 200
+    assert fetch(f"{wsgi_url}/health/deep")[0] == 200
+    assert fetch(f"{wsgi_url}/healthy/caf%C3%A9")[0] == 200
     assert fetch(f"{wsgi_url}/static/app.js")[0] == 200
     assert client.flush()
-    login, stream, items = server.records
+    login, stream, items, cafe = server.records
+    assert cafe["endpoint"] == "/healthy/café" and "category" not in cafe  # /health is not /healthy
     assert login["type"] == "activity"
     assert (login["method"], login["endpoint"], login["status_code"]) == ("POST", "/api/auth/login", 200)
     assert (login["category"], login["level"], login["user_id"]) == ("security", "info", "u42")

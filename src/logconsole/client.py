@@ -908,7 +908,7 @@ class WSGIMiddleware:
         self.recorder = _RequestRecorder(client, skip, categories, max_body, trust_forwarded)
 
     def __call__(self, environ: MutableMapping[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "") or "/"
+        path = _wsgi_path(environ)
         if self.recorder.skipped(path):
             return self.app(environ, start_response)
         headers = {
@@ -959,6 +959,16 @@ class WSGIMiddleware:
             return self.user(environ)
         except Exception:
             return None
+
+
+def _wsgi_path(environ: Mapping[str, Any]) -> str:
+    """The request's path as the client sent it: ``SCRIPT_NAME`` + ``PATH_INFO``,
+    back from WSGI's latin-1 to UTF-8 text."""
+    raw = f"{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}" or "/"
+    try:
+        return raw.encode("latin-1").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return raw
 
 
 class _RecordingBody:
