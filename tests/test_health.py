@@ -93,6 +93,12 @@ def test_thresholds_come_from_settings_and_the_message_names_what_crossed(tmp_pa
     assert f"disk {tmp_path}" in record["message"]
 
 
+def test_disk_paths_may_start_with_a_tilde(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    m = HealthSampler(Settings(disk_paths=("~",))).metrics()
+    assert set(m["disks"]) == {"~"} and "disk_errors" not in m
+
+
 def test_missing_disk_path_is_reported_not_fatal(tmp_path: Path) -> None:
     missing = str(tmp_path / "not-there")
     m = HealthSampler(Settings(disk_paths=("/", missing))).sample()["metrics"]

@@ -179,7 +179,7 @@ class HealthSampler:
         errors: dict[str, str] = {}
         for path in self.settings.disk_paths:
             try:
-                disks[path] = round(psutil.disk_usage(path).percent, 1)
+                disks[path] = round(psutil.disk_usage(os.path.expanduser(path)).percent, 1)
             except OSError as exc:
                 errors[path] = exc.strerror or str(exc)
         return disks, errors
