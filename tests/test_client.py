@@ -25,9 +25,9 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
+from collector_support import Collector
 from hypothesis import given
 from hypothesis import strategies as st
-from collector_support import Collector
 
 from logconsole.client import (
     ASGIMiddleware,

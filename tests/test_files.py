@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from collector_support import Collector
 from collector_support import wait_for as collector_wait
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from logconsole.collectors.files import FileTailer, level_for
 from logconsole.collectors.sink import FileOffset
