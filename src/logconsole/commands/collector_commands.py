@@ -50,7 +50,7 @@ def _mode(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
               help="Largest message accepted on the socket [default: 1048576].")
 @click.option("--idle-timeout", type=click.FloatRange(min=0.1), default=900.0, show_default=True,
               metavar="SECONDS", help="Close connections that send nothing for this long.")
-@click.option("-v", "--verbose", count=True, help="Log more (each connection problem, each retention run).")
+@click.option("-v", "--verbose", count=True, help="Log debug detail too (connections closed when idle, failed lines).")
 def daemon(
     db_path: Path | None, socket_path: Path | None, config_path: Path | None,
     socket_mode: int | None, socket_group: str | None, health_interval: float | None,
@@ -98,7 +98,7 @@ def daemon(
 @click.command()
 @socket_option
 @click.argument("records", nargs=-1, metavar="[JSON]...")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True, metavar="SECONDS",
               help="Seconds to wait for the collector to commit.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
 def send(socket_path: Path | None, records: tuple[str, ...], timeout: float, quiet: bool) -> None:
