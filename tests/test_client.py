@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -479,6 +480,19 @@ class QuietHandler(WSGIRequestHandler):
         pass
 
 
+@contextmanager
+def serving_wsgi(app: Callable[..., Any]) -> Iterator[str]:
+    """``app`` on a real wsgiref server on a free local port; yields its URL."""
+    httpd = make_server("127.0.0.1", 0, app, server_class=WSGIServer, handler_class=QuietHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 @pytest.fixture
 def wsgi_url(client: LogClient) -> Iterator[str]:
     app = WSGIMiddleware(
@@ -486,12 +500,8 @@ def wsgi_url(client: LogClient) -> Iterator[str]:
         categories={"/api": "api", "/api/auth": "security", "/api/payments": "payment"},
         user=lambda environ: environ.get("HTTP_X_USER"),
     )
-    httpd = make_server("127.0.0.1", 0, app, server_class=WSGIServer, handler_class=QuietHandler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving_wsgi(app) as url:
+        yield url
 
 
 def fetch(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
@@ -555,6 +565,23 @@ def test_wsgi_errors_and_large_bodies(server: LineServer, client: LogClient, wsg
     assert not_found["message"] == "GET /api/missing -> 404 Not Found"
     assert (crashed["severity"], crashed["error_type"], crashed["message"]) == ("critical", "RuntimeError", "kaboom")
     assert "kaboom" in crashed["stack"] and crashed["endpoint"] == "/api/boom"
+
+
+def test_wsgi_defaults_remote_user_and_untrusted_forwarding(server: LineServer, client: LogClient) -> None:
+    recorded = WSGIMiddleware(demo_wsgi_app, client, trust_forwarded=False)
+
+    def authenticated(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        environ["REMOTE_USER"] = "alice"  # what a server's authentication sets
+        return recorded(environ, start_response)
+
+    with serving_wsgi(authenticated) as url:
+        assert fetch(f"{url}/api/users/7", headers={"X-Forwarded-For": "198.51.100.1"})[0] == 200
+        assert fetch(f"{url}/favicon.ico")[0] == 200
+        assert fetch(f"{url}/api/courses/3/lessons")[0] == 200
+    assert client.flush()
+    user, course = server.records
+    assert (user["user_id"], user["ip_address"], user["category"]) == ("alice", "127.0.0.1", "user")
+    assert course["category"] == "course"
 
 
 # -- ASGI (a real server: uvicorn) ---------------------------------------------
