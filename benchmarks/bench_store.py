@@ -202,6 +202,14 @@ def bench_queries(db: Path, rows: int) -> None:
         ref = median_ms(lambda: _general_page(conn, flt, 50), runs=3)
         report(Result(f"{label} {text!r} ({matches:,} matches)", ms, "ms", ref, "general plan",
                       "<= 20 ms", ms <= 20))
+    flt = make_filter(search=_data.COMMON_WORD)
+    for depth in (1_000, 10_000):
+        sql, params = select_sql(conn, flt, NEWEST, limit=1, offset=depth - 1, columns="created_at, id")
+        after = Cursor(*conn.execute(sql, params).fetchone())
+        ms = median_ms(lambda: fetch_page(conn, flt, NEWEST, limit=50, after=after))
+        ref = median_ms(lambda: _general_page(conn, flt, 50, after=after), runs=3)
+        report(Result(f"common word, page after a cursor at depth {depth:,}", ms, "ms", ref, "general plan",
+                      "<= 20 ms", ms <= 20))
 
     print("filtered pages of 50 by keyset cursor, newest first", flush=True)
     filters = (

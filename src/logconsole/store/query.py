@@ -380,15 +380,17 @@ def fetch_page(
 # to sort it by time: a word in a fifth of a million records means 200,000 row
 # reads for a page of 50.  Records mostly arrive in time order, so the newest
 # matches are among the highest rowids, which FTS5 yields in order without
-# sorting.  _search_page takes the top ``n`` matches by rowid, sorts that small
-# set by time, and then *proves* the page is right: no record outside the set
-# (rowid beyond its edge) sorts before the page's last row.  That check walks
-# the time index only over the page's own time span.  When the proof fails
-# (records stored out of time order, or a deep page) it widens the set, and
-# past a budget falls back to the general plan, so the answer is always exact.
+# sorting.  _search_page takes ``n`` matches by rowid, starting from the page's
+# cursor (the *near* bound: rows that arrived after the cursor's row mostly sort
+# before it), sorts that small set by time, and then *proves* the page right:
+# no record outside the candidates' rowid range sorts inside the page's time
+# span.  The proof walks the time index over that span only.  When it fails
+# (records stored out of time order) the range widens on the side at fault,
+# and past a budget the general plan answers, so the result is always exact.
 _SEARCH_MAX_LIMIT = 2_000
 _SEARCH_FIRST_SET = 1_024
 _SEARCH_MAX_SET = 32_768
+_SEARCH_MAX_TRIES = 12
 
 
 def _search_page(
@@ -404,43 +406,73 @@ def _search_page(
     if ks:
         rest, rest_params = f"{rest} AND {ks}", rest_params + ks_params
     desc = sort.descending
-    direction = "DESC" if desc else "ASC"
+    order = "DESC" if desc else "ASC"
+    # Newest first, candidates run from `near` down to `edge`; oldest first, up.
+    within_near, beyond_near = ("<=", ">") if desc else (">=", "<")
+    within_far, beyond_far = (">=", "<") if desc else ("<=", ">")
+    near: int | None = after.id if after is not None else None
     n = max(_SEARCH_FIRST_SET, 4 * limit)
-    while n <= _SEARCH_MAX_SET:
+    for _ in range(_SEARCH_MAX_TRIES):
+        if n > _SEARCH_MAX_SET:
+            return None
+        near_sql, near_params = (f"rowid {within_near} ?", [near]) if near is not None else ("1", [])
         edge_row = conn.execute(
-            f"SELECT rowid FROM records_fts WHERE records_fts MATCH ? ORDER BY rowid {direction} "
-            "LIMIT 1 OFFSET ?", (expr, n - 1),
+            f"SELECT rowid FROM records_fts WHERE records_fts MATCH ? AND {near_sql} "
+            f"ORDER BY rowid {order} LIMIT 1 OFFSET ?", [expr, *near_params, n - 1],
         ).fetchone()
-        bound = f"rowid {'>=' if desc else '<='} ?" if edge_row else "1"
-        bound_params = [edge_row[0]] if edge_row else []
+        edge = edge_row[0] if edge_row else None
+        far_sql, far_params = (f"rowid {within_far} ?", [edge]) if edge is not None else ("1", [])
         sql = (
-            f"SELECT r.* FROM (SELECT rowid AS fts_id FROM records_fts WHERE records_fts MATCH ? AND {bound}) AS m "
+            "SELECT r.* FROM (SELECT rowid AS fts_id FROM records_fts "
+            f"WHERE records_fts MATCH ? AND {near_sql} AND {far_sql}) AS m "
             f"CROSS JOIN records AS r ON r.id = m.fts_id WHERE {rest} "
-            f"ORDER BY r.created_at {direction}, r.id {direction} LIMIT ?"
+            f"ORDER BY r.created_at {order}, r.id {order} LIMIT ?"
         )
-        rows = list(_dict_rows(conn.execute(sql, [expr, *bound_params, *rest_params, limit])))
-        if edge_row is None:  # every match was a candidate: the page is exact
-            return rows
-        if len(rows) == limit and not _sorts_before_outside(
-            conn, rest, rest_params, rows[-1], edge_row[0], desc,
-        ):
-            return rows
-        n *= 4
+        rows = list(_dict_rows(conn.execute(sql, [expr, *near_params, *far_params, *rest_params, limit])))
+        if len(rows) < limit:  # the end of the results, if nothing was left out
+            if edge is not None:
+                n *= 4
+            elif near is not None:
+                near = None
+            else:
+                return rows
+            continue
+        last = rows[-1]
+        if edge is not None and _in_span_outside(conn, rest, rest_params, last, desc, f"id {beyond_far} ?", edge):
+            n *= 4
+            continue
+        if near is not None and _in_span_outside(conn, rest, rest_params, last, desc, f"id {beyond_near} ?", near):
+            near = _span_extreme(conn, rest, rest_params, last, desc)
+            continue
+        return rows
     return None
 
 
-def _sorts_before_outside(
-    conn: sqlite3.Connection, rest: str, params: list[Any], last: dict[str, Any], edge: int, desc: bool,
+def _span(last: dict[str, Any], desc: bool) -> tuple[str, list[Any]]:
+    """Rows that sort before ``last`` (after the cursor, which ``rest`` holds)."""
+    op = ">" if desc else "<"
+    return f"(created_at, id) {op} (?, ?)", [last["created_at"], last["id"]]
+
+
+def _in_span_outside(
+    conn: sqlite3.Connection, rest: str, params: list[Any], last: dict[str, Any], desc: bool,
+    outside: str, bound: int,
 ) -> bool:
-    """Whether a record beyond the candidate edge (matching or not: a superset)
-    passes the other filters and sorts before ``last``; walks the time index
+    """Whether a record outside the candidates (matching or not: a superset)
+    passes the other filters and sorts inside the page; walks the time index
     over the page's span only."""
-    before = "(created_at, id) > (?, ?)" if desc else "(created_at, id) < (?, ?)"
-    outside = "id < ?" if desc else "id > ?"
-    sql = (
-        f"SELECT 1 FROM records INDEXED BY idx_records_time WHERE {before} AND {outside} AND {rest} LIMIT 1"
-    )
-    return conn.execute(sql, [last["created_at"], last["id"], edge, *params]).fetchone() is not None
+    span, span_params = _span(last, desc)
+    sql = f"SELECT 1 FROM records INDEXED BY idx_records_time WHERE {span} AND {outside} AND {rest} LIMIT 1"
+    return conn.execute(sql, [*span_params, bound, *params]).fetchone() is not None
+
+
+def _span_extreme(conn: sqlite3.Connection, rest: str, params: list[Any], last: dict[str, Any], desc: bool) -> int:
+    """The farthest id on the near side among records in the page's span: the
+    near bound that leaves none of them out."""
+    span, span_params = _span(last, desc)
+    agg = "max" if desc else "min"
+    sql = f"SELECT {agg}(id) FROM records INDEXED BY idx_records_time WHERE {span} AND {rest}"
+    return int(conn.execute(sql, [*span_params, *params]).fetchone()[0])
 
 
 def cursor_of(row: dict[str, Any], sort: Sort = NEWEST) -> Cursor:
