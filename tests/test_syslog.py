@@ -106,7 +106,12 @@ def test_parser_never_raises_other_errors(text: str) -> None:
 @settings(max_examples=300, deadline=None)
 @given(
     pri=st.integers(0, 191),
-    body=st.text(st.characters(blacklist_categories=("Cs",)), max_size=200),
+    body=st.one_of(
+        st.text(st.characters(blacklist_categories=("Cs",)), max_size=200),
+        # RFC 5424-shaped: version, header fields, structured data fragments
+        st.lists(st.sampled_from(["1", " ", "-", "[", "]", "=", '"', "\\", "a@1", "k", "2024-01-02T03:04:05Z",
+                                  "host", "app", "99", ":", "\ufeff", "msg"]), max_size=30).map("".join),
+    ),
 )
 def test_any_body_after_a_valid_pri_parses(pri: int, body: str) -> None:
     rec = parse_syslog(f"<{pri}>{body}")

@@ -85,13 +85,13 @@ class InstanceLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
-            raise DaemonError(f"cannot create lock file {self.path}: {exc.strerror}") from None
+            raise DaemonError(f"cannot create lock file {self.path}: {exc.strerror or exc}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             if exc.errno not in (errno.EWOULDBLOCK, errno.EACCES):
                 os.close(fd)
-                raise DaemonError(f"cannot lock {self.path}: {exc.strerror}") from None
+                raise DaemonError(f"cannot lock {self.path}: {exc.strerror or exc}") from None
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             os.close(fd)
             raise DaemonError(
@@ -133,7 +133,7 @@ def prepare_socket_dir(path: Path, group_id: int | None) -> None:
         else:
             os.chmod(folder, 0o700)
     except OSError as exc:
-        raise DaemonError(f"cannot create socket folder {folder}: {exc.strerror}") from None
+        raise DaemonError(f"cannot create socket folder {folder}: {exc.strerror or exc}") from None
 
 
 def bind_socket(path: Path, mode: int, group: str) -> socket.socket:
@@ -158,7 +158,7 @@ def bind_socket(path: Path, mode: int, group: str) -> socket.socket:
         sock.bind(os.fspath(path))
     except OSError as exc:
         sock.close()
-        raise DaemonError(f"cannot listen on {path}: {exc.strerror}") from None
+        raise DaemonError(f"cannot listen on {path}: {exc.strerror or exc}") from None
     finally:
         os.umask(old_umask)
     try:
@@ -168,7 +168,7 @@ def bind_socket(path: Path, mode: int, group: str) -> socket.socket:
     except OSError as exc:
         sock.close()
         path.unlink(missing_ok=True)
-        raise DaemonError(f"cannot set mode/group of {path}: {exc.strerror}") from None
+        raise DaemonError(f"cannot set mode/group of {path}: {exc.strerror or exc}") from None
     sock.listen(1024)
     sock.setblocking(False)
     return sock
@@ -208,7 +208,7 @@ class Daemon:
         try:
             opts.db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
-            raise DaemonError(f"cannot create database folder {opts.db_path.parent}: {exc.strerror}") from None
+            raise DaemonError(f"cannot create database folder {opts.db_path.parent}: {exc.strerror or exc}") from None
         locks = [
             InstanceLock(lock_path_for(opts.socket_path), f"socket {opts.socket_path}"),
             InstanceLock(lock_path_for(opts.db_path), f"database {opts.db_path}"),
