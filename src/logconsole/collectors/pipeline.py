@@ -198,6 +198,7 @@ class Pipeline:
     ) -> str | None:
         """Commit one batch, retrying a locked or busy database; the reason on failure."""
         assert self._writer is not None
+        reason = ""
         for attempt in range(COMMIT_RETRIES):
             try:
                 stored = await loop.run_in_executor(self._executor, self._writer.commit, rows, offsets)
@@ -207,6 +208,10 @@ class Pipeline:
                 if attempt + 1 < COMMIT_RETRIES:
                     await asyncio.sleep(RETRY_DELAY)
                 continue
+            except Exception as exc:  # a bug must not stop the pump: every later record would wait forever
+                log.exception("commit of %d records failed", len(rows))
+                reason = f"internal error: {type(exc).__name__}: {exc}"
+                break
             self.counters.committed += stored
             if stored < len(rows):
                 self.counters.dropped += len(rows) - stored
