@@ -35,6 +35,7 @@ from logconsole.client import (
     LogClient,
     LogHandler,
     WSGIMiddleware,
+    _lines_within,
     encode_record,
 )
 from logconsole.ingest import normalize
@@ -334,6 +335,12 @@ def test_a_refused_connection_is_sent_again(sock_path: Path) -> None:
             assert c.unconfirmed == 0
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(("sent", "carried"), [(0, 0), (2, 0), (3, 1), (4, 1), (6, 2), (7, 2)])
+def test_lines_carried_by_a_broken_send(sent: int, carried: int) -> None:
+    """Lines the collector may have stored are not sent again (a missing newline does not save them)."""
+    assert _lines_within([b"abc\n", b"de\n"], sent) == carried
 
 
 def test_a_slow_collector_does_not_hold_up_the_app(sock_path: Path) -> None:

@@ -563,12 +563,16 @@ def _int(value: Any) -> int:
 
 
 def _lines_within(batch: list[bytes], sent_bytes: int) -> int:
-    """How many whole lines of ``batch`` fit in the first ``sent_bytes`` bytes."""
+    """How many lines of ``batch`` the first ``sent_bytes`` bytes carried.
+
+    A line short only of its newline counts as carried: the collector reads a
+    connection's last line at its end, so it may well have stored it.
+    """
     n = 0
     total = 0
     for line in batch:
         total += len(line)
-        if total > sent_bytes:
+        if total - 1 > sent_bytes:
             break
         n += 1
     return n
