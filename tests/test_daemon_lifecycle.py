@@ -4,6 +4,8 @@ file modes, retention and health wiring."""
 from __future__ import annotations
 
 import json
+import logging
+import logging.handlers
 import os
 import signal
 import sqlite3
@@ -214,6 +216,16 @@ def test_idle_connections_are_closed_and_busy_ones_kept(tmp_path: Path) -> None:
                 time.sleep(0.25)
             assert idle.sock.recv(10) == b""  # closed by the daemon
             assert busy.sync()[0]["stored"] == 6
+        # Python's SysLogHandler reconnects by itself after an idle close.
+        handler = logging.handlers.SysLogHandler(address=str(c.sock))
+        try:
+            handler.emit(logging.makeLogRecord({"msg": "before idle", "levelno": logging.ERROR}))
+            wait_for(lambda: c.rows("SELECT id FROM records WHERE message = 'before idle'"), 10, "first")
+            time.sleep(1.2)  # more than the idle timeout and a sweep
+            handler.emit(logging.makeLogRecord({"msg": "after idle", "levelno": logging.ERROR}))
+            wait_for(lambda: c.rows("SELECT id FROM records WHERE message = 'after idle'"), 10, "second")
+        finally:
+            handler.close()
     finally:
         assert c.stop() == 0
 
