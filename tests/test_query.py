@@ -324,7 +324,9 @@ def test_search_pages_stay_exact_when_records_arrive_out_of_time_order(
     add_many(conn, recs)
     sort = Sort("created_at", descending)
     for text in ("alpha", "beta OR delta", "record", "gamma prompt"):
-        for flt in (make_filter(search=text), make_filter(search=text, types=["error", "ai"])):
+        for flt in (make_filter(search=text), make_filter(search=text, types=["error", "ai"]),
+                    make_filter(search=text, until=ago(minutes=25)), make_filter(search=text, since=ago(minutes=35)),
+                    make_filter(search=text, since=ago(minutes=50), until=ago(minutes=10))):
             expected = _offset_order(conn, flt, sort)
             assert _all_pages(conn, flt, sort, size=5) == expected
             assert _all_pages(conn, flt, sort, size=40) == expected

@@ -410,7 +410,7 @@ def _search_page(
     # Newest first, candidates run from `near` down to `edge`; oldest first, up.
     within_near, beyond_near = ("<=", ">") if desc else (">=", "<")
     within_far, beyond_far = (">=", "<") if desc else ("<=", ">")
-    near: int | None = after.id if after is not None else None
+    near = _near_start(conn, flt, desc, after)
     n = max(_SEARCH_FIRST_SET, 4 * limit)
     for _ in range(_SEARCH_MAX_TRIES):
         if n > _SEARCH_MAX_SET:
@@ -446,6 +446,22 @@ def _search_page(
             continue
         return rows
     return None
+
+
+def _near_start(conn: sqlite3.Connection, flt: Filter, desc: bool, after: Cursor | None) -> int | None:
+    """Where candidates start: the cursor's row or, when ``--until`` (newest
+    first) or ``--since`` (oldest first) cuts deeper, the first row inside it.
+    Only a starting guess: the proof in :func:`_search_page` corrects it."""
+    near = after.id if after is not None else None
+    bound = flt.until if desc else flt.since
+    if bound is None or (after is not None and (after.value < bound if desc else after.value >= bound)):
+        return near
+    if desc:
+        sql = "SELECT id FROM records WHERE created_at < ? ORDER BY created_at DESC, id DESC LIMIT 1"
+    else:
+        sql = "SELECT id FROM records WHERE created_at >= ? ORDER BY created_at, id LIMIT 1"
+    row = conn.execute(sql, (bound,)).fetchone()
+    return int(row[0]) if row else near
 
 
 def _span(last: dict[str, Any], desc: bool) -> tuple[str, list[Any]]:
