@@ -3,6 +3,7 @@ file modes, retention and health wiring."""
 
 from __future__ import annotations
 
+import grp
 import json
 import logging
 import logging.handlers
@@ -271,3 +272,17 @@ def test_connections_beyond_the_file_limit_are_refused_with_an_answer(tmp_path: 
         for cl in clients:
             cl.close()
         assert c.stop() == 0
+
+
+def test_socket_group_shares_the_socket_and_its_folder(tmp_path: Path) -> None:
+    group = grp.getgrgid(os.getgid()).gr_name
+    c = Collector(tmp_path, "--socket-group", group, sock=tmp_path / "shared" / "s.sock").start()
+    try:
+        st = c.sock.stat()
+        assert (stat.S_IMODE(st.st_mode), st.st_gid) == (0o660, os.getgid())
+        assert stat.S_IMODE(c.sock.parent.stat().st_mode) == 0o750
+    finally:
+        assert c.stop() == 0
+    bad = Collector(tmp_path, "--socket-group", "no-such-group-here")
+    out = subprocess.run(bad.command(), capture_output=True, text=True, timeout=20, env=isolated_env(tmp_path))
+    assert out.returncode == 1 and "no such group 'no-such-group-here' (--socket-group)" in out.stderr
