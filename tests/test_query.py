@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from logconsole.store import query as Q
 from logconsole.store.query import (
     NEWEST, OLDEST, Filter, QueryError, Sort, count, counts_by, cursor_of, fetch_page, ids_matching,
     iter_rows, make_filter, select_sql,
 )
+from logconsole.store.db import connect
 from tests.store_support import NOW, add, add_many, ago
 
 
@@ -332,6 +337,46 @@ def test_search_pages_stay_exact_when_records_arrive_out_of_time_order(
             assert _all_pages(conn, flt, sort, size=40) == expected
             assert [r["id"] for off in range(0, len(expected) + 7, 7)
                     for r in fetch_page(conn, flt, sort, limit=7, offset=off)] == expected
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    c = connect(Path(tmp_path_factory.mktemp("scratch")) / "scratch.db")
+    yield c
+    c.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    records=st.lists(
+        st.tuples(st.integers(0, 40), st.sampled_from(["alpha", "beta", "alpha beta", "gamma"]),
+                  st.sampled_from(["activity", "error", "chat"])),
+        min_size=0, max_size=60,
+    ),
+    text=st.sampled_from(["alpha", "beta", "alpha OR gamma", "alpha beta", '"beta alpha"']),
+    descending=st.booleans(),
+    size=st.integers(1, 12),
+    bounds=st.tuples(st.none() | st.integers(0, 40), st.none() | st.integers(0, 40)),
+    types=st.sampled_from([(), ("error",), ("activity", "chat")]),
+)
+def test_search_pages_equal_the_general_plan(
+    scratch: sqlite3.Connection, records: list[tuple[int, str, str]], text: str, descending: bool, size: int,
+    bounds: tuple[int | None, int | None], types: tuple[str, ...],
+) -> None:
+    """Whatever the arrival order, every page of a search equals the plain SQL's."""
+    scratch.execute("DELETE FROM records")
+    add_many(scratch, ({"type": kind, "message": words, "created_at": ago(minutes=minute)}
+                       for minute, words, kind in records))
+    since, until = (ago(minutes=b) if b is not None else None for b in bounds)
+    if since and until and since >= until:
+        since, until = until, since
+    flt = Filter(types=types, since=since and make_filter(since=since).since,
+                 until=until and make_filter(until=until).until, search=text)
+    if flt.since and flt.until and flt.since == flt.until:
+        return
+    sort = Sort("created_at", descending)
+    with patch.object(Q, "_SEARCH_FIRST_SET", 4), patch.object(Q, "_SEARCH_MAX_SET", 64):
+        assert _all_pages(scratch, flt, sort, size) == _offset_order(scratch, flt, sort)
 
 
 def test_iter_rows_streams_every_row_in_order(conn: sqlite3.Connection) -> None:
