@@ -227,7 +227,9 @@ class Connection(asyncio.Protocol):
                     continue
                 self.idle = False
                 chunks, self.inbox, self.inbox_bytes = self.inbox, [], 0
-                for chunk in chunks:
+                for n, chunk in enumerate(chunks):
+                    if n:
+                        await asyncio.sleep(0)  # let other connections in between big reads
                     for frame in self.framer.feed(chunk):
                         await self._handle(frame)
                 if self.paused and not self.lost and self.transport is not None:
