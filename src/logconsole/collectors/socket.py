@@ -115,7 +115,7 @@ class SocketServer:
             conn.begin_stop()
         tasks = [c.task for c in self.connections if c.task is not None]
         if tasks:
-            done, pending = await asyncio.wait(tasks, timeout=grace)
+            _, pending = await asyncio.wait(tasks, timeout=grace)
             for t in pending:
                 t.cancel()
         for conn in list(self.connections):

@@ -54,8 +54,8 @@ _PRI = re.compile(r"<(\d{1,3})>")
 _RFC3164_TS = re.compile(r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 0-3]\d \d\d:\d\d:\d\d ")
 _TAG = re.compile(r"([^\s\[\]:]{1,128})(?:\[([^\]\s]{0,32})\])?: ?")
 _HOST_TAG = re.compile(r"([^\s\[\]:]{1,255}) ([^\s\[\]:]{1,128})(?:\[([^\]\s]{0,32})\])?: ?")
-_SD_ELEMENT = re.compile(r'\[([^\s=\]"]{1,32})((?:\s+[^\s=\]"]{1,32}="(?:[^"\\]|\\.)*")*)\s*\]', re.S)
-_SD_PARAM = re.compile(r'([^\s=\]"]{1,32})="((?:[^"\\]|\\.)*)"', re.S)
+_SD_ELEMENT = re.compile(r'\[([^\s=\]"]{1,32})((?:\s+[^\s=\]"]{1,32}="(?:[^"\\]|\\.)*")*)\s*\]', re.DOTALL)
+_SD_PARAM = re.compile(r'([^\s=\]"]{1,32})="((?:[^"\\]|\\.)*)"', re.DOTALL)
 _SD_UNESCAPE = re.compile(r'\\(["\\\]])')
 _BOM = "\ufeff"
 
@@ -174,7 +174,7 @@ def _split_structured_data(tail: str) -> tuple[dict[str, dict[str, str]], str]:
     if not sd:
         return {}, tail
     message = tail[pos:]
-    return sd, message[1:] if message.startswith(" ") else message
+    return sd, message.removeprefix(" ")
 
 
 def _pid(text: str | None) -> int | str | None:
