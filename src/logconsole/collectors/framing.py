@@ -43,7 +43,7 @@ class Frame:
 class Framer:
     """Incremental framer for one connection (feed bytes, get whole frames)."""
 
-    __slots__ = ("limit", "_buf", "_discard", "_discard_left", "nul_mode")
+    __slots__ = ("_buf", "_discard", "_discard_left", "_searched", "limit", "nul_mode")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -52,6 +52,9 @@ class Framer:
         """Terminators that end a message being discarded (over the limit)."""
         self._discard_left = 0
         """Bytes still to discard of an octet-counted message over the limit."""
+        self._searched = 0
+        """How much of the buffer holds no terminator (a message arriving byte by
+        byte is then scanned once, not once per byte)."""
         self.nul_mode = False
 
     @property
@@ -84,6 +87,7 @@ class Framer:
     def _step(self, out: list[Frame], eof: bool) -> bool:
         """Take at most one frame off the buffer; False when more bytes are needed."""
         buf = self._buf
+        searched, self._searched = self._searched, 0
         if self._discard_left:
             n = min(self._discard_left, len(buf))
             del buf[:n]
@@ -123,10 +127,10 @@ class Framer:
                 return False  # may still turn out to be an octet count
         if first == 0x3C:  # "<"
             kind: FrameKind = "syslog"
-            end, terminators = self._syslog_end(buf)
+            end, terminators = self._syslog_end(buf, searched)
         else:
             kind = "json"
-            end, terminators = buf.find(b"\n"), b"\n"
+            end, terminators = buf.find(b"\n", searched), b"\n"
         if end < 0:
             if len(buf) > self.limit:
                 out.append(self._too_long())
@@ -134,6 +138,7 @@ class Framer:
                 self._discard = terminators
                 return False
             if not eof:
+                self._searched = len(buf)
                 return False
             end = len(buf)
         if end > self.limit:
@@ -150,17 +155,18 @@ class Framer:
             out.append(Frame(kind, payload))
         return True
 
-    def _syslog_end(self, buf: bytearray) -> tuple[int, bytes]:
+    def _syslog_end(self, buf: bytearray, start: int) -> tuple[int, bytes]:
         """Where a syslog message ends, and what may end it.
 
         Until the connection has used NUL, a newline ends the message unless a
         NUL follows and the newline does not start a new message (``<``, ``{``
         or a digit): then it is a line break inside a NUL-ended message.
+        ``buf[:start]`` is known to hold neither.
         """
-        nul = buf.find(b"\0")
+        nul = buf.find(b"\0", start)
         if self.nul_mode:
             return nul, b"\0"
-        pos = 0
+        pos = start
         while True:
             nl = buf.find(b"\n", pos)
             if nul >= 0 and (nl < 0 or nul < nl):
