@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from logconsole.collectors.pipeline import Pipeline
-from logconsole.collectors.socket import DEFAULT_IDLE_TIMEOUT, SocketServer
+from logconsole.collectors.socket import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, SocketServer
 from logconsole.config import Settings
 from logconsole.ingest import IngestError, Redactor
 from logconsole.store.actions import prune
@@ -250,7 +250,7 @@ class Daemon:
         stop = self.stop_event = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        max_connections = raise_fd_limit()
+        max_connections = min(raise_fd_limit(), DEFAULT_MAX_CONNECTIONS)
         pipeline = self.pipeline = Pipeline(
             opts.db_path, redactor=Redactor(opts.settings.secret_words),
             group_readable=opts.settings.group_readable,
