@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from logconsole.collectors.framing import Frame, Framer
@@ -180,3 +180,20 @@ def test_framing_is_the_same_however_the_bytes_arrive(parts: list[bytes], cuts: 
     # that arrived earlier; otherwise chunking never changes the frames.
     if b"\x00" not in data:
         assert [(f.kind, f.data) for f in got] == [(f.kind, f.data) for f in expected]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pri=st.integers(0, 191),
+    tag=st.text(max_size=12),
+    pid=st.text(max_size=12),
+    host=st.text(max_size=8),
+    msg=st.text(max_size=30),
+)
+@example(pri=13, tag="app", pid="²", host="", msg="x")  # a digit that int() refuses
+@example(pri=13, tag="app", pid="١٢", host="", msg="x")
+def test_header_shaped_input_never_raises(pri: int, tag: str, pid: str, host: str, msg: str) -> None:
+    for text in (f"<{pri}>{tag}[{pid}]: {msg}", f"<{pri}>Nov 27 07:09:11 {host} {tag}[{pid}]: {msg}",
+                 f"<{pri}>1 - {host} {tag} {pid} {msg} - {msg}"):
+        rec = parse_syslog(text)
+        assert isinstance(rec.get("syslog_pid", 0), (int, str))

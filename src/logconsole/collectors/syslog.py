@@ -50,7 +50,7 @@ _SEVERITY_MAP: tuple[tuple[str, str, str], ...] = (
     ("activity", "level", "debug"),
 )
 
-_PRI = re.compile(r"<(\d{1,3})>")
+_PRI = re.compile(r"<([0-9]{1,3})>")
 _RFC3164_TS = re.compile(r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 0-3]\d \d\d:\d\d:\d\d ")
 _TAG = re.compile(r"([^\s\[\]:]{1,128})(?:\[([^\]\s]{0,32})\])?: ?")
 _HOST_TAG = re.compile(r"([^\s\[\]:]{1,255}) ([^\s\[\]:]{1,128})(?:\[([^\]\s]{0,32})\])?: ?")
@@ -180,4 +180,4 @@ def _split_structured_data(tail: str) -> tuple[dict[str, dict[str, str]], str]:
 def _pid(text: str | None) -> int | str | None:
     if not text:
         return None
-    return int(text) if text.isdigit() and len(text) < 10 else text
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else text
