@@ -170,7 +170,10 @@ def health(db_path: Path | None, socket_path: Path | None, config_path: Path | N
         from logconsole.collectors.health import HealthSampler
     except ImportError as exc:
         raise click.ClickException(f"health sampling is unavailable: {exc}") from None
-    record = HealthSampler(settings).sample()
+    try:
+        record = HealthSampler(settings).sample()
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"health sample failed: {exc}") from None
     if as_json:
         click.echo(json.dumps(record, indent=2, ensure_ascii=False, default=str))
     else:
