@@ -126,8 +126,9 @@ def test_health_sample_at_start_is_stored_with_the_daemons_own_figures(tmp_path:
     c = Collector(tmp_path).start()
     try:
         rows = wait_for(lambda: c.rows("SELECT * FROM records WHERE type = 'system'"), 15, "a health record")
-        metrics = json.loads(rows[0]["metrics"])
-        assert "queue_depth" in json.dumps(metrics)
+        figures = json.loads(rows[0]["metrics"])["collector"]
+        assert {"records_per_s", "queue_depth", "rejected", "dropped", "db_size_bytes", "connections"} <= set(figures)
+        assert figures["queue_depth"] == 0 and figures["db_size_bytes"] > 0
     finally:
         assert c.stop() == 0
 
