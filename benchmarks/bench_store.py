@@ -135,27 +135,39 @@ def database_of(rows: int, rebuild: bool = False) -> Path:
 
 def bench_import(rows: int, work: Path) -> None:
     """ingest.normalize + writer.insert_rows vs a bare executemany of prepared tuples."""
-    print(f"import ({rows:,} records, batches of {BATCH:,}; same schema, indexes and FTS)", flush=True)
+    print(f"import ({rows:,} records, batches of {BATCH:,}; same schema, indexes and FTS; best of 2)", flush=True)
     raw = list(_data.records(rows, seed=7))
     prepared = [row_values(normalize(r)) for r in raw]
 
-    bare_db = work / "bare.db"
-    conn = connect(bare_db)
-    t0 = time.perf_counter()
-    for batch in batched(prepared, BATCH):
-        conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(INSERT_SQL, batch)
-        conn.execute("COMMIT")
-    bare = rows / (time.perf_counter() - t0)
-    conn.close()
+    def fresh(name: str) -> sqlite3.Connection:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{work / name}{suffix}").unlink(missing_ok=True)
+        return connect(work / name)
 
-    ours_db = work / "ours.db"
-    conn = connect(ours_db)
-    t0 = time.perf_counter()
-    for batch in batched(raw, BATCH):
-        insert_rows(conn, [normalize(r) for r in batch])
-    ours = rows / (time.perf_counter() - t0)
-    conn.close()
+    def bare_rate() -> float:
+        conn = fresh("bare.db")
+        t0 = time.perf_counter()
+        for batch in batched(prepared, BATCH):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(INSERT_SQL, batch)
+            conn.execute("COMMIT")
+        rate = rows / (time.perf_counter() - t0)
+        conn.close()
+        return rate
+
+    def our_rate() -> float:
+        conn = fresh("ours.db")
+        t0 = time.perf_counter()
+        for batch in batched(raw, BATCH):
+            insert_rows(conn, [normalize(r) for r in batch])
+        rate = rows / (time.perf_counter() - t0)
+        conn.close()
+        return rate
+
+    # Alternating, best of two each: the machine's load changes less between neighbours.
+    rates = [(bare_rate(), our_rate()) for _ in range(2)]
+    bare = max(r[0] for r in rates)
+    ours = max(r[1] for r in rates)
     report(Result("ingest.normalize + insert_rows", ours, "records/s", bare, "bare executemany",
                   ">= 0.5x", ours / bare >= 0.5))
 
