@@ -290,7 +290,8 @@ class Daemon:
                 with contextlib.suppress(OSError):
                     opts.socket_path.unlink()
         c = pipeline.counters
-        log.info("stopped: %d records stored, %d rejected, %d dropped", c.committed, c.rejected, c.dropped)
+        log.info("stopped: %d records stored, %d rejected, %d dropped, %d answers not read",
+                 c.committed, c.rejected, c.dropped, c.answers_dropped)
         return 0
 
     async def _health_loop(self) -> None:
