@@ -27,6 +27,7 @@ screen, not on the app, so dialogs pushed above it never trigger them.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -157,9 +158,9 @@ class MainScreen(RecordActions, Screen[None]):
         self.empty: bool | None = None
         self.top_id = 0
         self.summaries: dict[str, str] = {}
-        self._summary_id = -1
-        self._summary_at = 0.0
-        self._summary_key: object = None
+        self._stats_at = 0.0
+        self._stats_key: object = None
+        self._stats_top = 0
         self._after_count = False
 
     # ---------------------------------------------------------------- layout
@@ -214,7 +215,7 @@ class MainScreen(RecordActions, Screen[None]):
     def _tab_title(self, tab: str) -> Content:
         index = TABS.index(tab)
         title = f"{index} {tab_label(tab)}"
-        summary = self.summaries.get(tab) if hasattr(self, "summaries") else None
+        summary = self.summaries.get(tab)
         if summary and self.app.size.width >= WIDE:
             title += f" · {summary}"
         return Content(title)
@@ -233,6 +234,7 @@ class MainScreen(RecordActions, Screen[None]):
 
     def _reload(self) -> None:
         """Read the same view again (after the records changed), keeping the cursor's place."""
+        self._stats_key = None  # the statistics changed too
         self._show(reset=False)
 
     def _show(self, *, reset: bool) -> None:
@@ -286,7 +288,7 @@ class MainScreen(RecordActions, Screen[None]):
         summary = self.summaries.get(state.tab)
         if summary and not summary.replace(",", "").isdigit():  # a bare count repeats the total
             line.append(f"{visible(summary, newlines=False)} · ", "")
-        line.append(f"{total} records")
+        line.append(f"{total} record{'' if view.total == 1 else 's'}")
         sort = state.sort
         line.append(f" · by {C.SHORT_LABELS.get(sort.column, sort.column)} {'↓' if sort.descending else '↑'}", "dim")
         if self.arrived:
@@ -315,10 +317,8 @@ class MainScreen(RecordActions, Screen[None]):
         if self._after_count:
             # Statistics wait for the list's first rows and count (see LogView._start_count).
             self._after_count = False
-            self._refresh_summaries(force=True)
+            self._refresh_stats()
             self._poll()
-            if self.state.tab in ("system", "ai"):
-                self._load_panel(self.state.tab, self.state.filter())
 
     def on_log_view_failed(self, message: LogView.Failed) -> None:
         self.notify(message.error, severity="error", markup=False)
@@ -497,8 +497,7 @@ class MainScreen(RecordActions, Screen[None]):
             if not message.empty:
                 self.view.focus()
             if was_empty and not message.empty:
-                self._show(reset=False)
-        changed = message.top_id != self.top_id
+                self._reload()
         self.top_id = message.top_id
         view = self.view
         if message.generation == view.generation and message.arrived:
@@ -508,20 +507,21 @@ class MainScreen(RecordActions, Screen[None]):
             else:
                 self.arrived = message.arrived
             self._update_status()
-        if changed:
-            self._refresh_summaries(force=False)
+        self._refresh_stats()
 
     # ---------------------------------------------------------------- summaries
 
-    def _refresh_summaries(self, *, force: bool) -> None:
-        import time
-
-        key = (self.state.shared_filter(), self.top_id)
-        if not force and (key == self._summary_key or time.monotonic() - self._summary_at < SUMMARY_EVERY):
+    def _refresh_stats(self) -> None:
+        """Tab summaries and the panel: at once for a new view or after an action,
+        at most every :data:`SUMMARY_EVERY` seconds while records keep arriving."""
+        view_key = (self.state.tab, self.state.filter())
+        now = time.monotonic()
+        if view_key == self._stats_key and (self.top_id == self._stats_top or now - self._stats_at < SUMMARY_EVERY):
             return
-        self._summary_key = key
-        self._summary_at = time.monotonic()
+        self._stats_key, self._stats_at, self._stats_top = view_key, now, self.top_id
         self._summaries(self.state.shared_filter(), self.fixed_now)
+        if self.state.tab in ("system", "ai"):
+            self._load_panel(self.state.tab, self.state.filter())
 
     @work(thread=True, exclusive=True, group="summaries")
     def _summaries(self, flt: Filter, now: datetime | None) -> None:
