@@ -366,6 +366,22 @@ async def test_mark_all_matching_then_delete_with_confirm(seeded: Path) -> None:
         assert view(app).total == 0
 
 
+async def test_mark_all_refuses_more_than_the_limit(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from logconsole.screens import record_actions
+
+    monkeypatch.setattr(record_actions, "MARK_LIMIT", 10)
+    app = console(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("A")
+        await settle(pilot)
+        assert not view(app).marks
+        assert any("too many to mark" in n for n in notes(app))
+        await pilot.press("2", "A")  # 9 errors: under the limit
+        await settle(pilot)
+        assert len(view(app).marks) == 9
+
+
 async def test_delete_current_row(seeded: Path) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:

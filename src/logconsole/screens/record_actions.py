@@ -26,6 +26,9 @@ from logconsole.store.query import Filter
 if TYPE_CHECKING:
     from logconsole.screens.log_view import LogView
 
+MARK_LIMIT = 100_000
+"""Most records "mark all" will hold (their ids live in memory)."""
+
 
 @dataclass
 class ActionDone(Message):
@@ -39,8 +42,10 @@ class ActionDone(Message):
 
 @dataclass
 class MarksFound(Message):
+    """The ids of every record matching ``flt`` ("mark all")."""
+
     ids: list[int]
-    generation: int
+    flt: Filter
 
 
 @dataclass
@@ -88,19 +93,28 @@ class RecordActions:
 
     def action_mark_all(self) -> None:
         self.notify("Marking every matching record…", timeout=2)
-        self._find_marks(self.state.filter(), self.view.generation)
+        self._find_marks(self.view.flt)
 
     @work(thread=True, exclusive=True, group="marks")
-    def _find_marks(self, flt: Filter, generation: int) -> None:
+    def _find_marks(self, flt: Filter) -> None:
         try:
             with self.pool.connection() as conn:
-                ids = query.ids_matching(conn, flt.with_(prefix_search=flt.prefix_search))
+                n = query.count(conn, flt)
+                if n > MARK_LIMIT:
+                    self.post_message(ActionDone(
+                        f"{n:,} records match: too many to mark here (at most {MARK_LIMIT:,}). "
+                        "Narrow the filters, or use `logconsole resolve` / `logconsole delete` with them.",
+                        "warning", reload=False, clear_marks=False))
+                    return
+                ids = query.ids_matching(conn, flt)
         except STORE_ERRORS as exc:
             self.post_message(ActionDone(f"cannot mark: {exc}", "error", reload=False, clear_marks=False))
             return
-        self.post_message(MarksFound(ids, generation))
+        self.post_message(MarksFound(ids, flt))
 
     def on_marks_found(self, message: MarksFound) -> None:
+        if message.flt != self.view.flt:
+            return  # the user moved on to another view while the ids were read
         self.view.set_marks(set(message.ids))
         self.notify(f"Marked {len(message.ids):,} matching records", timeout=3)
 
