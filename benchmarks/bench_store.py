@@ -264,16 +264,20 @@ def bench_queries(db: Path, rows: int) -> None:
 # ---------------------------------------------------------------- the query command
 
 
-def _command_ms(db: Path, args: list[str], runs: int = 7) -> float:
-    env = {**os.environ, "LOGCONSOLE_DB": str(db), "COLUMNS": "120"}
-    times = []
-    for _ in range(runs + 1):
-        t0 = time.perf_counter()
-        proc = subprocess.run(args, env=env, capture_output=True, text=True)
-        times.append((time.perf_counter() - t0) * 1000)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(args)} failed: {proc.stderr.strip()[:300]}")
-    return statistics.median(times[1:])
+def _command_ms(dbs: list[Path], args: list[str], runs: int = 9) -> list[float]:
+    """Median wall time of ``args`` on each database, runs interleaved so that
+    a change in the machine's load hits every database alike."""
+    times: list[list[float]] = [[] for _ in dbs]
+    for run in range(runs + 1):
+        for i, db in enumerate(dbs):
+            env = {**os.environ, "LOGCONSOLE_DB": str(db), "COLUMNS": "120"}
+            t0 = time.perf_counter()
+            proc = subprocess.run(args, env=env, capture_output=True, text=True)
+            if run:  # the first round warms the page cache
+                times[i].append((time.perf_counter() - t0) * 1000)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{' '.join(args)} failed: {proc.stderr.strip()[:300]}")
+    return [statistics.median(t) for t in times]
 
 
 def bench_query_command(db: Path, small: Path) -> None:
@@ -281,7 +285,7 @@ def bench_query_command(db: Path, small: Path) -> None:
     help_ok = subprocess.run([PYTHON, "-m", "logconsole", "query", "--help"], capture_output=True).returncode == 0
     if help_ok:
         args = [PYTHON, "-m", "logconsole", "query", "--search", word, "--limit", "20"]
-        label = f"`logconsole query --search {word} --limit 20`"
+        label = f"`logconsole query --search {word} --limit 20` (median of 9)"
     else:
         args = [PYTHON, "-c", (
             "import os; from logconsole.store.db import connect; from logconsole.store.query import *; "
@@ -289,8 +293,7 @@ def bench_query_command(db: Path, small: Path) -> None:
             f"print(len(fetch_page(c, make_filter(search={word!r}), limit=20)))")]
         label = "python -c equivalent of `query --search` (no query command yet)"
     print("the query command, whole process", flush=True)
-    big = _command_ms(db, args)
-    little = _command_ms(small, args)
+    big, little = _command_ms([db, small], args)
     report(Result(label, big, "ms", little, "same at 1k records", "<= 2x", big / little <= 2))
 
 
