@@ -39,20 +39,6 @@ def console_options(f: F) -> F:
     return f
 
 
-def _start_collector(db_path: Path, socket_path: Path, config_path: Path | None) -> str | None:
-    """Start a background collector when none is listening; what happened, in words."""
-    from logconsole.screens import optional
-
-    ensure = optional.find("collectors.spawn", "ensure_collector")
-    if ensure is None:
-        return None
-    try:
-        message = ensure(db_path, socket_path, config_path)
-    except (OSError, RuntimeError, ValueError, click.ClickException) as exc:  # the console works without one
-        return f"could not start a collector: {exc}"
-    return str(message) if message else None
-
-
 def run_console(
     db_path: Path | None = None, socket_path: Path | None = None, config_path: Path | None = None,
     read_only: bool = False, no_collector: bool = False, no_mouse: bool = False, ansi: bool = False,
@@ -63,7 +49,9 @@ def run_console(
     open_db(path, readonly=read_only).close()  # a clear error now, not inside the console
     message = None
     if not no_collector and not read_only:
-        message = _start_collector(path, socket_path_or_default(socket_path), config_path)
+        from logconsole.collectors.spawn import ensure_collector
+
+        message = ensure_collector(path, socket_path_or_default(socket_path), config_path)
 
     from logconsole.screens.app import LogConsoleApp
 

@@ -46,7 +46,6 @@ from logconsole import kinds as K
 from logconsole.config import Settings
 from logconsole.safe_text import visible
 from logconsole.screens import columns as C
-from logconsole.screens import optional
 from logconsole.screens.data import (
     STORE_ERRORS,
     ConnectionPool,
@@ -55,10 +54,14 @@ from logconsole.screens.data import (
     max_id,
 )
 from logconsole.screens.detail import DetailPane, record_json
+from logconsole.screens.filters import FilterScreen
+from logconsole.screens.help import HelpScreen
 from logconsole.screens.log_view import LogView
+from logconsole.screens.panels import AIPanel, SystemPanel
 from logconsole.screens.record_actions import ActionDone, RecordActions
 from logconsole.screens.search_bar import SearchBar
 from logconsole.screens.view_state import TABS, ViewState, tab_kind, tab_label
+from logconsole.store import stats
 from logconsole.store.query import Filter, Sort
 
 SUMMARY_EVERY = 5.0
@@ -169,13 +172,8 @@ class MainScreen(RecordActions, Screen[None]):
         yield KindTabs(*(Tab(self._tab_title(t), id=f"tab-{t}") for t in TABS), id="tabs")
         yield Static(id="summary")
         with Container(id="panels"):
-            system_panel = optional.find("screens.panels", "SystemPanel")
-            if system_panel is not None:
-                yield system_panel(warning=self.settings.warning, critical=self.settings.critical,
-                                   id="panel-system")
-            ai_panel = optional.find("screens.panels", "AIPanel")
-            if ai_panel is not None:
-                yield ai_panel(id="panel-ai")
+            yield SystemPanel(warning=self.settings.warning, critical=self.settings.critical, id="panel-system")
+            yield AIPanel(id="panel-ai")
         with Container(id="main"):
             with Vertical(id="list-area"):
                 yield LogView(self.pool, clock=self.clock, id="list")
@@ -262,8 +260,6 @@ class MainScreen(RecordActions, Screen[None]):
     @work(thread=True, exclusive=True, group="panel")
     def _load_panel(self, tab: str, flt: Filter) -> None:
         """Read a panel's statistics here; the panel draws them on the main thread."""
-        from logconsole.store import stats
-
         try:
             with self.pool.connection() as conn:
                 if tab == "system":
@@ -394,9 +390,6 @@ class MainScreen(RecordActions, Screen[None]):
         self.notify("Filters cleared", timeout=2)
 
     def action_filter(self) -> None:
-        screen_cls = self._dialog("screens.filters", "FilterScreen")
-        if screen_cls is None:
-            return
 
         def done(result: Filter | None) -> None:
             if result is not None:
@@ -406,7 +399,7 @@ class MainScreen(RecordActions, Screen[None]):
                 search.display = bool(self.state.search)
                 self._show(reset=True)
 
-        self.app.push_screen(screen_cls(self.state.kind, self.state.filter()), done)
+        self.app.push_screen(FilterScreen(self.state.kind, self.state.filter()), done)
 
     # ---------------------------------------------------------------- sorting and time
 
@@ -525,12 +518,9 @@ class MainScreen(RecordActions, Screen[None]):
 
     @work(thread=True, exclusive=True, group="summaries")
     def _summaries(self, flt: Filter, now: datetime | None) -> None:
-        tab_summary = optional.find("store.stats", "tab_summary")
-        if tab_summary is None:
-            return
         try:
             with self.pool.connection() as conn:
-                texts = {t: tab_summary(conn, t, flt, now=now) for t in TABS if tab_kind(t)}
+                texts = {t: stats.tab_summary(conn, t, flt, now=now) for t in TABS if tab_kind(t)}
         except STORE_ERRORS:
             return
         self.post_message(Summaries(texts))
@@ -553,9 +543,7 @@ class MainScreen(RecordActions, Screen[None]):
         return out
 
     def action_help(self) -> None:
-        help_cls = self._dialog("screens.help", "HelpScreen")
-        if help_cls is not None:
-            self.app.push_screen(help_cls(self.key_bindings()))
+        self.app.push_screen(HelpScreen(self.key_bindings()))
 
 
 _KEY_NAMES = {"slash": "/", "question_mark": "?", "colon": ":", "space": "space"}

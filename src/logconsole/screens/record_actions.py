@@ -17,8 +17,11 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.message import Message
 
-from logconsole.screens import optional
+from logconsole import demo
+from logconsole.screens.confirm import ConfirmScreen
 from logconsole.screens.data import STORE_ERRORS, ConnectionPool
+from logconsole.screens.export import ExportScreen
+from logconsole.screens.note import NoteScreen
 from logconsole.screens.view_state import ViewState
 from logconsole.store import actions, query
 from logconsole.store.query import Filter
@@ -64,13 +67,6 @@ class RecordActions:
     view: LogView
     app: Any
     notify: Any
-
-    def _dialog(self, module: str, name: str) -> Any | None:
-        """A dialog class, or None (and a notification) when this build lacks it."""
-        found = optional.find(module, name)
-        if found is None:
-            self.notify(f"{name} is not available in this build", severity="warning")
-        return found
 
     if TYPE_CHECKING:  # provided by the screen
 
@@ -125,15 +121,12 @@ class RecordActions:
         if not ids:
             self.notify("No record under the cursor", severity="warning")
             return
-        note_cls = self._dialog("screens.note", "NoteScreen")
-        if note_cls is None:
-            return
 
         def done(note: str | None) -> None:
             if note is not None:
                 self._resolve(ids, note, getpass.getuser())
 
-        self.app.push_screen(note_cls(len(ids)), done)
+        self.app.push_screen(NoteScreen(len(ids)), done)
 
     def action_unresolve(self) -> None:
         if self._refuse_read_only():
@@ -175,9 +168,6 @@ class RecordActions:
         if not ids:
             self.notify("No record under the cursor", severity="warning")
             return
-        confirm_cls = self._dialog("screens.confirm", "ConfirmScreen")
-        if confirm_cls is None:
-            return
         n = len(ids)
         body = f"Delete {n:,} record{'s' if n != 1 else ''}? This cannot be undone."
 
@@ -185,7 +175,7 @@ class RecordActions:
             if yes:
                 self._delete(ids)
 
-        self.app.push_screen(confirm_cls("Delete records", body), done)
+        self.app.push_screen(ConfirmScreen("Delete records", body), done)
 
     @work(thread=True, group="actions")
     def _delete(self, ids: list[int]) -> None:
@@ -199,15 +189,12 @@ class RecordActions:
             self._reload()
 
     def action_export(self) -> None:
-        export_cls = self._dialog("screens.export", "ExportScreen")
-        if export_cls is None:
-            return
 
         def done(path: Path | None) -> None:
             if path is not None:
                 self.notify(f"Exported to {path}", timeout=5, markup=False)
 
-        self.app.push_screen(export_cls(self.pool.path, self.state.filter(), self.state.sort, now=self.fixed_now), done)
+        self.app.push_screen(ExportScreen(self.pool.path, self.state.filter(), self.state.sort, now=self.fixed_now), done)
 
     def action_demo(self) -> None:
         if self._refuse_read_only():
@@ -216,22 +203,17 @@ class RecordActions:
             self.notify("Demo records are offered for an empty database; run `logconsole demo` to add more",
                         severity="warning", markup=False)
             return
-        fill = optional.find("demo", "fill")
-        if fill is None:
-            self.notify("Demo records are not available in this build", severity="warning")
-            return
-        self._demo(fill)
+        self._demo()
 
     @work(thread=True, exclusive=True, group="actions")
-    def _demo(self, fill: Any) -> None:
+    def _demo(self) -> None:
         try:
             with self.pool.connection() as conn:
-                added = fill(conn, now=self.fixed_now)
+                added = demo.fill(conn, now=self.fixed_now)
         except STORE_ERRORS as exc:
             self.post_message(ActionDone(f"demo failed: {exc}", "error", reload=False, clear_marks=False))
             return
-        n = f"{added:,} " if isinstance(added, int) else ""
-        self.post_message(ActionDone(f"Added {n}demo records"))
+        self.post_message(ActionDone(f"Added {added:,} demo records"))
         self.post_message(PollNow())
 
     def on_poll_now(self, message: PollNow) -> None:
