@@ -396,6 +396,54 @@ async def test_delete_current_row(seeded: Path) -> None:
         assert view(app).total == 40
 
 
+async def test_filter_dialog_narrows_the_tab(seeded: Path) -> None:
+    from textual.widgets import Select
+
+    app = console(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("f")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "FilterScreen"
+        app.screen.query_one("#f-severity", Select).value = "critical"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+        assert view(app).total == 3  # two seeded critical errors and the hostile one
+        assert "severity=critical" in screen_text(app)
+        await pilot.press("1")  # conditions belong to their tab
+        await settle(pilot)
+        assert view(app).total == 8
+        await pilot.press("2")
+        await settle(pilot)
+        assert view(app).total == 3
+        await pilot.press("c")
+        await settle(pilot)
+        assert view(app).total == 9
+
+
+async def test_export_writes_what_is_on_screen(seeded: Path, tmp_path: Path) -> None:
+    from textual.widgets import Input
+
+    out = tmp_path / "errors.jsonl"
+    app = console(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2", "slash", *"deadlock", "enter")
+        await settle(pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ExportScreen"
+        app.screen.query_one("#export-path", Input).value = str(out)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        await settle(pilot)
+        lines = [json.loads(line) for line in out.read_text().splitlines()]
+        assert len(lines) == 2 and {r["type"] for r in lines} == {"error"}
+        assert all("deadlock" in r["message"] for r in lines)
+        assert any(f"Exported to {out}" in n for n in notes(app))
+
+
 async def test_read_only_refuses_changes(seeded: Path) -> None:
     app = console(seeded, read_only=True)
     async with app.run_test(size=SIZE) as pilot:
