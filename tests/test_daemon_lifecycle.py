@@ -210,20 +210,20 @@ def test_watched_file_is_tailed_and_resumed_after_restart_without_duplicates(tmp
 
 
 def test_idle_connections_are_closed_and_busy_ones_kept(tmp_path: Path) -> None:
-    c = Collector(tmp_path, "--idle-timeout", "0.5").start()
+    c = Collector(tmp_path, "--idle-timeout", "0.6").start()
     try:
         with Client(c.sock, timeout=10) as idle, Client(c.sock, timeout=10) as busy:
-            for _ in range(6):  # 1.5 s of activity on one connection, none on the other
+            for _ in range(24):  # 1.2 s of activity on one connection, none on the other
                 busy.send_records({"type": "activity", "message": "keepalive"})
-                time.sleep(0.25)
+                time.sleep(0.05)
             assert idle.sock.recv(10) == b""  # closed by the daemon
-            assert busy.sync()[0]["stored"] == 6
+            assert busy.sync()[0]["stored"] == 24
         # Python's SysLogHandler reconnects by itself after an idle close.
         handler = logging.handlers.SysLogHandler(address=str(c.sock))
         try:
             handler.emit(logging.makeLogRecord({"msg": "before idle", "levelno": logging.ERROR}))
             wait_for(lambda: c.rows("SELECT id FROM records WHERE message = 'before idle'"), 10, "first")
-            time.sleep(1.2)  # more than the idle timeout and a sweep
+            time.sleep(1.2)  # more than the idle timeout (0.6 s) and a sweep (0.3 s)
             handler.emit(logging.makeLogRecord({"msg": "after idle", "levelno": logging.ERROR}))
             wait_for(lambda: c.rows("SELECT id FROM records WHERE message = 'after idle'"), 10, "second")
         finally:
