@@ -116,6 +116,9 @@ class LogView(ScrollView, can_focus=True):
             self.total = total
             self.snapshot_id = snapshot_id
 
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, LogView.Counted) and message.generation >= self.generation
+
     class Failed(Message):
         """A read failed; the app shows ``error``."""
 
@@ -134,6 +137,11 @@ class LogView(ScrollView, can_focus=True):
         @property
         def control(self) -> LogView:
             return self.view
+
+        def can_replace(self, message: Message) -> bool:
+            """Held-down arrow keys: only the latest cursor position matters (never drop ``Selected``)."""
+            return (type(self) is LogView.CursorMoved and isinstance(message, LogView.CursorMoved)
+                    and message.view is self.view)
 
     class Selected(CursorMoved):
         """``enter`` on a row."""

@@ -96,6 +96,9 @@ class Polled(Message):
     generation: int
     arrived: int
 
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, Polled)
+
 
 @dataclass
 class Summaries(Message):
