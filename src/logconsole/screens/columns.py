@@ -30,7 +30,10 @@ SHORT_LABELS = {
 }
 """Header labels where the field name would not fit its column."""
 
-MIN_FLEX = 12
+MIN_FLEX = 24
+"""Cells the flexible column keeps before other columns shrink."""
+MIN_SHRUNK = 8
+"""Narrowest a shrinking column gets."""
 TIME_WIDTH = {"relative": 7, "absolute": 19}
 
 
@@ -75,12 +78,21 @@ def columns_for(kind: K.Kind | None, time_mode: str = "relative") -> tuple[Colum
 def layout(columns: tuple[Column, ...], width: int) -> list[int]:
     """Widths that fill ``width``: fixed columns as declared, the flexible one the rest.
 
-    Columns are separated by one space; a narrow terminal shrinks the flexible
-    column down to :data:`MIN_FLEX` before anything is cut.
+    Columns are separated by one space.  When the terminal is narrow, the
+    widest text columns give up cells (down to :data:`MIN_SHRUNK`) so that the
+    flexible column (the message, the summary) keeps :data:`MIN_FLEX` cells.
     """
-    fixed = sum(c.width for c in columns if c.width) + (len(columns) - 1)
-    flex = max(MIN_FLEX, width - fixed)
-    return [c.width or flex for c in columns]
+    widths = [c.width for c in columns]
+    used = sum(widths) + (len(columns) - 1)
+    shrinkable = [i for i, c in enumerate(columns) if c.width and c.align == "left" and c.name != "created_at"]
+    while used + MIN_FLEX > width:
+        i = max(shrinkable, key=lambda j: widths[j], default=None)
+        if i is None or widths[i] <= MIN_SHRUNK:
+            break
+        widths[i] -= 1
+        used -= 1
+    flex = max(MIN_SHRUNK, width - used)
+    return [w or flex for w in widths]
 
 
 # ---------------------------------------------------------------- values
