@@ -269,6 +269,7 @@ async def test_detail_opens_shows_fields_and_closes(seeded: Path) -> None:
 async def test_detail_is_beside_the_list_when_wide(seeded: Path) -> None:
     app = console(seeded)
     async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
         await pilot.press("enter")
         await settle(pilot)
         pane = app.screen.query_one(DetailPane)
@@ -516,7 +517,9 @@ async def test_pause_keeps_the_view_still(seeded: Path) -> None:
 async def test_markup_and_escape_sequences_are_shown_literally(seeded: Path) -> None:
     app = console(seeded)
     async with app.run_test(size=(160, 40)) as pilot:
-        await pilot.press("2", "enter")
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("enter")
         await settle(pilot)
         text = screen_text(app)
         # the list line and the detail pane both show the text as typed, escapes visible
