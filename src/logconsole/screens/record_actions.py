@@ -99,7 +99,7 @@ class RecordActions:
                 if n > MARK_LIMIT:
                     self.post_message(ActionDone(
                         f"{n:,} records match: too many to mark here (at most {MARK_LIMIT:,}). "
-                        "Narrow the filters, or use `logconsole resolve` / `logconsole delete` with them.",
+                        "Narrow the filters (`logconsole delete` takes the same filters).",
                         "warning", reload=False, clear_marks=False))
                     return
                 ids = query.ids_matching(conn, flt)
