@@ -166,6 +166,17 @@ async def test_typing_waits_for_three_letters(seeded: Path) -> None:
         assert view(app).total == 2 and main(app).state.search == "dea"
 
 
+async def test_a_new_query_keeps_the_old_rows_until_its_own_arrive(seeded: Path) -> None:
+    app = console(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        v = view(app)
+        v.show(query.Filter(search="deadlock"), query.NEWEST, v.columns)
+        assert v.row_count == 41 and v.row_at(0) is not None  # no empty frame while typing
+        await settle(pilot)
+        assert v.row_count == 2 and v.total == 2
+
+
 async def test_quick_ranges(seeded: Path) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:

@@ -190,6 +190,7 @@ class LogView(ScrollView, can_focus=True):
         self._now = clock()
         self._counting = 0
         """The generation whose count starts once its first page is in."""
+        self._previous_count = 0
         self._count_lock = threading.Lock()
         self._counting_conn: sqlite3.Connection | None = None
 
@@ -201,6 +202,7 @@ class LogView(ScrollView, can_focus=True):
         self.flt, self.sort, self.columns = flt, sort, columns
         self._widths = []
         self._interrupt_count()
+        self._previous_count = self.row_count
         self.generation += 1
         self.total = None
         self._pending.clear()
@@ -240,11 +242,14 @@ class LogView(ScrollView, can_focus=True):
 
     @property
     def row_count(self) -> int:
-        """Rows known so far: the count, or the loaded rows until it is known."""
+        """Rows known so far: the count; until it is known, the first page's rows,
+        or (before that page arrives) as many as the previous query showed."""
         if self.total is not None:
             return self.total
         first = self._pages.get(0)
-        return len(first[1]) if first and first[0] == self.generation else 0
+        if first is not None and first[0] == self.generation:
+            return len(first[1])
+        return self._previous_count
 
     @property
     def at_top(self) -> bool:
