@@ -241,6 +241,10 @@ def test_search_combines_with_other_filters(conn: sqlite3.Connection, sample: di
     assert find(conn, search="cpu", where=["requires_action=true"]) == [sample["hot"]]
     assert find(conn, search="cpu", since="1h") == [sample["hot"]]
     assert find(conn, search="declined", types=["error"]) == []
+    assert count(conn, make_filter(search="cpu", types=["system"], now=NOW)) == 2
+    assert count(conn, make_filter(search="cpu", since="1h", now=NOW)) == 1
+    assert count(conn, make_filter(search="declined", types=["error"])) == 0
+    assert count(conn, make_filter(search="!!!", types=["error"])) == 0  # nothing to search for
 
 
 def test_search_as_you_type_treats_the_last_word_as_a_prefix(conn: sqlite3.Connection, sample: dict[str, int]) -> None:
@@ -358,10 +362,11 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Any:
     size=st.integers(1, 12),
     bounds=st.tuples(st.none() | st.integers(0, 40), st.none() | st.integers(0, 40)),
     types=st.sampled_from([(), ("error",), ("activity", "chat")]),
+    count_each=st.sampled_from([0, 10_000]),
 )
 def test_search_pages_equal_the_general_plan(
     scratch: sqlite3.Connection, records: list[tuple[int, str, str]], text: str, descending: bool, size: int,
-    bounds: tuple[int | None, int | None], types: tuple[str, ...],
+    bounds: tuple[int | None, int | None], types: tuple[str, ...], count_each: int,
 ) -> None:
     """Whatever the arrival order, every page of a search equals the plain SQL's."""
     scratch.execute("DELETE FROM records")
@@ -375,8 +380,11 @@ def test_search_pages_equal_the_general_plan(
     if flt.since and flt.until and flt.since == flt.until:
         return
     sort = Sort("created_at", descending)
-    with patch.object(Q, "_SEARCH_FIRST_SET", 4), patch.object(Q, "_SEARCH_MAX_SET", 64):
-        assert _all_pages(scratch, flt, sort, size) == _offset_order(scratch, flt, sort)
+    with patch.object(Q, "_SEARCH_FIRST_SET", 4), patch.object(Q, "_SEARCH_MAX_SET", 64), \
+            patch.object(Q, "_COUNT_EACH_MATCH", count_each):
+        expected = _offset_order(scratch, flt, sort)
+        assert _all_pages(scratch, flt, sort, size) == expected
+        assert count(scratch, flt) == len(expected)
 
 
 def test_iter_rows_streams_every_row_in_order(conn: sqlite3.Connection) -> None:
