@@ -152,6 +152,20 @@ async def test_search_as_you_type_enter_and_escape(seeded: Path) -> None:
         assert not [n for n in notes(app) if "cannot" in n]
 
 
+async def test_keys_typed_in_one_burst_after_slash_reach_the_search_box(seeded: Path) -> None:
+    from textual import events
+
+    app = console(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for key, char in [("slash", "/"), *((c, c) for c in "deadlock")]:  # no pause between keys
+            app._driver.send_message(events.Key(key, char))  # type: ignore[union-attr]
+        await wait_for(pilot, lambda: main(app).state.search == "deadlock")
+        await settle(pilot)
+        assert view(app).total == 2
+        assert main(app).state.range_name == "all"  # "m" was not taken for "this month"
+
+
 async def test_typing_waits_for_three_letters(seeded: Path) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:

@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -72,6 +73,19 @@ class LogConsoleApp(App[None]):
 
     def on_unmount(self) -> None:
         self.pool.close()
+
+    def on_key(self, event: events.Key) -> None:
+        """Hand over keys typed right after ``/``.
+
+        Keys arriving in one burst (a fast typist, a paste without bracketed
+        paste, ``tmux send-keys``) are all routed to the list before ``/``
+        moves the focus to the search box; they bubble up here with the box
+        focused, which would have consumed them, so they go to the box in order.
+        """
+        focused = self.focused
+        if focused is not None and focused.check_consume_key(event.key, event.character):
+            event.stop()
+            focused.post_message(events.Key(event.key, event.character))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette: every console action (with its key), then Textual's own."""

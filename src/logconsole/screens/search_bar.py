@@ -53,7 +53,8 @@ class SearchBar(Input):
         self.value = current
         self.cursor_position = len(current)
         self.display = True
-        self.focus()
+        # Focus now, not after a refresh: keys typed right after "/" belong to the box.
+        self.screen.set_focus(self)
 
     def _close(self) -> None:
         if self._timer is not None:
