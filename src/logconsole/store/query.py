@@ -432,17 +432,32 @@ def _search_page(
         if len(rows) < limit:  # the end of the results, if nothing was left out
             if edge is not None:
                 n *= 4
-            elif near is not None:
-                near = None
-            else:
+                continue
+            if near is None:
+                return rows  # every match was a candidate
+            # Every match on this side of `near` was a candidate; what of the others?
+            beyond = conn.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM records_fts WHERE records_fts MATCH ? "
+                f"AND rowid {beyond_near} ? LIMIT ?)", (expr, near, _SEARCH_FIRST_SET * 4),
+            ).fetchone()[0]
+            if beyond == 0:
                 return rows
+            if beyond < _SEARCH_FIRST_SET * 4:  # few: take every match
+                near, n = None, n + beyond
+                continue
+            # Many (they mostly sort before the cursor): move `near` past every
+            # record after the cursor that passes the filters; few remain at the end.
+            extreme = _span_extreme(conn, rest, rest_params, None, desc)
+            if extreme is None or (extreme <= near if desc else extreme >= near):
+                return rows
+            near = extreme
             continue
         last = rows[-1]
         if edge is not None and _in_span_outside(conn, rest, rest_params, last, desc, f"id {beyond_far} ?", edge):
             n *= 4
             continue
         if near is not None and _in_span_outside(conn, rest, rest_params, last, desc, f"id {beyond_near} ?", near):
-            near = _span_extreme(conn, rest, rest_params, last, desc)
+            near = _span_extreme(conn, rest, rest_params, last, desc)  # not None: a record was just found
             continue
         return rows
     return None
@@ -482,13 +497,17 @@ def _in_span_outside(
     return conn.execute(sql, [*span_params, bound, *params]).fetchone() is not None
 
 
-def _span_extreme(conn: sqlite3.Connection, rest: str, params: list[Any], last: dict[str, Any], desc: bool) -> int:
-    """The farthest id on the near side among records in the page's span: the
-    near bound that leaves none of them out."""
-    span, span_params = _span(last, desc)
+def _span_extreme(
+    conn: sqlite3.Connection, rest: str, params: list[Any], last: dict[str, Any] | None, desc: bool,
+) -> int | None:
+    """The farthest id on the near side among records in the page's span (all
+    records after the cursor when ``last`` is ``None``): the near bound that
+    leaves none of them out."""
+    span, span_params = _span(last, desc) if last is not None else ("1", [])
     agg = "max" if desc else "min"
     sql = f"SELECT {agg}(id) FROM records INDEXED BY idx_records_time WHERE {span} AND {rest}"
-    return int(conn.execute(sql, [*span_params, *params]).fetchone()[0])
+    found = conn.execute(sql, [*span_params, *params]).fetchone()[0]
+    return None if found is None else int(found)
 
 
 def cursor_of(row: dict[str, Any], sort: Sort = NEWEST) -> Cursor:
