@@ -251,7 +251,7 @@ def bench_queries(db: Path, rows: int) -> None:
         report(Result(f"{label} {text!r} ({matches:,} matches)", ms, "ms", ref, "general plan",
                       "<= 20 ms", ms <= 20))
     flt = make_filter(search=_data.COMMON_WORD)
-    for depth in (1_000, 10_000):
+    for depth in (1_000, 10_000, count(conn, flt) - 20):
         sql, params = select_sql(conn, flt, NEWEST, limit=1, offset=depth - 1, columns="created_at, id")
         after = Cursor(*conn.execute(sql, params).fetchone())
         ms = median_ms(lambda: fetch_page(conn, flt, NEWEST, limit=50, after=after))
