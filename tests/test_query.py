@@ -395,6 +395,20 @@ def test_iter_rows_streams_every_row_in_order(conn: sqlite3.Connection) -> None:
         _offset_order(conn, flt, OLDEST)[:25]
 
 
+def test_large_search_pages_walk_the_time_index_and_stay_exact(conn: sqlite3.Connection) -> None:
+    """Pages too big for the candidate path take the general one; a common word
+    then walks the time index, testing membership (``+id IN``)."""
+    add_many(conn, _varied_records(2600, seed=9))
+    for text in ("record", "alpha", "gamma prompt"):
+        flt = make_filter(search=text)
+        for sort in (NEWEST, OLDEST, Sort("id", True)):
+            expected = _offset_order(conn, flt, sort)
+            assert [r["id"] for r in iter_rows(conn, flt, sort, page_size=2100)] == expected
+    sql, params = select_sql(conn, make_filter(search="record"), NEWEST, limit=2100, search_walks=True)
+    plan = " | ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+    assert "idx_records_time" in plan and "TEMP B-TREE" not in plan, plan
+
+
 def test_page_cost_does_not_grow_with_depth(conn: sqlite3.Connection) -> None:
     """A keyset page reads about a page of rows whatever its depth (SQLite's VM step counter)."""
     add_many(conn, _varied_records(3000, seed=2))

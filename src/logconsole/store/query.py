@@ -241,8 +241,12 @@ def _column(name: str) -> str:
     return name
 
 
-def where_sql(conn: sqlite3.Connection, flt: Filter) -> tuple[str, list[Any]]:
-    """The WHERE clause (without the word) and its parameters; ``1`` when empty."""
+def where_sql(conn: sqlite3.Connection, flt: Filter, *, search_walks: bool = False) -> tuple[str, list[Any]]:
+    """The WHERE clause (without the word) and its parameters; ``1`` when empty.
+
+    ``search_walks`` tests search matches for membership only (``+id IN``), so
+    SQLite walks an index in the page's order instead of looking every match up.
+    """
     clauses: list[str] = []
     params: list[Any] = []
     if flt.types and len(flt.types) < len(K.KINDS):
@@ -289,7 +293,8 @@ def where_sql(conn: sqlite3.Connection, flt: Filter) -> tuple[str, list[Any]]:
         if expr is None:
             clauses.append("0")
         else:
-            clauses.append("id IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?)")
+            member = "+id" if search_walks else "id"
+            clauses.append(f"{member} IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?)")
             params.append(expr)
     return (" AND ".join(clauses) or "1"), params
 
@@ -332,8 +337,9 @@ def select_sql(
     after: Cursor | None = None,
     offset: int = 0,
     columns: str = "*",
+    search_walks: bool = False,
 ) -> tuple[str, list[Any]]:
-    where, params = where_sql(conn, flt)
+    where, params = where_sql(conn, flt, search_walks=search_walks)
     ks, ks_params = _keyset(sort, after)
     if ks:
         where = f"{where} AND {ks}"
@@ -372,8 +378,26 @@ def fetch_page(
         rows = _search_page(conn, flt, sort, limit + offset, after)
         if rows is not None:
             return rows[offset:]
-    sql, params = select_sql(conn, flt, sort, limit=limit, after=after, offset=offset)
+    walks = bool(flt.search) and sort.column in ("created_at", "id") and _matches_are_common(
+        conn, flt, limit + offset)
+    sql, params = select_sql(conn, flt, sort, limit=limit, after=after, offset=offset, search_walks=walks)
     return list(_dict_rows(conn.execute(sql, params)))
+
+
+def _matches_are_common(conn: sqlite3.Connection, flt: Filter, wanted: int) -> bool:
+    """Whether walking the time index, testing each record against the set of
+    matches, finds ``wanted`` rows sooner than looking every match up would.
+
+    Walking reads about ``wanted * records / matches`` index entries, each some
+    twenty times cheaper than a row lookup: a word in a fifth of the records
+    pages in 25 ms instead of 700, while a rare word is still looked up.
+    """
+    expr = fts_expression(conn, flt.search or "", prefix=flt.prefix_search)
+    if expr is None:
+        return False
+    matches = conn.execute("SELECT count(*) FROM records_fts WHERE records_fts MATCH ?", (expr,)).fetchone()[0]
+    records = conn.execute("SELECT max(id) FROM records").fetchone()[0] or 0
+    return matches > 0 and wanted * records <= 20 * matches * matches
 
 
 # A time-ordered page of search results.  The general plan looks up every match
