@@ -400,3 +400,15 @@ def test_ingest_raises_only_ingest_error_and_its_rows_store(
         parse_line(line, kind=kind, now=NOW)
     except IngestError:
         pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(line=st.one_of(st.text(max_size=80), st.binary(max_size=80),
+                      st.builds(lambda r: json.dumps(r, default=str), st.dictionaries(_KEYS, _JSONISH, max_size=6))))
+def test_parse_line_raises_only_ingest_error(line: str | bytes) -> None:
+    try:
+        row = parse_line(line, kind="activity", now=NOW)
+    except IngestError as exc:
+        assert exc.reason
+    else:
+        assert row["type"] in ("activity", "error", "ai", "chat", "system")
