@@ -174,3 +174,20 @@ def test_progress_bars_on_a_terminal(tmp_path: Path, db_path: Path) -> None:
     code, shown = _with_terminal_stderr(db_path, "export", "-o", str(target))
     assert code == 0 and "exporting to out.jsonl" in shown and "exported 3,000 records" in shown
     assert len(target.read_text().splitlines()) == 3000
+
+
+def test_paths_given_before_the_command_hold_for_it(tmp_path: Path) -> None:
+    """``logconsole --db X query`` reads X, not the default database."""
+    chosen = tmp_path / "chosen.db"
+    conn = connect(chosen)
+    add(conn, type="error", message="only in the chosen database")
+    conn.close()
+    env = {k: v for k, v in os.environ.items() if k != "LOGCONSOLE_DB"}
+    out = subprocess.run(
+        [sys.executable, "-m", "logconsole", "--db", str(chosen), "query", "--format", "jsonl"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert [json.loads(line)["message"] for line in out.stdout.splitlines()] == [
+        "only in the chosen database"
+    ]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 import click
+from click.core import ParameterSource
 
 from logconsole import __version__
 from logconsole.cli_options import CONTEXT_SETTINGS
@@ -25,6 +28,14 @@ def cli(ctx: click.Context, **console: object) -> None:
     """
     if ctx.invoked_subcommand is None:
         tui_command.run_console(**console)  # type: ignore[arg-type]
+        return
+    # `logconsole --db X query`: paths given before the command hold for it.
+    for param, var in _PATH_ENV.items():
+        if ctx.get_parameter_source(param) == ParameterSource.COMMANDLINE and console.get(param):
+            os.environ[var] = os.fspath(console[param])  # type: ignore[arg-type]
+
+
+_PATH_ENV = {"db_path": "LOGCONSOLE_DB", "socket_path": "LOGCONSOLE_SOCKET", "config_path": "LOGCONSOLE_CONFIG"}
 
 
 for module in (store_commands, collector_commands, tui_command):
