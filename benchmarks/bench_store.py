@@ -1,4 +1,4 @@
-"""Store benchmarks: import rate, search, keyset pages, counts, the query command, export.
+"""Store benchmarks: import rate, resolve, search, keyset pages, counts, the query command, export.
 
 Every figure is printed next to a reference measured in the same run, and the
 ratio is what the targets in ``docs/performance.md`` are about.
@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = set(args.only or ("import", "queries", "command", "export"))
     print(f"python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs")
     db = database_of(args.rows, args.rebuild)
-    small = database_of(1000)
+    small = database_of(1000, args.rebuild)
     with tempfile.TemporaryDirectory(dir=DATA_DIR) as tmp:
         work = Path(tmp)
         if "import" in parts:
