@@ -203,17 +203,19 @@ def coerce(field: K.Field, value: Any) -> Any:
     raise AssertionError(f"unknown field type {t}")  # pragma: no cover
 
 
-_ENUM_TABLES: dict[int, dict[str, str]] = {}
+_ENUM_TABLES: dict[int, tuple[K.Field, dict[str, str]]] = {}
+"""Per field (by identity; the entry holds the field, so its id is never reused)."""
 
 
 def _enum_table(field: K.Field) -> dict[str, str]:
     """Lower-case spelling -> stored value, synonyms included, built once per field."""
-    table = _ENUM_TABLES.get(id(field))
-    if table is None:
-        table = {v: v for v in field.values}
-        for other, value in field.synonyms:
-            table.setdefault(other, value)
-        _ENUM_TABLES[id(field)] = table
+    hit = _ENUM_TABLES.get(id(field))
+    if hit is not None and hit[0] is field:
+        return hit[1]
+    table = {v: v for v in field.values}
+    for other, value in field.synonyms:
+        table.setdefault(other, value)
+    _ENUM_TABLES[id(field)] = (field, table)
     return table
 
 
