@@ -66,6 +66,8 @@ def test_type_filter(conn: sqlite3.Connection, sample: dict[str, int]) -> None:
     assert len(find(conn, types=[])) == len(sample)
     with pytest.raises(QueryError, match="unknown type 'metric'; expected one of: activity, error, ai, chat, system"):
         make_filter(types=["metric"])
+    with pytest.raises(QueryError, match="unknown type \"x' OR 1\""):  # kind names are written into SQL
+        ids(conn, Filter(types=("error", "x' OR 1")))
 
 
 def test_since_and_until(conn: sqlite3.Connection, sample: dict[str, int]) -> None:
