@@ -45,6 +45,27 @@ async def test_records_and_offsets_commit_together_and_sync_waits_for_them(db_pa
         await p.close()
 
 
+async def test_a_record_and_its_offset_are_one_queue_item(db_path: Path) -> None:
+    """A tailed line's record carries its offset, so a batch boundary (here every
+    3 items) can never commit one without the other."""
+    p = await started(db_path, max_batch=3)
+    try:
+        for i in range(10):
+            await p.put_raw({"type": "activity", "message": f"line {i}"},
+                            offset=FileOffset("/var/log/b.log", 5, (i + 1) * 7, "h"))
+        assert p.queue_depth <= 10
+        await p.sync()
+        conn = connect(db_path, readonly=True)
+        try:
+            assert conn.execute("SELECT count(*) FROM records").fetchone()[0] == 10
+            assert conn.execute("SELECT offset FROM file_offsets").fetchall() == [(70,)]
+        finally:
+            conn.close()
+        assert p.counters.received == 10 and p.counters.committed == 10
+    finally:
+        await p.close()
+
+
 async def test_invalid_records_raise_and_are_not_queued(db_path: Path) -> None:
     p = await started(db_path)
     try:

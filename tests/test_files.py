@@ -44,8 +44,13 @@ class StoreSink:
         self.rows: list[Row] = []
         self.commits_left = commits
 
-    async def put_raw(self, raw: dict[str, Any], *, kind: str | None = None, trusted: dict[str, Any] | None = None) -> None:
+    async def put_raw(
+        self, raw: dict[str, Any], *, kind: str | None = None, trusted: dict[str, Any] | None = None,
+        offset: FileOffset | None = None,
+    ) -> None:
         self.rows.append(normalize(raw, kind=kind, trusted=trusted))
+        if offset is not None:
+            await self.put_offset(offset)
 
     async def put_offset(self, mark: FileOffset) -> None:
         if self.commits_left is not None:

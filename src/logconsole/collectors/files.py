@@ -530,11 +530,13 @@ class FileTailer:
         if not text.strip():
             return
         self.lines += 1
+        mark = t.mark()
         reason: str | None = None
         body = text.strip()
         if body.startswith("{") and not cut:
-            reason = await self._put_json(t, body)
+            reason = await self._put_json(t, body, mark)
             if reason == "":
+                t.marked = (t.path, t.offset)
                 return
         raw: dict[str, Any] = {
             "type": "activity",
@@ -546,12 +548,14 @@ class FileTailer:
         if reason:
             raw["ingest_error"] = reason
         try:
-            await self.sink.put_raw(raw, kind="activity")
+            await self.sink.put_raw(raw, kind="activity", offset=mark)
         except IngestError as exc:
             self.rejected += 1
             log.warning("%s: line refused: %s", t.path, exc.reason)
+        else:
+            t.marked = (t.path, t.offset)
 
-    async def _put_json(self, t: _Tracked, body: str) -> str | None:
+    async def _put_json(self, t: _Tracked, body: str, mark: FileOffset) -> str | None:
         """Put a JSON line; ``""`` when stored, else why not (``None``: not JSON at all)."""
         try:
             obj = json.loads(body)
@@ -561,7 +565,7 @@ class FileTailer:
             return None
         obj.setdefault("file", t.path)
         try:
-            await self.sink.put_raw(obj, kind=self.default_kind)
+            await self.sink.put_raw(obj, kind=self.default_kind, offset=mark)
         except IngestError as exc:
             return exc.reason
         return ""

@@ -91,11 +91,17 @@ class Pipeline:
     # -- the Sink -------------------------------------------------------------
 
     async def put_raw(
-        self, raw: dict[str, Any], *, kind: str | None = None, trusted: dict[str, Any] | None = None
+        self, raw: dict[str, Any], *, kind: str | None = None, trusted: dict[str, Any] | None = None,
+        offset: FileOffset | None = None,
     ) -> None:
-        """Normalise and queue one record; raises ``IngestError`` when it is invalid."""
+        """Normalise and queue one record (with the file offset reached after it, if
+        any: one queue item, so one transaction); raises ``IngestError`` when invalid."""
         row = normalize(raw, kind=kind, redactor=self.redactor, trusted=trusted)
-        await self.put_row(row)
+        if offset is None:
+            await self.put_row(row)
+        else:
+            self.counters.received += 1
+            await self._queue.put((row, offset))
 
     async def put_offset(self, mark: FileOffset) -> None:
         """Queue a tailed file's offset, committed with the records put before it."""
@@ -175,6 +181,10 @@ class Pipeline:
             for item in items:
                 if isinstance(item, dict):
                     rows.append(item)
+                elif isinstance(item, tuple):
+                    row, mark = item
+                    rows.append(row)
+                    offsets.append((mark.path, mark.inode, mark.offset, mark.head))
                 elif isinstance(item, FileOffset):
                     offsets.append((item.path, item.inode, item.offset, item.head))
                 elif isinstance(item, _SyncMark):
