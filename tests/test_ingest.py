@@ -412,3 +412,11 @@ def test_parse_line_raises_only_ingest_error(line: str | bytes) -> None:
         assert exc.reason
     else:
         assert row["type"] in ("activity", "error", "ai", "chat", "system")
+
+
+def test_a_record_without_text_is_summarised_by_what_it_has() -> None:
+    from logconsole.kinds import summary
+
+    assert summary({"type": "ai", "ai_model": "gpt-4", "prompt": None}) == "gpt-4"
+    assert summary({"type": "ai", "ai_model": "gpt-4", "prompt": "Summarise"}) == "Summarise"
+    assert summary({"type": "error", "message": "boom"}) == "boom"

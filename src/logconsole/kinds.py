@@ -162,7 +162,7 @@ AI = Kind(
     ),
     columns=("ai_model", "status", "tokens_used", "response_time_ms", "prompt"),
     level_field="status",
-    summary_fields=("prompt", "error_message", "response"),
+    summary_fields=("prompt", "error_message", "response", "ai_model"),
 )
 
 CHAT = Kind(
