@@ -420,3 +420,9 @@ def test_a_record_without_text_is_summarised_by_what_it_has() -> None:
     assert summary({"type": "ai", "ai_model": "gpt-4", "prompt": None}) == "gpt-4"
     assert summary({"type": "ai", "ai_model": "gpt-4", "prompt": "Summarise"}) == "Summarise"
     assert summary({"type": "error", "message": "boom"}) == "boom"
+
+
+def test_json_errors_read_once_whatever_the_wording() -> None:
+    with pytest.raises(IngestError) as info:
+        parse_line('{"bad json')
+    assert str(info.value) == "invalid JSON: Unterminated string starting at column 2"

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from logconsole import extjson
-from logconsole.ingest import DEFAULT_REDACTOR, IngestError, Redactor, Row, normalize
+from logconsole.ingest import DEFAULT_REDACTOR, IngestError, Redactor, Row, json_error, normalize
 from logconsole.kinds import resolve_kind
 from logconsole.store.writer import insert_rows
 from logconsole.timeutil import format_ts, utcnow
@@ -125,10 +125,6 @@ def _loads(text: str) -> Any:
         raise ValueError("nested too deeply") from None
 
 
-def _json_reason(exc: json.JSONDecodeError) -> str:
-    return f"invalid JSON: {exc.msg} at column {exc.colno}"
-
-
 def _finish_line(start: bytes, stream: IO[bytes]) -> bytes | None:
     """``start`` and the rest of its line; ``None`` (the rest skipped unread)
     when the line is longer than :data:`MAX_RECORD_BYTES`."""
@@ -170,7 +166,7 @@ def _line_items(first: list[bytes | None], rest: Iterator[bytes | None]) -> Iter
             try:
                 yield _Item(line_no, None, _loads(text))
             except json.JSONDecodeError as exc:
-                yield _Item(line_no, None, error=_json_reason(exc))
+                yield _Item(line_no, None, error=json_error(exc))
             except ValueError as exc:
                 yield _Item(line_no, None, error=f"invalid JSON: {exc}")
 
@@ -275,7 +271,7 @@ def _stream_items(head: bytes, rest: IO[bytes], array: bool) -> Iterator[_Item]:
                 value = _next_value(ts)
             except json.JSONDecodeError as exc:
                 yield _Item(line, record if array else None,
-                            error=f"{_json_reason(exc)}; the rest of the file was not read")
+                            error=f"{json_error(exc)}; the rest of the file was not read")
                 return
             yield _Item(line, record if array else None, value)
             if array:

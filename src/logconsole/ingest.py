@@ -373,14 +373,23 @@ def _snake_metrics(value: Any) -> Any:
 _DEFAULTS = _kind_defaults()
 
 
-def parse_line(line: str | bytes, *, kind: str | None = None, **opts: Any) -> Row:
-    """Decode one JSON line and normalise it."""
+def json_error(exc: json.JSONDecodeError) -> str:
+    """What is wrong with a JSON text, in the one wording every door uses."""
+    return f"invalid JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}"
+
+
+def decode_json(text: str | bytes) -> Any:
+    """The JSON value of ``text``, or :class:`IngestError` saying what is wrong."""
     try:
-        data = json.loads(line)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise IngestError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+        raise IngestError(json_error(exc)) from None
     except UnicodeDecodeError:
         raise IngestError("invalid UTF-8") from None
     except RecursionError:
         raise IngestError("invalid JSON: nested too deeply") from None
-    return normalize(data, kind=kind, **opts)
+
+
+def parse_line(line: str | bytes, *, kind: str | None = None, **opts: Any) -> Row:
+    """Decode one JSON line and normalise it."""
+    return normalize(decode_json(line), kind=kind, **opts)

@@ -30,7 +30,7 @@ from typing import Any
 from logconsole.collectors.framing import Frame, Framer
 from logconsole.collectors.pipeline import CommitError, Pipeline
 from logconsole.collectors.syslog import SyslogError, parse_syslog
-from logconsole.ingest import IngestError
+from logconsole.ingest import IngestError, decode_json
 
 log = logging.getLogger("logconsole.daemon")
 
@@ -68,12 +68,7 @@ def decode_json_line(data: bytes) -> Any:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise IngestError(f"invalid UTF-8 at byte {exc.start + 1}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise IngestError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
-    except RecursionError:
-        raise IngestError("invalid JSON: nested too deeply") from None
+    return decode_json(text)
 
 
 class SocketServer:

@@ -20,6 +20,7 @@ from logconsole.cli_options import (
 )
 from logconsole.config import ConfigError, Settings, parse_mode
 from logconsole.kinds import KIND_NAMES
+from logconsole.ingest import json_error
 
 
 def _mode(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
@@ -122,8 +123,8 @@ def send(socket_path: Path | None, records: tuple[str, ...], timeout: float, qui
         for n, text in enumerate(records, 1):
             try:
                 value = json.loads(text)
-            except ValueError as exc:
-                raise click.ClickException(f"argument {n}: invalid JSON: {exc}") from None
+            except json.JSONDecodeError as exc:
+                raise click.ClickException(f"argument {n}: {json_error(exc)}") from None
             compact.append(json.dumps(value, ensure_ascii=False).encode())
         lines, unit = compact, "argument"
     else:
