@@ -6,8 +6,6 @@ import os
 import sqlite3
 from pathlib import Path
 
-import sqlite_utils
-
 from logconsole.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 
@@ -93,11 +91,6 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.execute("ROLLBACK")
         raise
     return found
-
-
-def database(conn: sqlite3.Connection) -> sqlite_utils.Database:
-    """A sqlite-utils view of a connection, for table introspection and ad-hoc use."""
-    return sqlite_utils.Database(conn)
 
 
 def file_size(path: str | os.PathLike[str]) -> int:
