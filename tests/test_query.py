@@ -304,7 +304,7 @@ def _offset_order(conn: sqlite3.Connection, flt: Filter, sort: Sort) -> list[int
     return [r[0] for r in conn.execute(sql, params)]
 
 
-@pytest.mark.parametrize("column", ["created_at", "id", "type", "status_code", "severity", "duration_ms"])
+@pytest.mark.parametrize("column", ["created_at", "id", "type", "status_code", "severity", "level", "status", "duration_ms"])
 @pytest.mark.parametrize("descending", [True, False])
 def test_keyset_pages_cover_everything_once_in_order(
     conn: sqlite3.Connection, column: str, descending: bool,
@@ -320,6 +320,22 @@ def test_keyset_pages_cover_everything_once_in_order(
         by_offset = [r["id"] for off in range(0, len(expected), 9)
                      for r in fetch_page(conn, flt, sort, limit=9, offset=off)]
         assert by_offset == expected
+
+
+def test_level_like_columns_sort_by_how_bad_not_by_spelling(conn: sqlite3.Connection) -> None:
+    for sev in ("medium", "critical", "low", "high"):
+        add(conn, type="error", message=sev, severity=sev)
+    for status in ("warning", "healthy", "critical", "error"):
+        add(conn, type="system", status=status)
+    errors = make_filter(types=["error"])
+    worst_first = [r["severity"] for r in fetch_page(conn, errors, Sort("severity", True), limit=10)]
+    assert worst_first == ["critical", "high", "medium", "low"]
+    first = fetch_page(conn, errors, Sort("severity", False), limit=2)
+    rest = fetch_page(conn, errors, Sort("severity", False), limit=10,
+                      after=cursor_of(first[-1], Sort("severity", False)))
+    assert [r["severity"] for r in first + rest] == ["low", "medium", "high", "critical"]
+    systems = fetch_page(conn, make_filter(types=["system"]), Sort("status", True), limit=10)
+    assert [r["status"] for r in systems] == ["critical", "error", "warning", "healthy"]
 
 
 @pytest.mark.parametrize("descending", [True, False])

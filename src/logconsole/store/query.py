@@ -299,10 +299,36 @@ def where_sql(conn: sqlite3.Connection, flt: Filter, *, search_walks: bool = Fal
     return (" AND ".join(clauses) or "1"), params
 
 
+def _rank_tables() -> dict[str, dict[str, int]]:
+    """How bad each value of a kind's level field is (``debug`` < ... < ``critical``),
+    so sorting by level, severity or status goes by rank, not by spelling.  A
+    field shared by kinds (``status``) takes the longest scale's ranks first."""
+    fields = [k.by_name[k.level_field] for k in K.KINDS.values() if k.by_name[k.level_field].type == "enum"]
+    tables: dict[str, dict[str, int]] = {}
+    for f in sorted(fields, key=lambda f: -len(f.values)):
+        table = tables.setdefault(f.name, {})
+        for i, value in enumerate(f.values):
+            table.setdefault(value, i)
+    return tables
+
+
+_RANKS = _rank_tables()
+
+
+def _sort_expr(column: str) -> str:
+    """The SQL a column sorts by: itself, or its rank for level-like enums."""
+    col = _column(column)
+    table = _RANKS.get(col)
+    if table is None:
+        return col
+    whens = " ".join(f"WHEN '{v}' THEN {r}" for v, r in table.items())
+    return f"(CASE {col} {whens} END)"
+
+
 def _keyset(sort: Sort, after: Cursor | None) -> tuple[str, list[Any]]:
     if after is None:
         return "", []
-    col = _column(sort.column)
+    col = _sort_expr(sort.column)
     if col in ("created_at", "id", "type"):  # never NULL: a row-value comparison uses the index
         if col == "id":
             return ("id < ?" if sort.descending else "id > ?"), [after.id]
@@ -322,7 +348,7 @@ def _keyset(sort: Sort, after: Cursor | None) -> tuple[str, list[Any]]:
 
 def _order(sort: Sort) -> str:
     direction = "DESC" if sort.descending else "ASC"
-    col = _column(sort.column)
+    col = _sort_expr(sort.column)
     if col == "id":
         return f"id {direction}"
     return f"{col} {direction}, id {direction}"
@@ -535,7 +561,11 @@ def _span_extreme(
 
 
 def cursor_of(row: dict[str, Any], sort: Sort = NEWEST) -> Cursor:
-    return Cursor(row.get(sort.column), int(row["id"]))
+    value = row.get(sort.column)
+    table = _RANKS.get(sort.column)
+    if table is not None:
+        value = table.get(value)  # type: ignore[arg-type]
+    return Cursor(value, int(row["id"]))
 
 
 def iter_rows(
