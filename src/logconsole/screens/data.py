@@ -19,7 +19,7 @@ from typing import Any
 from logconsole.ingest import IngestError
 from logconsole.store import query
 from logconsole.store.db import StoreError, connect
-from logconsole.store.query import Cursor, Filter, Sort
+from logconsole.store.query import Condition, Cursor, Filter, Sort
 
 STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, StoreError, query.QueryError, IngestError, OSError)
 """What a worker's database work may raise; the worker reports it instead of crashing the console."""
@@ -92,9 +92,17 @@ def fetch_page_rows(
     The cheapest path wins: a keyset continuation from a cached neighbour
     (cost independent of depth), else an offset from whichever end is nearer
     (so "jump to end" at a million rows reads a few hundred rows, not a million).
-    Rows with ids above ``snapshot_id`` arrived after the view was counted; in
-    a newest-first view they sit at the top, so an offset from the top skips them.
+
+    ``snapshot_id`` (unless 0) is the newest id of the view as counted
+    (``total`` is its count): rows with a higher id arrived later and are left
+    out, wherever they sort.  Arrivals do not all sort at the top: an import, a
+    back-dated syslog line or a sample stamped before a record committed ahead
+    of it ranks among older rows, so skipping "as many rows as arrived" from the
+    top would drop rows that belong to the page.  Bounding every page of a view
+    by one id makes all of them read the same moment as its count.
     """
+    if snapshot_id:
+        flt = up_to(flt, snapshot_id)
     if neighbours.before is not None:
         return query.fetch_page(conn, flt, sort, limit=page_size, after=query.cursor_of(neighbours.before, sort))
     if neighbours.after is not None:
@@ -110,10 +118,12 @@ def fetch_page_rows(
         rows = query.fetch_page(conn, flt, sort.flipped(), limit=end - start, offset=from_end)
         rows.reverse()
         return rows
-    shift = 0
-    if snapshot_id and start and sort.descending and sort.column in ("created_at", "id"):
-        shift = count_after(conn, flt, snapshot_id)
-    return query.fetch_page(conn, flt, sort, limit=page_size, offset=start + shift)
+    return query.fetch_page(conn, flt, sort, limit=page_size, offset=start)
+
+
+def up_to(flt: Filter, snapshot_id: int) -> Filter:
+    """``flt`` narrowed to rows stored no later than ``snapshot_id`` (ids only grow)."""
+    return flt.with_(where=(*flt.where, Condition("id", "<=", snapshot_id)))
 
 
 def count_after(conn: sqlite3.Connection, flt: Filter, after_id: int) -> int:
@@ -136,5 +146,5 @@ def is_empty(conn: sqlite3.Connection) -> bool:
 
 __all__ = [
     "PAGE_SIZE", "STORE_ERRORS", "ConnectionPool", "Cursor", "Neighbours", "count_after",
-    "fetch_page_rows", "is_empty", "max_id",
+    "fetch_page_rows", "is_empty", "max_id", "up_to",
 ]

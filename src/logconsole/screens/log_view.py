@@ -99,13 +99,14 @@ class LogView(ScrollView, can_focus=True):
     # ---------------------------------------------------------------- messages
 
     class PageLoaded(Message):
-        """A page of rows read by a worker (replaceable: only the newest matters per page)."""
+        """A page of rows read by a worker, and the newest id when it was read."""
 
-        def __init__(self, generation: int, page: int, rows: list[dict[str, Any]]) -> None:
+        def __init__(self, generation: int, page: int, rows: list[dict[str, Any]], snapshot_id: int = 0) -> None:
             super().__init__()
             self.generation = generation
             self.page = page
             self.rows = rows
+            self.snapshot_id = snapshot_id
 
     class Counted(Message):
         """The row count of the current query, and the id up to which it counted."""
@@ -182,7 +183,15 @@ class LogView(ScrollView, can_focus=True):
         self.total: int | None = None
         """Rows matching the query up to :attr:`snapshot_id`; None until counted."""
         self.snapshot_id = 0
-        """New arrivals are rows with a higher id: they wait for :meth:`reload`."""
+        """The newest id when this query's first page was read.  Every page of the
+        query reads rows up to it, and the count counts up to it, so pages and
+        count describe one moment; rows with a higher id are arrivals: they wait
+        for :meth:`reload`."""
+        self._snapshot_generation = 0
+        """The generation whose first page set :attr:`snapshot_id`."""
+        self._counted = 0
+        """The generation whose count :attr:`total` is (:meth:`reload` keeps the
+        previous count on screen until the new one is in)."""
         self.marks: set[int] = set()
         self._pages: OrderedDict[int, tuple[int, list[dict[str, Any]]]] = OrderedDict()
         self._pending: set[tuple[int, int]] = set()
@@ -275,8 +284,17 @@ class LogView(ScrollView, can_focus=True):
         self._request(0)
 
     @work(thread=True, exclusive=True, group="count")
-    def _count(self, generation: int, flt: Filter) -> None:
-        """Count the query and remember the newest id, in one read transaction.
+    def _count(self, generation: int, flt: Filter, top: int) -> None:
+        """Count the query's rows up to ``top``, the newest id when its first page was read.
+
+        The count runs after that page is in, so records may have been committed
+        in between.  Counting only up to the first page's snapshot keeps the count,
+        the rows on screen and :attr:`snapshot_id` describing one moment: the
+        later records are arrivals, which the screen's poll finds and shows.
+        Counting up to the newest id at count time instead would take them into
+        the total without ever reading them, and the poll, comparing against
+        that id, would never report them: rows silently missing under a right
+        count.
 
         A count of a million rows takes a while; when the query changes first
         (the next search keystroke), :meth:`_interrupt_count` stops it so it
@@ -286,7 +304,6 @@ class LogView(ScrollView, can_focus=True):
             with self.pool.connection() as conn:
                 conn.execute("BEGIN")
                 try:
-                    top = max_id(conn)
                     with self._count_lock:
                         self._counting_conn = conn
                     try:
@@ -309,8 +326,17 @@ class LogView(ScrollView, can_focus=True):
                 self._counting_conn.interrupt()
 
     def _request(self, page: int) -> None:
+        """Ask a worker for ``page`` of the current query.
+
+        The query's first page fixes its moment (:attr:`snapshot_id`); any other
+        page waits for it (the previous query's rows stay on screen meanwhile),
+        so no page reads rows the count and the first page have not seen.
+        """
         key = (self.generation, page)
         if key in self._pending:
+            return
+        known = self._snapshot_generation == self.generation
+        if page and not known:
             return
         self._pending.add(key)
         before = self._pages.get(page - 1)
@@ -319,22 +345,29 @@ class LogView(ScrollView, can_focus=True):
             before=before[1][-1] if before and before[0] == self.generation and len(before[1]) == PAGE_SIZE else None,
             after=after[1][0] if after and after[0] == self.generation and after[1] else None,
         )
-        self._load(self.generation, self.flt, self.sort, page, self.total, neighbours, self.snapshot_id)
+        total = self.total if self._counted == self.generation else None
+        self._load(self.generation, self.flt, self.sort, page, total, neighbours, self.snapshot_id if known else 0)
 
     @work(thread=True, group="pages")
     def _load(
         self, generation: int, flt: Filter, sort: Sort, page: int, total: int | None,
         neighbours: Neighbours, snapshot_id: int,
     ) -> None:
+        """Read a page and, in the same read transaction, the newest id it could contain."""
         try:
             with self.pool.connection() as conn:
-                rows = fetch_page_rows(
-                    conn, flt, sort, page, total=total, neighbours=neighbours, snapshot_id=snapshot_id,
-                )
+                conn.execute("BEGIN")
+                try:
+                    rows = fetch_page_rows(
+                        conn, flt, sort, page, total=total, neighbours=neighbours, snapshot_id=snapshot_id,
+                    )
+                    top = max_id(conn)
+                finally:
+                    conn.execute("COMMIT")
         except STORE_ERRORS as exc:
             self.post_message(self.Failed(f"cannot read records: {exc}"))
             return
-        self.post_message(self.PageLoaded(generation, page, rows))
+        self.post_message(self.PageLoaded(generation, page, rows, top))
 
     def on_log_view_page_loaded(self, message: PageLoaded) -> None:
         message.stop()
@@ -346,13 +379,16 @@ class LogView(ScrollView, can_focus=True):
             for page, (gen, _) in list(self._pages.items()):
                 if gen != self.generation:
                     del self._pages[page]
+            if self._snapshot_generation != self.generation:
+                self.snapshot_id = message.snapshot_id
+                self._snapshot_generation = self.generation
         self._pages[message.page] = (message.generation, message.rows)
         self._pages.move_to_end(message.page)
         while len(self._pages) > MAX_PAGES:
             self._pages.popitem(last=False)
         if message.page == 0 and self._counting == message.generation:
             self._counting = 0
-            self._count(message.generation, self.flt)
+            self._count(message.generation, self.flt, message.snapshot_id)
         self._update_virtual_size()
         self.refresh()
         if message.page == self.cursor // PAGE_SIZE:
@@ -363,7 +399,7 @@ class LogView(ScrollView, can_focus=True):
             message.stop()
             return
         self.total = message.total
-        self.snapshot_id = message.snapshot_id
+        self._counted = message.generation
         if self.cursor >= max(1, self.total):
             self.set_reactive(LogView.cursor, max(0, self.total - 1))
         self._update_virtual_size()
