@@ -26,7 +26,7 @@ from tui_data import FIXED_NOW, bulk_rows, settle
 from logconsole.ingest import normalize
 from logconsole.screens import log_view as log_view_module
 from logconsole.screens.app import LogConsoleApp
-from logconsole.screens.data import PAGE_SIZE, fetch_page_rows, max_id
+from logconsole.screens.data import PAGE_SIZE, ConnectionPool, fetch_page_rows, max_id
 from logconsole.screens.log_view import LogView
 from logconsole.screens.main_screen import MainScreen
 from logconsole.store import query
@@ -332,6 +332,20 @@ def test_a_deep_page_of_a_counted_view_ignores_back_dated_arrivals(db: Path) -> 
                 assert [r["id"] for r in after] == [r["id"] for r in before[page]], (page, known_total)
     finally:
         conn.close()
+
+
+def test_a_read_left_open_never_pins_the_pool_to_an_old_snapshot(db: Path) -> None:
+    pool = ConnectionPool(db)
+    try:
+        with pool.connection() as conn:
+            conn.execute("BEGIN")
+            before = max_id(conn)
+        new_id = add(db)
+        with pool.connection() as conn:
+            assert not conn.in_transaction
+            assert max_id(conn) == new_id > before
+    finally:
+        pool.close()
 
 
 # ---------------------------------------------------------------- scrolling

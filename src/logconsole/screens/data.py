@@ -54,7 +54,9 @@ class ConnectionPool:
         try:
             yield conn
         finally:
-            if self._closed or self._idle.qsize() >= self._keep:
+            # A read transaction left open (a COMMIT that failed after an interrupt)
+            # would pin every later borrower to an old snapshot: close it instead.
+            if self._closed or conn.in_transaction or self._idle.qsize() >= self._keep:
                 conn.close()
             else:
                 self._idle.put(conn)
