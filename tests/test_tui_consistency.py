@@ -26,7 +26,13 @@ from tui_data import FIXED_NOW, bulk_rows, settle
 from logconsole.ingest import normalize
 from logconsole.screens import log_view as log_view_module
 from logconsole.screens.app import LogConsoleApp
-from logconsole.screens.data import PAGE_SIZE, ConnectionPool, fetch_page_rows, max_id
+from logconsole.screens.data import (
+    PAGE_SIZE,
+    ConnectionPool,
+    fetch_page_rows,
+    max_id,
+    up_to,
+)
 from logconsole.screens.log_view import LogView
 from logconsole.screens.main_screen import MainScreen
 from logconsole.store import query
@@ -88,18 +94,19 @@ def add(db_path: Path, *, minutes_ago: float = -1.0, kind: str = "error", messag
         conn.close()
 
 
-def store_ids(db_path: Path, v: LogView, *, offset: int = 0, limit: int = PAGE_SIZE) -> list[int]:
+def store_ids(db_path: Path, v: LogView, *, offset: int = 0, limit: int = PAGE_SIZE,
+              flt: Filter | None = None) -> list[int]:
     conn = connect(db_path, readonly=True)
     try:
-        return [r["id"] for r in query.fetch_page(conn, v.flt, v.sort, limit=limit, offset=offset)]
+        return [r["id"] for r in query.fetch_page(conn, flt or v.flt, v.sort, limit=limit, offset=offset)]
     finally:
         conn.close()
 
 
-def store_count(db_path: Path, v: LogView) -> int:
+def store_count(db_path: Path, v: LogView, flt: Filter | None = None) -> int:
     conn = connect(db_path, readonly=True)
     try:
-        return query.count(conn, v.flt)
+        return query.count(conn, flt or v.flt)
     finally:
         conn.close()
 
@@ -121,6 +128,21 @@ async def assert_shows_store(pilot: Any, db_path: Path) -> None:
         stop = min(start + PAGE_SIZE, v.total or 0)
         expected = store_ids(db_path, v, offset=start, limit=stop - start)
         assert shown_ids(v, start, stop) == expected, f"page {page} differs from the store"
+
+
+async def assert_shows_its_moment(pilot: Any, db_path: Path) -> None:
+    """Like :func:`assert_shows_store` while arrivals wait for a reload: the list
+    equals the store as it was at the list's snapshot id (rows stored after it
+    left out, wherever they sort)."""
+    await settle(pilot)
+    v = view(pilot.app)
+    moment = up_to(v.flt, v.snapshot_id)
+    assert v.total == store_count(db_path, v, moment), "the count differs from the store at its moment"
+    for page in sorted(p for p, (gen, _) in v._pages.items() if gen == v.generation):
+        start = page * PAGE_SIZE
+        stop = min(start + PAGE_SIZE, v.total or 0)
+        expected = store_ids(db_path, v, offset=start, limit=stop - start, flt=moment)
+        assert shown_ids(v, start, stop) == expected, f"page {page} differs from the store at its moment"
 
 
 async def press(pilot: Any, *keys: str) -> None:
@@ -270,9 +292,10 @@ async def test_a_record_committed_between_the_count_and_a_page_read(
     app = console(db, poll_interval=0.1)
     async with app.run_test(size=SIZE) as pilot:
         await press(pilot, "2")
-        await pilot.press("G")  # the last row: a page read from the far end
         before_page.append(lambda: add(db, minutes_ago=minutes_ago))
-        await settle(pilot)
+        await pilot.press("G")  # the last row: a page read from the far end
+        await assert_shows_its_moment(pilot, db)
+        assert not before_page, "no page was read"
         await pilot.press("g")
         await wait_until(pilot, caught_up(app, db))
         await assert_shows_store(pilot, db)
