@@ -87,6 +87,16 @@ class RecordActions:
             self.notify("read-only: this console cannot change records", severity="warning")
         return self.read_only
 
+    def _change_targets(self) -> list[int]:
+        """The ids a changing action works on (marked, else the current row);
+        empty, with the reason said, when there are none or the console is read-only."""
+        if self._refuse_read_only():
+            return []
+        ids = self._targets()
+        if not ids:
+            self.notify("No record under the cursor", severity="warning")
+        return ids
+
     def action_mark_all(self) -> None:
         self.notify("Marking every matching record…", timeout=2)
         self._find_marks(self.view.flt)
@@ -115,11 +125,8 @@ class RecordActions:
         self.notify(f"Marked {len(message.ids):,} matching records", timeout=3)
 
     def action_resolve(self) -> None:
-        if self._refuse_read_only():
-            return
-        ids = self._targets()
+        ids = self._change_targets()
         if not ids:
-            self.notify("No record under the cursor", severity="warning")
             return
 
         def done(note: str | None) -> None:
@@ -129,9 +136,7 @@ class RecordActions:
         self.app.push_screen(NoteScreen(len(ids)), done)
 
     def action_unresolve(self) -> None:
-        if self._refuse_read_only():
-            return
-        ids = self._targets()
+        ids = self._change_targets()
         if ids:
             self._unresolve(ids)
 
@@ -162,11 +167,8 @@ class RecordActions:
         self.post_message(ActionDone(text, "information" if outcome.changed else "warning"))
 
     def action_delete(self) -> None:
-        if self._refuse_read_only():
-            return
-        ids = self._targets()
+        ids = self._change_targets()
         if not ids:
-            self.notify("No record under the cursor", severity="warning")
             return
         n = len(ids)
         body = f"Delete {n:,} record{'s' if n != 1 else ''}? This cannot be undone."
