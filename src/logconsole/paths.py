@@ -43,9 +43,3 @@ def default_config_path() -> Path:
     if env:
         return Path(env).expanduser()
     return _xdg("XDG_CONFIG_HOME", ".config") / "logconsole" / "config.toml"
-
-
-def private_dir(path: Path, mode: int = 0o700) -> Path:
-    """Create ``path`` (and parents) so that only its owner can enter the last part."""
-    path.mkdir(parents=True, exist_ok=True, mode=mode)
-    return path

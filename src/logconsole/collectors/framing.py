@@ -57,10 +57,6 @@ class Framer:
         byte is then scanned once, not once per byte)."""
         self.nul_mode = False
 
-    @property
-    def buffered(self) -> int:
-        return len(self._buf)
-
     def feed(self, data: bytes) -> list[Frame]:
         """Take more bytes; return the frames they complete."""
         self._buf += data

@@ -159,11 +159,6 @@ class Pipeline:
             await loop.run_in_executor(self._executor, conn.close)
         self._executor.shutdown(wait=True)
 
-    async def run_on_writer(self, fn: Any, *args: Any) -> Any:
-        """Run ``fn(conn, *args)`` on the writer thread, between batches."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn, self._conn, *args)
-
     # -- the pump -------------------------------------------------------------
 
     async def _run(self) -> None:

@@ -64,11 +64,6 @@ class SyslogError(ValueError):
     """The text does not start with a valid ``<PRI>``."""
 
 
-def looks_like_syslog(data: bytes | str) -> bool:
-    """Whether a frame starts the way a syslog message does (``<``)."""
-    return data[:1] in (b"<", "<")
-
-
 def parse_pri(text: str) -> tuple[int, int, int]:
     """``(facility, severity, header length)`` of a leading ``<PRI>``."""
     m = _PRI.match(text)

@@ -7,7 +7,7 @@ export dialog, "mark all" and the tab summaries always agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from logconsole import kinds as K
@@ -101,6 +101,3 @@ class ViewState:
 
     def with_sort(self, sort: Sort) -> None:
         self.sorts[self.tab] = sort
-
-    def copy(self) -> ViewState:
-        return replace(self, where=dict(self.where), sorts=dict(self.sorts))

@@ -63,22 +63,6 @@ class Filter:
     def with_(self, **changes: Any) -> Filter:
         return replace(self, **changes)
 
-    def describe(self) -> list[str]:
-        """The active filters as short words, for status lines."""
-        out = []
-        if self.types and len(self.types) < len(K.KINDS):
-            out.append("type=" + ",".join(self.types))
-        if self.since:
-            out.append(f"since {self.since[:16].replace('T', ' ')}")
-        if self.until:
-            out.append(f"until {self.until[:16].replace('T', ' ')}")
-        if self.search:
-            out.append(f"search {self.search!r}")
-        out.extend(c.describe() for c in self.where)
-        if self.ids:
-            out.append(f"{len(self.ids)} ids")
-        return out
-
 
 @dataclass(frozen=True, slots=True)
 class Sort:
