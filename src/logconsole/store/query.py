@@ -57,9 +57,6 @@ class Filter:
     prefix_search: bool = False
     """Treat the last search word as a prefix (search as you type)."""
 
-    def kinds(self) -> tuple[K.Kind, ...]:
-        return tuple(K.KINDS[t] for t in self.types)
-
     def with_(self, **changes: Any) -> Filter:
         return replace(self, **changes)
 
