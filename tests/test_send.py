@@ -89,3 +89,18 @@ def test_health_without_a_collector_writes_the_database(tmp_path: Path) -> None:
     assert out.stderr == f"stored in {db}\n"
     c = Collector(tmp_path, db=db)
     assert [r["type"] for r in c.rows("SELECT type FROM records")] == ["system"]
+
+
+def test_the_readme_python_example_stores_what_it_says(collector: Collector) -> None:
+    """The README's client example, run as written against a real collector."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    env = {**isolated_env(collector.tmp), "LOGCONSOLE_SOCKET": str(collector.sock)}
+    out = subprocess.run([sys.executable, "-c", example + "\nassert log.flush()\n"],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    rows = collector.rows(
+        "SELECT type, message, ai_model, tokens_used FROM records "
+        "WHERE message = 'payment failed' OR prompt = 'Summarise lesson 3' ORDER BY id")
+    assert [tuple(r.values()) for r in rows] == [
+        ("error", "payment failed", None, None), ("ai", None, "gpt-4", 412)]
