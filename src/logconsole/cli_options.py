@@ -18,6 +18,7 @@ from logconsole.config import ConfigError, Settings, load_settings
 from logconsole.kinds import KIND_NAMES
 from logconsole.paths import default_db_path, default_socket_path
 from logconsole.store.db import StoreError, connect
+from logconsole.store.errors import describe as describe_db_error
 from logconsole.store.query import Filter, QueryError, make_filter
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -107,8 +108,8 @@ def user_errors(f: F) -> F:
             return f(*args, **kwargs)
         except (QueryError, ConfigError, StoreError) as exc:
             raise click.ClickException(str(exc)) from None
-        except sqlite3.OperationalError as exc:
-            raise click.ClickException(f"database error: {exc}") from None
+        except sqlite3.Error as exc:
+            raise click.ClickException(describe_db_error(exc)) from None
         except BrokenPipeError:
             # `logconsole export | head`: the reader left; that is not an error.
             import os

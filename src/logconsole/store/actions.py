@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from logconsole.store.query import Filter, where_sql
+from logconsole.store.transaction import transaction
 from logconsole.timeutil import format_ts, utcnow
 
 
@@ -22,17 +22,6 @@ class Outcome:
     """Ids with no record."""
     skipped: list[int] = field(default_factory=list)
     """Ids whose record the action does not apply to (not an error, already so)."""
-
-
-@contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def _ids_json(ids: Iterable[int]) -> str:

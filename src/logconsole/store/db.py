@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from logconsole.store.schema import MIGRATIONS, SCHEMA_VERSION
+from logconsole.store.transaction import transaction
 
 
 class StoreError(RuntimeError):
@@ -79,17 +80,12 @@ def migrate(conn: sqlite3.Connection) -> int:
         )
     if found == SCHEMA_VERSION:
         return found
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         current = conn.execute("PRAGMA user_version").fetchone()[0]
         for version in range(current + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[version - 1]:
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return found
 
 

@@ -13,6 +13,7 @@ from time import perf_counter
 
 from logconsole.ingest import Row
 from logconsole.store.schema import INSERT_COLUMNS
+from logconsole.store.transaction import transaction
 from logconsole.timeutil import format_ts, utcnow
 
 INSERT_SQL = (
@@ -30,25 +31,15 @@ def insert_rows(conn: sqlite3.Connection, rows: Iterable[Row]) -> int:
     values = [row_values(r) for r in rows]
     if not values:
         return 0
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         conn.executemany(INSERT_SQL, values)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return len(values)
 
 
 def insert_row(conn: sqlite3.Connection, row: Row) -> int:
     """Insert one row and return its id."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         cur = conn.execute(INSERT_SQL, row_values(row))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return int(cur.lastrowid or 0)
 
 
@@ -120,17 +111,12 @@ class BatchWriter:
             values = kept
             payload = _encode_rows(values)
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             if values:
                 conn.execute(BATCH_INSERT_SQL, (payload,))
             if latest:
                 now = format_ts(utcnow())
                 conn.executemany(OFFSET_SQL, [(*o, now) for o in latest.values()])
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         self.batches += 1
         self.rows += len(values)
         self.seconds += perf_counter() - started
