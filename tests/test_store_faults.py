@@ -227,3 +227,37 @@ def test_a_stop_while_the_lock_is_held_spills_beside_the_database(tmp_path: Path
         assert len(messages(again, "stop-locked")) == 3000 and not spill_path.exists()
     finally:
         assert again.stop() == 0
+
+
+# -- the console ------------------------------------------------------------------
+
+
+async def test_the_console_says_disk_is_full_when_an_action_cannot_be_written(small_disk: Path) -> None:
+    from textual.pilot import Pilot
+    from tui_data import FIXED_NOW, make_db, settle
+
+    from logconsole.screens.app import LogConsoleApp
+
+    db = make_db(small_disk / "logs.db")
+    keep = connect(db)  # the -shm file stays, so the console can read; only writes need room
+    keep.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    app = LogConsoleApp(db, now=FIXED_NOW, cursor_blink=False, poll_interval=0)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            fill(small_disk)
+            await pilot.press("x")
+            await pilot.pause()
+            await pilot.press("y")
+            await settle(pilot)
+            await wait_notes(pilot, app)
+            said = [str(n.message) for n in app._notifications]
+            assert "Deleted nothing: disk is full" in said, said
+    finally:
+        keep.close()
+
+
+async def wait_notes(pilot: object, app: object, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not app._notifications and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        await pilot.pause(0.05)  # type: ignore[attr-defined]
