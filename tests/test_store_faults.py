@@ -197,7 +197,9 @@ def test_import_into_a_full_disk_says_disk_is_full(small_disk: Path, tmp_path: P
     finally:
         keep.close()
     assert out.returncode == 1
-    assert out.stderr.splitlines()[-1] == "Error: disk is full", out.stderr
+    assert out.stderr.splitlines()[-2:] == [
+        "stopped: 0 records were stored before the database refused the next batch", "Error: disk is full"
+    ], out.stderr
     out = logcli(tmp_path, "import", "--db", str(fresh), str(source))
     assert out.returncode == 1
     assert out.stderr.splitlines()[-1] == f"Error: cannot open {fresh}: disk is full", out.stderr
@@ -261,3 +263,27 @@ async def wait_notes(pilot: object, app: object, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not app._notifications and time.monotonic() < deadline:  # type: ignore[attr-defined]
         await pilot.pause(0.05)  # type: ignore[attr-defined]
+
+
+def test_the_client_counts_records_the_collector_still_holds_as_unconfirmed_not_dropped(tmp_path: Path) -> None:
+    from logconsole.client import LogClient
+
+    c = Collector(tmp_path, *FAST).start()
+    holder = sqlite3.connect(c.db, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with LogClient(c.sock, timeout=10) as client:
+            for i in range(20):
+                client.log("activity", {"message": f"client-held {i}"})
+            assert client.flush(timeout=10) is False
+            assert client.unconfirmed == 20 and client.dropped == 0
+            assert client.last_error == "collector has not committed yet: database is locked by another process"
+            holder.execute("COMMIT")
+            client.log("activity", {"message": "client-after"})
+            assert client.flush(timeout=10) is True
+        assert len(messages(c, "client-")) == 21  # each once: nothing was sent twice
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            holder.execute("ROLLBACK")
+        holder.close()
+        assert c.stop() == 0
