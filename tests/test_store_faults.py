@@ -287,3 +287,30 @@ def test_the_client_counts_records_the_collector_still_holds_as_unconfirmed_not_
             holder.execute("ROLLBACK")
         holder.close()
         assert c.stop() == 0
+
+
+# -- what the docs promise -----------------------------------------------------------
+
+
+def test_the_protocol_doc_states_the_guarantee_and_the_settings_as_built(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from logconsole.cli import cli
+    from logconsole.collectors import pipeline
+    from logconsole.config import Settings, load_settings
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "protocol.md").read_text()
+    assert "### Delivery guarantee" in doc and "### When the database refuses writes" in doc
+    assert "records could not be stored and were written to" in doc and "`logs.db.spill.jsonl`" in doc
+    assert "`SOCKET.spill.jsonl`" in doc and "Mode `0600`" in doc
+    help_text = CliRunner().invoke(cli, ["daemon", "--help"]).output
+    settings = Settings()
+    for option, key, default in (("--sync-timeout", "sync_timeout", pipeline.DEFAULT_SYNC_TIMEOUT),
+                                 ("--busy-timeout", "busy_timeout", pipeline.DEFAULT_BUSY_TIMEOUT),
+                                 ("--retry-max-delay", "retry_max_delay", pipeline.DEFAULT_RETRY_MAX_DELAY)):
+        assert f"| `{option} SECONDS` | {default:g}:" in doc
+        assert option in help_text and f"[default: {default:g}]" in " ".join(help_text.split())
+        assert getattr(settings, key) == default
+        config = tmp_path / f"{key}.toml"
+        config.write_text(f"[daemon]\n{key} = 0.25\n")
+        assert getattr(load_settings(config), key) == 0.25
