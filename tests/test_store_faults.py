@@ -231,6 +231,19 @@ def test_a_stop_while_the_lock_is_held_spills_beside_the_database(tmp_path: Path
         assert again.stop() == 0
 
 
+def test_health_into_a_full_disk_says_disk_is_full(small_disk: Path, tmp_path: Path) -> None:
+    db = small_disk / "logs.db"
+    keep = connect(db)
+    keep.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    fill(small_disk)
+    try:
+        out = logcli(tmp_path, "health", "--db", str(db), "--socket", str(tmp_path / "none.sock"))
+    finally:
+        keep.close()
+    assert out.returncode == 1
+    assert out.stderr.splitlines()[-1] == f"Error: cannot store the sample in {db}: disk is full", out.stderr
+
+
 # -- the console ------------------------------------------------------------------
 
 

@@ -391,7 +391,7 @@ class Daemon:
                 if removed:
                     log.info("retention: removed %d records older than %g days", removed, days)
             except Exception as exc:
-                log.error("retention failed: %s", exc)
+                log.error("retention failed: %s", describe(exc) if isinstance(exc, sqlite3.Error) else exc)
             await asyncio.sleep(RETENTION_PERIOD)
 
     def _start_tailer(self) -> asyncio.Task[None] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -235,6 +236,7 @@ def _store_record(record: dict[str, Any], db_path: Path | None, socket_path: Pat
     from logconsole.collectors.wire import NoCollector, send_lines
     from logconsole.ingest import IngestError, Redactor, normalize
     from logconsole.store.db import StoreError, connect
+    from logconsole.store.errors import describe
     from logconsole.store.writer import insert_rows
 
     path = socket_path_or_default(socket_path)
@@ -259,6 +261,8 @@ def _store_record(record: dict[str, Any], db_path: Path | None, socket_path: Pat
         raise click.ClickException(str(exc)) from None
     try:
         insert_rows(conn, [row])
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"cannot store the sample in {db}: {describe(exc)}") from None
     finally:
         conn.close()
     return f"in {db}"
