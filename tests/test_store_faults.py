@@ -12,7 +12,6 @@ nothing accepted is lost, and every door says what is wrong.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import signal
@@ -248,7 +247,6 @@ def test_health_into_a_full_disk_says_disk_is_full(small_disk: Path, tmp_path: P
 
 
 async def test_the_console_says_disk_is_full_when_an_action_cannot_be_written(small_disk: Path) -> None:
-    from textual.pilot import Pilot
     from tui_data import FIXED_NOW, make_db, settle
 
     from logconsole.screens.app import LogConsoleApp
