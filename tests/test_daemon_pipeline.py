@@ -1,18 +1,20 @@
 """The daemon's pipeline in-process on a real database: group commit, offsets
-with their records, syncs, and what a failing database does to them."""
+with their records, syncs, and what a refusing database does to them (nothing
+is dropped: batches wait, syncs say why, a stop spills, a start replays)."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
 
-from logconsole.collectors import pipeline as pipeline_module
-from logconsole.collectors.pipeline import CommitError, Pipeline
+from logconsole.collectors.pipeline import CommitError, Pipeline, WriterTimings
 from logconsole.collectors.sink import FileOffset
-from logconsole.ingest import IngestError, Redactor
+from logconsole.collectors.spill import read_spill, write_spill
+from logconsole.ingest import IngestError, Redactor, normalize
 from logconsole.store.db import connect
 from logconsole.store.writer import BatchWriter
 
@@ -91,23 +93,94 @@ async def test_a_full_queue_makes_the_sender_wait(db_path: Path) -> None:
     await p.close()
 
 
-async def test_a_failing_database_fails_the_sync_and_counts_the_drop(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
+FAST = WriterTimings(sync_timeout=0.3, busy_timeout=0.02, retry_max_delay=0.05)
+
+
+def count_records(db: Path) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT count(*) FROM records").fetchone()[0]
+    finally:
+        conn.close()
+
+
+async def test_a_locked_database_keeps_the_batch_and_the_sync_says_why(db_path: Path) -> None:
+    """Before: three attempts, then the batch was dropped and counted."""
+    p = await started(db_path, timings=FAST)
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        for i in range(50):
+            await p.put_raw({"type": "activity", "message": f"held {i}"})
+        with pytest.raises(CommitError, match="^database is locked by another process$") as info:
+            await p.sync()
+        assert info.value.retrying
+        await asyncio.sleep(0.5)  # many more attempts than the old three
+        assert p.counters.failed_commits > 3 and p.counters.dropped == 0
+        holder.execute("COMMIT")
+        await p.sync()
+        assert count_records(db_path) == 50 and p.counters.committed == 50 and p.condition == ""
+    finally:
+        holder.close()
+        await p.close()
+
+
+async def test_a_broken_database_keeps_the_records_and_spills_them_on_close(
+    db_path: Path, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(pipeline_module, "RETRY_DELAY", 0.01)
+    """Not a passing condition, and still no drop: the records wait, and on close
+    they go to the spill file with the reason."""
+    spill_at = tmp_path / "logs.db.spill.jsonl"
+    p = await started(db_path, timings=FAST, spill_places=[tmp_path / "missing" / "x.spill.jsonl", spill_at])
+    await p.put_raw({"type": "activity", "message": "stored"})
+    await p.sync()
+    other = sqlite3.connect(db_path)
+    other.execute("DROP TABLE records")  # every later insert fails
+    other.close()
+    await p.put_raw({"type": "activity", "message": "kept"})
+    await p.put_offset(FileOffset("/var/log/c.log", 3, 40, "h"))
+    with pytest.raises(CommitError, match="database error: no such table: records"):
+        await p.sync()
+    waiting = asyncio.create_task(p.sync())
+    await p.close()
+    with pytest.raises(CommitError, match=f"kept them in {spill_at}"):
+        await waiting
+    assert p.counters.dropped == 0 and p.counters.spilled == 1 and p.spill_path == spill_at
+    spill = read_spill(spill_at)
+    assert [r["message"] for r in spill.rows] == ["kept"]
+    assert spill.offsets == [("/var/log/c.log", 3, 40, "h")]
+    assert stat.S_IMODE(spill_at.stat().st_mode) == 0o600
+
+
+async def test_a_spill_is_replayed_once_even_when_the_file_outlives_its_commit(
+    db_path: Path, tmp_path: Path
+) -> None:
+    rows = [normalize({"type": "activity", "message": f"spilled {i}", "token": "t"}) for i in range(3)]
+    path = write_spill([tmp_path / "logs.db.spill.jsonl"], db_path, rows, [("/var/log/d.log", 9, 99, "h")])
+    with open(path, "ab") as f:
+        f.write(b'{"row": {"type": "activ')  # the machine stopped mid-line
+    keep = path.read_bytes()
     p = await started(db_path)
     try:
-        await p.put_raw({"type": "activity", "message": "stored"})
-        await p.sync()
-        other = sqlite3.connect(db_path)
-        other.execute("DROP TABLE records")  # every later insert fails
-        other.close()
-        await p.put_raw({"type": "activity", "message": "lost"})
-        with pytest.raises(CommitError, match="database error: no such table"):
-            await p.sync()
-        assert p.counters.dropped == 1
+        assert await p.replay(read_spill(path))
+        assert not path.exists()
+        path.write_bytes(keep)  # as if the daemon died between the commit and the removal
+        spill = read_spill(path)
+        conn = sqlite3.connect(db_path)
+        conn.execute("INSERT INTO file_offsets (path, inode, offset, head) VALUES (?, ?, ?, ?)", spill.marker)
+        conn.commit()
+        conn.close()
+        assert await p.replay(spill)
+        assert not path.exists()
     finally:
         await p.close()
+    conn = connect(db_path, readonly=True)
+    try:
+        assert [r[0] for r in conn.execute("SELECT message FROM records ORDER BY id")] == [
+            "spilled 0", "spilled 1", "spilled 2"]
+        assert conn.execute("SELECT path, offset FROM file_offsets").fetchall() == [("/var/log/d.log", 99)]
+    finally:
+        conn.close()
 
 
 def test_batch_writer_leaves_out_only_rows_it_cannot_encode(conn: sqlite3.Connection) -> None:

@@ -513,8 +513,14 @@ class LogClient:
                 refused += 1
                 self.last_error = f"collector refused a record: {answer.get('error', '?')}"
         if answer.get("ok") is not True:
-            self.last_error = f"collector could not commit: {answer.get('error', '?')}"
-            self._count(rejected=refused, dropped=len(batch) - refused)
+            if answer.get("retrying"):
+                # The collector keeps them and commits them once its database takes
+                # writes: sending them again would store them twice.
+                self.last_error = f"collector has not committed yet: {answer.get('error', '?')}"
+                self._count(rejected=refused, unconfirmed=len(batch) - refused)
+            else:
+                self.last_error = f"collector could not commit: {answer.get('error', '?')}"
+                self._count(rejected=refused, dropped=len(batch) - refused)
             return False
         self._count(rejected=refused, committed=len(batch) - refused)
         return refused == 0

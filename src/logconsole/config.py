@@ -16,6 +16,9 @@ The config file is optional TOML::
     health_interval = 300
     watch = ["/var/log/app/*.log"]
     watch_type = "activity"
+    sync_timeout = 30
+    busy_timeout = 5
+    retry_max_delay = 5
 
     [health]
     warning = 70
@@ -48,6 +51,9 @@ class Settings:
     health_interval: float = 300
     watch: tuple[str, ...] = ()
     watch_type: str = "activity"
+    sync_timeout: float = 30
+    busy_timeout: float = 5
+    retry_max_delay: float = 5
     warning: float = 70
     critical: float = 90
     disk_paths: tuple[str, ...] = ("/",)
@@ -116,6 +122,9 @@ def load_settings(path: Path | None = None) -> Settings:
         ("daemon", "health_interval", float, "health_interval"),
         ("daemon", "watch", tuple, "watch"),
         ("daemon", "watch_type", str, "watch_type"),
+        ("daemon", "sync_timeout", float, "sync_timeout"),
+        ("daemon", "busy_timeout", float, "busy_timeout"),
+        ("daemon", "retry_max_delay", float, "retry_max_delay"),
         ("health", "warning", float, "warning"),
         ("health", "critical", float, "critical"),
         ("health", "disk_paths", tuple, "disk_paths"),

@@ -7,7 +7,10 @@
 * the socket is created mode 0600 (``--socket-mode``, ``--socket-group`` to
   share) inside a folder only its owner can enter (created 0700 when missing);
 * SIGTERM and SIGINT: stop accepting, take what clients already sent, commit,
-  exit 0;
+  exit 0; when the database still refuses writes, write what is held to a spill
+  file (:mod:`logconsole.collectors.spill`) and exit 1 saying how many and where;
+* at start, before accepting connections, a spill file left by an earlier
+  stop is committed (and removed);
 * background tasks: the health sampler (at start, then every
   ``health_interval`` seconds), the file tailer (``--watch``) and retention
   (at start, then daily).
@@ -25,6 +28,7 @@ import os
 import resource
 import signal
 import socket
+import sqlite3
 import stat
 import sys
 from collections.abc import Iterator
@@ -32,12 +36,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from logconsole.collectors.pipeline import Pipeline
+from logconsole.collectors.pipeline import Pipeline, WriterTimings
+from logconsole.collectors.spill import find_spills, read_spill, spill_path_for
 from logconsole.collectors.socket import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, SocketServer
 from logconsole.config import Settings
 from logconsole.ingest import IngestError, Redactor
 from logconsole.store.actions import prune
 from logconsole.store.db import StoreError, connect, file_size
+from logconsole.store.errors import describe
 
 log = logging.getLogger("logconsole.daemon")
 
@@ -64,6 +70,7 @@ class DaemonOptions:
     retention_days: float = 90.0
     max_record_bytes: int = 1 << 20
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    timings: WriterTimings = field(default_factory=WriterTimings)
 
 
 # -- single instance ----------------------------------------------------------
@@ -224,9 +231,15 @@ class Daemon:
                 lock.release()
 
     def run(self) -> int:
-        """Run until SIGTERM/SIGINT; returns the exit code."""
+        """Run until SIGTERM/SIGINT; returns the exit code (1 when records could
+        not be committed: they were spilled, or lost when even that failed)."""
         with self._locks():
             return asyncio.run(self._serve())
+
+    def spill_places(self) -> tuple[Path, Path]:
+        """Where a spill goes: beside the database, else (its disk may be the full
+        one) beside the socket."""
+        return spill_path_for(self.opts.db_path), spill_path_for(self.opts.socket_path)
 
     def stats(self) -> dict[str, Any]:
         """The daemon's own figures, for health records."""
@@ -242,6 +255,7 @@ class Daemon:
             "answers_dropped": c.answers_dropped,
             "db_size_bytes": file_size(self.opts.db_path),
             "connections": c.connections,
+            "write_error": p.condition,
         }
 
     async def _serve(self) -> int:
@@ -254,6 +268,7 @@ class Daemon:
         pipeline = self.pipeline = Pipeline(
             opts.db_path, redactor=Redactor(opts.settings.secret_words),
             group_readable=opts.settings.group_readable,
+            timings=opts.timings, spill_places=self.spill_places(),
         )
         try:
             await pipeline.start()
@@ -261,6 +276,11 @@ class Daemon:
             raise DaemonError(str(exc)) from None
         sock = None
         try:
+            left = await self._replay_spills(stop)
+            if left:
+                print(f"{left} spilled records were not replayed ({pipeline.condition or 'stopped'}); "
+                      "they stay in the spill file for the next start", file=sys.stderr)
+                return 1
             sock = bind_socket(opts.socket_path, opts.socket_mode, opts.socket_group)
             server = self.server = SocketServer(
                 pipeline, max_record_bytes=opts.max_record_bytes,
@@ -276,6 +296,7 @@ class Daemon:
             tailer = self._start_tailer()
             await stop.wait()
             log.info("stopping: finishing what clients sent")
+            pipeline.open_floodgates()
             await server.stop(STOP_GRACE)
             for task in background:
                 task.cancel()
@@ -292,6 +313,51 @@ class Daemon:
         c = pipeline.counters
         log.info("stopped: %d records stored, %d rejected, %d dropped, %d answers not read",
                  c.committed, c.rejected, c.dropped, c.answers_dropped)
+        if c.spilled:
+            print(f"{c.spilled} records could not be stored and were written to {pipeline.spill_path} "
+                  f"({pipeline.condition}); the next start stores them", file=sys.stderr)
+            return 1
+        if c.lost:
+            print(f"{c.lost} records could not be stored ({pipeline.condition}) and no spill file "
+                  f"could be written ({pipeline.spill_error}): they are lost", file=sys.stderr)
+            return 1
+        return 0
+
+    async def _replay_spills(self, stop: asyncio.Event) -> int:
+        """Commit the spill files an earlier stop left; the records still waiting
+        in them when a stop is asked for first (0 when all were stored).
+
+        A spill found beside the socket is replayed only when it names this
+        database; an unreadable one is reported and left in place.
+        """
+        assert self.pipeline is not None
+        pipeline = self.pipeline
+        db = self.opts.db_path.resolve()
+        for path in find_spills(self.spill_places()):
+            try:
+                spill = await asyncio.to_thread(read_spill, path)
+            except (OSError, ValueError) as exc:
+                log.error("cannot replay %s: %s; it is left in place", path, exc)
+                continue
+            if path.parent.resolve() != db.parent and Path(spill.db).resolve() != db:
+                log.warning("%s holds records for %s, not %s; it is left in place", path, spill.db, db)
+                continue
+            if spill.expected > len(spill.rows):
+                log.warning("%s announced %d records and holds %d (it was cut short)",
+                            path, spill.expected, len(spill.rows))
+            replay = asyncio.create_task(pipeline.replay(spill))
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait({replay, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if not replay.done():
+                pipeline.request_stop()
+            stopper.cancel()
+            try:
+                replayed = await replay
+            except (sqlite3.Error, OSError) as exc:
+                log.error("cannot replay %s: %s; it is left in place", path, describe(exc))
+                continue
+            if not replayed:
+                return len(spill.rows)
         return 0
 
     async def _health_loop(self) -> None:
@@ -325,7 +391,7 @@ class Daemon:
                 if removed:
                     log.info("retention: removed %d records older than %g days", removed, days)
             except Exception as exc:
-                log.error("retention failed: %s", exc)
+                log.error("retention failed: %s", describe(exc) if isinstance(exc, sqlite3.Error) else exc)
             await asyncio.sleep(RETENTION_PERIOD)
 
     def _start_tailer(self) -> asyncio.Task[None] | None:

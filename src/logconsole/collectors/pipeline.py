@@ -11,43 +11,71 @@ The pump takes everything queued (up to ``max_batch`` items) and commits it in
 one transaction on the writer thread; while that commit runs, the next batch
 gathers.  A sync mark in the queue is a future resolved once everything queued
 before it is committed.
+
+A database that refuses a batch (full disk, a lock held by another process, a
+damaged file, or a fault of our own) never costs the batch: it is kept and
+tried again with a growing delay (up to ``retry_max_delay``) for as long as it
+takes, while the queue fills and the sockets stop being read.  A sync waits at
+most ``sync_timeout`` seconds and then fails with the reason, leaving the
+records queued.  When the daemon stops while the database still refuses, what
+is held in memory goes to a spill file (:mod:`logconsole.collectors.spill`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
+from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from logconsole.collectors.sink import FileOffset
+from logconsole.collectors.spill import Spill, SpillError, write_spill
 from logconsole.ingest import Redactor, Row, normalize
 from logconsole.store.db import connect
-from logconsole.store.writer import BatchWriter
+from logconsole.store.errors import describe
+from logconsole.store.writer import BatchWriter, OffsetValues
 
 log = logging.getLogger("logconsole.daemon")
 
 DEFAULT_CAPACITY = 10_000
 DEFAULT_MAX_BATCH = 5_000
-COMMIT_RETRIES = 3
-RETRY_DELAY = 0.5
+DEFAULT_SYNC_TIMEOUT = 30.0
+"""Seconds a sync waits for its records to be committed before it is answered with the reason."""
+DEFAULT_BUSY_TIMEOUT = 5.0
+"""Seconds one commit attempt waits for a lock held by another connection."""
+DEFAULT_RETRY_MAX_DELAY = 5.0
+"""Longest pause between two commit attempts of a refused batch."""
+FIRST_RETRY_DELAY = 0.05
+
+UNSTORABLE = "a record held text that cannot be stored"
 
 _STOP = object()
 
 
 class CommitError(RuntimeError):
-    """A batch could not be committed (its records are counted as dropped)."""
+    """A sync cannot be answered ``ok``; the message is the reason.
+
+    ``retrying``: the records are kept and the writer keeps trying (the client
+    must not send them again); false when a record was refused for good.
+    """
+
+    def __init__(self, reason: str, *, retrying: bool) -> None:
+        super().__init__(reason)
+        self.retrying = retrying
 
 
 @dataclass(slots=True)
 class _SyncMark:
     future: asyncio.Future[None]
     dropped: int
-    """The drop count when the mark was queued: any drop after it fails the sync."""
+    """The count of unstorable records when the mark was queued: any after it fails the sync."""
 
 
 @dataclass(slots=True)
@@ -58,9 +86,45 @@ class Counters:
     committed: int = 0
     rejected: int = 0
     dropped: int = 0
+    """Records refused by the writer because a value cannot be stored (a lone surrogate)."""
     answers_dropped: int = 0
     connections: int = 0
+    failed_commits: int = 0
+    spilled: int = 0
+    lost: int = 0
+    """Records that could neither be committed nor written to a spill file."""
     started: float = field(default_factory=time.monotonic)
+
+
+@dataclass(slots=True)
+class WriterTimings:
+    """How long the writer waits, settable so that tests take seconds."""
+
+    sync_timeout: float = DEFAULT_SYNC_TIMEOUT
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    retry_max_delay: float = DEFAULT_RETRY_MAX_DELAY
+
+
+@dataclass(slots=True)
+class _Batch:
+    rows: list[Row] = field(default_factory=list)
+    offsets: list[OffsetValues] = field(default_factory=list)
+    syncs: list[_SyncMark] = field(default_factory=list)
+    stop: bool = False
+
+    def add(self, item: Any) -> None:
+        if isinstance(item, dict):
+            self.rows.append(item)
+        elif isinstance(item, tuple):
+            row, mark = item
+            self.rows.append(row)
+            self.offsets.append((mark.path, mark.inode, mark.offset, mark.head))
+        elif isinstance(item, FileOffset):
+            self.offsets.append((item.path, item.inode, item.offset, item.head))
+        elif isinstance(item, _SyncMark):
+            self.syncs.append(item)
+        elif item is _STOP:
+            self.stop = True
 
 
 class Pipeline:
@@ -74,19 +138,32 @@ class Pipeline:
         capacity: int = DEFAULT_CAPACITY,
         max_batch: int = DEFAULT_MAX_BATCH,
         group_readable: bool = False,
+        timings: WriterTimings | None = None,
+        spill_places: Sequence[Path] = (),
     ) -> None:
         self.db_path = db_path
         self.group_readable = group_readable
         self.redactor = redactor
         self.max_batch = max_batch
+        self.timings = timings or WriterTimings()
+        self.spill_places = tuple(spill_places)
+        """Where records go when the daemon stops before it can commit them, in order of preference."""
         self.counters = Counters()
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(capacity)
+        self.condition = ""
+        """Why the writer cannot commit right now (empty while it can)."""
+        self.spill_path: Path | None = None
+        self.spill_error = ""
+        self._items: deque[Any] = deque()
+        self._capacity = capacity
+        self._bounded = True
+        self._room = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._stop_requested = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="logconsole-writer")
         self._conn: sqlite3.Connection | None = None
         self._writer: BatchWriter | None = None
         self._pump: asyncio.Task[None] | None = None
         self._rate_mark = (time.monotonic(), 0)
-        self._last_error = ""
 
     # -- the Sink -------------------------------------------------------------
 
@@ -101,31 +178,50 @@ class Pipeline:
             await self.put_row(row)
         else:
             self.counters.received += 1
-            await self._queue.put((row, offset))
+            await self._put((row, offset))
 
     async def put_offset(self, mark: FileOffset) -> None:
         """Queue a tailed file's offset, committed with the records put before it."""
-        await self._queue.put(mark)
+        await self._put(mark)
 
     # -- more doors -----------------------------------------------------------
 
     async def put_row(self, row: Row) -> None:
         """Queue an already normalised row (waits while the queue is full)."""
         self.counters.received += 1
-        await self._queue.put(row)
+        await self._put(row)
 
     async def sync(self) -> None:
         """Return once everything queued before this call is committed.
 
-        Raises :class:`CommitError` when a batch it waited for could not be stored.
+        Raises :class:`CommitError` with the reason when a record before it was
+        refused for good, or when ``sync_timeout`` passes first (the records
+        stay queued and are committed once the database takes them).
         """
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_SyncMark(fut, self.counters.dropped))
-        await fut
+        mark = _SyncMark(fut, self.counters.dropped)
+        timeout = self.timings.sync_timeout
+        try:
+            await asyncio.wait_for(self._queue_and_wait(mark), timeout)
+        except TimeoutError:
+            raise CommitError(self.condition or f"not committed within {timeout:g} s (the writer is behind)",
+                              retrying=True) from None
+
+    async def _queue_and_wait(self, mark: _SyncMark) -> None:
+        await self._put(mark)
+        await mark.future
+
+    async def _put(self, item: Any) -> None:
+        items = self._items
+        while self._bounded and len(items) >= self._capacity:
+            self._room.clear()
+            await self._room.wait()
+        items.append(item)
+        self._ready.set()
 
     @property
     def queue_depth(self) -> int:
-        return self._queue.qsize()
+        return len(self._items)
 
     def records_per_s(self) -> float:
         """Committed records per second since the previous call."""
@@ -145,12 +241,26 @@ class Pipeline:
         self._pump = asyncio.create_task(self._run(), name="writer-pump")
 
     def _open(self) -> sqlite3.Connection:
-        return connect(self.db_path, group_readable=self.group_readable)
+        conn = connect(self.db_path, group_readable=self.group_readable)
+        conn.execute(f"PRAGMA busy_timeout = {int(self.timings.busy_timeout * 1000)}")
+        return conn
+
+    def open_floodgates(self) -> None:
+        """Stop making senders wait for room: the daemon is stopping and takes what
+        clients already sent (into memory; committed or spilled by :meth:`close`)."""
+        self._bounded = False
+        self._room.set()
+
+    def request_stop(self) -> None:
+        """Give up on a refused batch after one more attempt (it is then spilled)."""
+        self._stop_requested.set()
 
     async def close(self) -> None:
-        """Commit everything queued, then close the database."""
+        """Commit everything queued (spilling what the database refuses), then close it."""
+        self.open_floodgates()
+        self.request_stop()
         if self._pump is not None:
-            await self._queue.put(_STOP)
+            await self._put(_STOP)
             await self._pump
             self._pump = None
         loop = asyncio.get_running_loop()
@@ -159,70 +269,131 @@ class Pipeline:
             await loop.run_in_executor(self._executor, conn.close)
         self._executor.shutdown(wait=True)
 
+    # -- replaying a spill ----------------------------------------------------
+
+    async def replay(self, spill: Spill) -> bool:
+        """Commit a spill file's records and offsets in one transaction, then remove it.
+
+        Waits out a refusing database like any batch; false when the daemon was
+        asked to stop first (the file is left for the next start).
+        """
+        assert self._writer is not None
+        marker = spill.marker
+        loop = asyncio.get_running_loop()
+        done = await loop.run_in_executor(self._executor, self._replayed_before, marker)
+        if not done:
+            if not await self._commit(loop, spill.rows, [*spill.offsets, marker]):
+                return False
+            log.info("replayed %d records from %s", len(spill.rows), spill.path)
+        else:
+            log.info("%s was already replayed; removing it", spill.path)
+        spill.path.unlink(missing_ok=True)
+        await loop.run_in_executor(self._executor, self._forget_marker, marker)
+        return True
+
+    def _replayed_before(self, marker: OffsetValues) -> bool:
+        assert self._conn is not None
+        found = self._conn.execute("SELECT 1 FROM file_offsets WHERE path = ? AND head = ?",
+                                   (marker[0], marker[3])).fetchone()
+        return found is not None
+
+    def _forget_marker(self, marker: OffsetValues) -> None:
+        """Remove the replay marker once its file is gone (a failure only leaves a stale row)."""
+        assert self._conn is not None
+        try:
+            self._conn.execute("DELETE FROM file_offsets WHERE path = ? AND head = ?", (marker[0], marker[3]))
+        except sqlite3.Error as exc:
+            log.warning("could not remove the replay marker of %s: %s", marker[0], describe(exc))
+
     # -- the pump -------------------------------------------------------------
 
+    def _take(self) -> _Batch:
+        items = self._items
+        batch = _Batch()
+        for _ in range(min(len(items), self.max_batch)):
+            batch.add(items.popleft())
+        if len(items) < self._capacity:
+            self._room.set()
+        return batch
+
     async def _run(self) -> None:
-        queue = self._queue
         loop = asyncio.get_running_loop()
         stopping = False
-        while not stopping:
-            first = await queue.get()
-            items = [first]
-            while len(items) < self.max_batch and not queue.empty():
-                items.append(queue.get_nowait())
-            rows: list[Row] = []
-            offsets: list[tuple[str, int, int, str]] = []
-            syncs: list[_SyncMark] = []
-            for item in items:
-                if isinstance(item, dict):
-                    rows.append(item)
-                elif isinstance(item, tuple):
-                    row, mark = item
-                    rows.append(row)
-                    offsets.append((mark.path, mark.inode, mark.offset, mark.head))
-                elif isinstance(item, FileOffset):
-                    offsets.append((item.path, item.inode, item.offset, item.head))
-                elif isinstance(item, _SyncMark):
-                    syncs.append(item)
-                elif item is _STOP:
-                    stopping = True
-            if rows or offsets:
-                error = await self._commit(loop, rows, offsets)
-                if error is not None:
-                    self._last_error = error
-            for mark in syncs:
+        while True:
+            while not self._items:
+                if stopping:
+                    return
+                self._ready.clear()
+                await self._ready.wait()
+            batch = self._take()
+            stopping = stopping or batch.stop
+            if (batch.rows or batch.offsets) and not await self._commit(loop, batch.rows, batch.offsets):
+                self._spill_everything(batch)
+                return
+            for mark in batch.syncs:
                 if mark.future.done():
                     continue
                 if self.counters.dropped == mark.dropped:
                     mark.future.set_result(None)
                 else:
-                    mark.future.set_exception(CommitError(self._last_error))
+                    mark.future.set_exception(CommitError(UNSTORABLE, retrying=False))
 
-    async def _commit(
-        self, loop: asyncio.AbstractEventLoop, rows: list[Row], offsets: list[tuple[str, int, int, str]]
-    ) -> str | None:
-        """Commit one batch, retrying a locked or busy database; the reason on failure."""
+    async def _commit(self, loop: asyncio.AbstractEventLoop, rows: list[Row], offsets: list[OffsetValues]) -> bool:
+        """Commit one batch, waiting out a refusing database; false only when the
+        daemon is stopping and the attempt made after the stop request failed too."""
         assert self._writer is not None
-        reason = ""
-        for attempt in range(COMMIT_RETRIES):
+        delay = FIRST_RETRY_DELAY
+        failing_since: float | None = None
+        while True:
+            last_chance = self._stop_requested.is_set()
             try:
                 stored = await loop.run_in_executor(self._executor, self._writer.commit, rows, offsets)
-            except sqlite3.Error as exc:
-                log.warning("commit of %d records failed (attempt %d): %s", len(rows), attempt + 1, exc)
-                reason = f"database error: {exc}"
-                if attempt + 1 < COMMIT_RETRIES:
-                    await asyncio.sleep(RETRY_DELAY)
+            except Exception as exc:  # any failure keeps the batch; a bug must not stop the pump either
+                reason = describe(exc) if isinstance(exc, sqlite3.Error) else f"internal error: {type(exc).__name__}: {exc}"
+                self.counters.failed_commits += 1
+                if reason != self.condition:
+                    if isinstance(exc, sqlite3.Error):
+                        log.warning("cannot commit %d records: %s; keeping them and retrying", len(rows), reason)
+                    else:
+                        log.exception("cannot commit %d records; keeping them and retrying", len(rows))
+                self.condition = reason
+                if failing_since is None:
+                    failing_since = time.monotonic()
+                if last_chance:
+                    return False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop_requested.wait(), delay)
+                delay = min(delay * 2, self.timings.retry_max_delay)
                 continue
-            except Exception as exc:  # a bug must not stop the pump: every later record would wait forever
-                log.exception("commit of %d records failed", len(rows))
-                reason = f"internal error: {type(exc).__name__}: {exc}"
-                break
+            if failing_since is not None:
+                log.info("the database takes writes again: committed %d records held for %.1f s",
+                         stored, time.monotonic() - failing_since)
+            self.condition = ""
             self.counters.committed += stored
             if stored < len(rows):
                 self.counters.dropped += len(rows) - stored
-                log.error("dropped %d records holding text that cannot be stored", len(rows) - stored)
-                return "a record held text that cannot be stored"
-            return None
-        self.counters.dropped += len(rows)
-        log.error("dropped %d records: %s", len(rows), reason)
-        return reason
+                log.error("refused %d records holding text that cannot be stored", len(rows) - stored)
+            return True
+
+    def _spill_everything(self, batch: _Batch) -> None:
+        """The daemon is stopping and the database refuses: write the refused batch
+        and everything still queued to a spill file, and fail the waiting syncs."""
+        while self._items:
+            batch.add(self._items.popleft())
+        rows, offsets = batch.rows, batch.offsets
+        try:
+            self.spill_path = write_spill(self.spill_places, self.db_path, rows, offsets)
+        except SpillError as exc:
+            self.spill_error = str(exc) or "no place to write a spill file"
+            self.counters.lost += len(rows)
+            log.error("%d records could not be stored (%s) and no spill file could be written: %s",
+                      len(rows), self.condition, self.spill_error)
+            outcome = f"{self.condition}; the collector stopped and lost them"
+        else:
+            self.counters.spilled += len(rows)
+            log.error("%d records could not be stored (%s) and were written to %s",
+                      len(rows), self.condition, self.spill_path)
+            outcome = f"{self.condition}; the collector stopped and kept them in {self.spill_path}"
+        for mark in batch.syncs:
+            if not mark.future.done():
+                mark.future.set_exception(CommitError(outcome, retrying=False))

@@ -7,7 +7,9 @@ and puts it into the pipeline.  What the protocol promises:
 * a rejected line is answered ``{"ok": false, "line": N, "error": "..."}`` and
   the connection goes on;
 * ``{"op": "sync"}`` is answered ``{"ok": true, "op": "sync", ...}`` once every
-  record before it on the connection is committed;
+  record before it on the connection is committed, or after the sync timeout
+  ``{"ok": false, "op": "sync", "error": REASON, "retrying": true, ...}`` while the
+  database refuses writes (the records stay queued);
 * answers go into a small per-connection buffer: a client that never reads
   them loses them (counted), it never holds the daemon up;
 * while the pipeline is full the connection's task waits, reading stops, and
@@ -277,7 +279,10 @@ class Connection(asyncio.Protocol):
             try:
                 await self.pipeline.sync()
             except CommitError as exc:
-                self.answer({"ok": False, "op": "sync", "line": self.line, "error": str(exc)})
+                self.answer({
+                    "ok": False, "op": "sync", "line": self.line, "error": str(exc),
+                    "retrying": exc.retrying, "stored": self.stored, "rejected": self.rejected,
+                })
                 return
             self.answer({
                 "ok": True, "op": "sync", "line": self.line,

@@ -61,6 +61,9 @@ class SendResult:
     sync: dict[str, Any] | None = None
     error: str | None = None
     """Why the batch is not known to be stored (no sync answer, or a failed sync)."""
+    retrying: bool = False
+    """The collector keeps the records and will commit them once the database takes
+    writes (a sync answered after its timeout): sending them again would store them twice."""
 
     @property
     def ok(self) -> bool:
@@ -95,6 +98,7 @@ def send_lines(path: Path, lines: Iterable[bytes], *, timeout: float = 60.0) -> 
                         result.sync = answer
                         if not answer.get("ok"):
                             result.error = answer.get("error", "the collector could not commit")
+                            result.retrying = bool(answer.get("retrying"))
                         done.set()
                     elif "line" in answer:
                         result.rejected.append((int(answer["line"]), str(answer.get("error", ""))))

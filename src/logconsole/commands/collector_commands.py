@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -51,24 +52,36 @@ def _mode(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
               help="Largest message accepted on the socket [default: 1048576].")
 @click.option("--idle-timeout", type=click.FloatRange(min=0.1), default=900.0, show_default=True,
               metavar="SECONDS", help="Close connections that send nothing for this long.")
+@click.option("--sync-timeout", type=click.FloatRange(min=0.1), metavar="SECONDS",
+              help="Answer a sync with the reason when its records are not committed within this "
+              "(they stay queued) [default: 30].")
+@click.option("--busy-timeout", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="How long one commit waits for a lock held by another process [default: 5].")
+@click.option("--retry-max-delay", type=click.FloatRange(min=0.01), metavar="SECONDS",
+              help="Longest pause between attempts to commit while the database refuses [default: 5].")
 @click.option("-v", "--verbose", count=True, help="Log debug detail too (connections closed when idle, failed lines).")
 def daemon(
     db_path: Path | None, socket_path: Path | None, config_path: Path | None,
     socket_mode: int | None, socket_group: str | None, health_interval: float | None,
     watch: tuple[str, ...], watch_type: str | None, retention_days: float | None,
-    max_record_bytes: int | None, idle_timeout: float, verbose: int,
+    max_record_bytes: int | None, idle_timeout: float, sync_timeout: float | None,
+    busy_timeout: float | None, retry_max_delay: float | None, verbose: int,
 ) -> None:
     """Run the collector in the foreground.
 
     Listens on the socket for JSON lines and syslog (`logger -u SOCKET`,
     Python's SysLogHandler), samples system health, tails --watch files and
     applies retention daily. SIGTERM or Ctrl-C stores what was sent and exits 0.
+    While the database refuses writes (disk full, locked by another process)
+    records wait in memory and are retried; stopped then, the daemon writes
+    them to DB.spill.jsonl, exits 1, and stores them at its next start.
 
     \b
     Example:
         logconsole daemon --watch '/var/log/myapp/*.log' --health-interval 60
     """
     from logconsole.collectors.daemon import DaemonError, DaemonOptions, run_daemon
+    from logconsole.collectors.pipeline import WriterTimings
 
     settings = settings_from(config_path)
     group = socket_group if socket_group is not None else settings.socket_group
@@ -88,6 +101,11 @@ def daemon(
         retention_days=settings.retention_days if retention_days is None else retention_days,
         max_record_bytes=max_record_bytes or settings.max_record_bytes,
         idle_timeout=idle_timeout,
+        timings=WriterTimings(
+            sync_timeout=settings.sync_timeout if sync_timeout is None else sync_timeout,
+            busy_timeout=settings.busy_timeout if busy_timeout is None else busy_timeout,
+            retry_max_delay=settings.retry_max_delay if retry_max_delay is None else retry_max_delay,
+        ),
     )
     try:
         code = run_daemon(opts, verbose)
@@ -108,7 +126,9 @@ def send(socket_path: Path | None, records: tuple[str, ...], timeout: float, qui
     Each argument is one JSON record; without arguments, JSON lines are read
     from standard input. Exits 0 once the collector has committed them; on a
     rejected record prints the collector's reason with the record's number
-    and exits 1.
+    and exits 1; when the database does not take them within the collector's
+    sync timeout, prints why (disk is full, database is locked by another
+    process) and exits 1 (the collector keeps them and stores them later).
 
     \b
     Example:
@@ -139,7 +159,10 @@ def send(socket_path: Path | None, records: tuple[str, ...], timeout: float, qui
     for line, reason in result.rejected:
         click.echo(f"{unit} {line}: {reason}", err=True)
     stored = (result.sync or {}).get("stored", 0)
-    if result.error:
+    if result.error and result.retrying:
+        click.echo(f"Error: not stored yet: {result.error}; the collector keeps the records and "
+                   "stores them once the database takes writes again (do not send them again)", err=True)
+    elif result.error:
         click.echo(f"Error: {result.error}", err=True)
     if not result.ok:
         if result.rejected:
@@ -213,6 +236,7 @@ def _store_record(record: dict[str, Any], db_path: Path | None, socket_path: Pat
     from logconsole.collectors.wire import NoCollector, send_lines
     from logconsole.ingest import IngestError, Redactor, normalize
     from logconsole.store.db import StoreError, connect
+    from logconsole.store.errors import describe
     from logconsole.store.writer import insert_rows
 
     path = socket_path_or_default(socket_path)
@@ -237,6 +261,8 @@ def _store_record(record: dict[str, Any], db_path: Path | None, socket_path: Pat
         raise click.ClickException(str(exc)) from None
     try:
         insert_rows(conn, [row])
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"cannot store the sample in {db}: {describe(exc)}") from None
     finally:
         conn.close()
     return f"in {db}"

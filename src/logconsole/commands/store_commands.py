@@ -118,6 +118,9 @@ def import_command(files: tuple[str, ...], kind: str | None, batch_size: int, ch
             if not check:
                 say(f"interrupted: {plural(total.imported, 'record')} were stored before the stop")
             sys.exit(130)
+        except sqlite3.Error:
+            say(f"stopped: {plural(total.imported, 'record')} were stored before the database refused the next batch")
+            raise
     done = "would import" if check else "imported"
     say(f"{done} {plural(total.imported, 'record')}, rejected {total.rejected:,}")
     if total.rejected:

@@ -19,10 +19,18 @@ from typing import Any
 from logconsole.ingest import IngestError
 from logconsole.store import query
 from logconsole.store.db import StoreError, connect
+from logconsole.store.errors import describe
 from logconsole.store.query import Condition, Cursor, Filter, Sort
 
 STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, StoreError, query.QueryError, IngestError, OSError)
 """What a worker's database work may raise; the worker reports it instead of crashing the console."""
+
+
+def store_error_text(exc: BaseException) -> str:
+    """What to tell the user about one of :data:`STORE_ERRORS`: a database error as
+    the condition ("disk is full", "database is locked by another process"), not
+    SQLite's symptom."""
+    return describe(exc) if isinstance(exc, sqlite3.Error) else str(exc)
 
 PAGE_SIZE = 200
 """Rows per page fetched by the list view."""
@@ -147,6 +155,6 @@ def is_empty(conn: sqlite3.Connection) -> bool:
 
 
 __all__ = [
-    "PAGE_SIZE", "STORE_ERRORS", "ConnectionPool", "Cursor", "Neighbours", "count_after",
+    "PAGE_SIZE", "STORE_ERRORS", "ConnectionPool", "store_error_text", "Cursor", "Neighbours", "count_after",
     "fetch_page_rows", "is_empty", "max_id", "up_to",
 ]

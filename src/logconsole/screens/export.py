@@ -31,6 +31,7 @@ from textual.worker import get_current_worker
 
 from logconsole import kinds as K
 from logconsole.screens.confirm import ConfirmScreen
+from logconsole.screens.data import store_error_text
 from logconsole.screens.dialog import Dialog, ErrorLine, plain
 from logconsole.store import db
 from logconsole.store.export import FORMATS, export
@@ -283,7 +284,7 @@ class ExportScreen(Dialog[Path | None]):
         except OSError as exc:
             self.post_message(self.Finished(None, f"Cannot write {path}: {exc.strerror or exc}"))
         except (db.StoreError, sqlite3.Error, ValueError) as exc:
-            self.post_message(self.Finished(None, f"Export failed: {exc}"))
+            self.post_message(self.Finished(None, f"Export failed: {store_error_text(exc)}"))
         else:
             self.post_message(self.Finished(path.absolute()))
 

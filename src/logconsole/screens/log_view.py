@@ -48,6 +48,7 @@ from logconsole.screens.data import (
     count_after,
     fetch_page_rows,
     max_id,
+    store_error_text,
 )
 from logconsole.store import query
 from logconsole.store.query import Filter, Sort
@@ -315,7 +316,7 @@ class LogView(ScrollView, can_focus=True):
                     conn.execute("COMMIT")
         except STORE_ERRORS as exc:  # a worker reports, never crashes the console
             if generation == self.generation:
-                self.post_message(self.Failed(f"cannot count records: {exc}"))
+                self.post_message(self.Failed(f"cannot count records: {store_error_text(exc)}"))
             return
         self.post_message(self.Counted(generation, total, top))
 
@@ -365,7 +366,7 @@ class LogView(ScrollView, can_focus=True):
                 finally:
                     conn.execute("COMMIT")
         except STORE_ERRORS as exc:
-            self.post_message(self.Failed(f"cannot read records: {exc}"))
+            self.post_message(self.Failed(f"cannot read records: {store_error_text(exc)}"))
             return
         self.post_message(self.PageLoaded(generation, page, rows, top))
 

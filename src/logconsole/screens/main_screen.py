@@ -52,6 +52,7 @@ from logconsole.screens.data import (
     count_after,
     is_empty,
     max_id,
+    store_error_text,
 )
 from logconsole.screens.detail import DetailPane, record_json
 from logconsole.screens.filters import FilterScreen
@@ -270,7 +271,8 @@ class MainScreen(RecordActions, Screen[None]):
                 else:
                     data = stats.ai_models(conn, flt)
         except STORE_ERRORS as exc:
-            self.post_message(ActionDone(f"cannot load statistics: {exc}", "error", reload=False, clear_marks=False))
+            self.post_message(ActionDone(f"cannot load statistics: {store_error_text(exc)}", "error",
+                                         reload=False, clear_marks=False))
             return
         self.post_message(PanelData(tab, data))
 

@@ -19,7 +19,7 @@ from textual.message import Message
 
 from logconsole import demo
 from logconsole.screens.confirm import ConfirmScreen
-from logconsole.screens.data import STORE_ERRORS, ConnectionPool
+from logconsole.screens.data import STORE_ERRORS, ConnectionPool, store_error_text
 from logconsole.screens.export import ExportScreen
 from logconsole.screens.note import NoteScreen
 from logconsole.screens.view_state import ViewState
@@ -114,7 +114,8 @@ class RecordActions:
                     return
                 ids = query.ids_matching(conn, flt)
         except STORE_ERRORS as exc:
-            self.post_message(ActionDone(f"cannot mark: {exc}", "error", reload=False, clear_marks=False))
+            self.post_message(ActionDone(f"cannot mark: {store_error_text(exc)}", "error",
+                                         reload=False, clear_marks=False))
             return
         self.post_message(MarksFound(ids, flt))
 
@@ -154,7 +155,8 @@ class RecordActions:
             with self.pool.connection() as conn:
                 outcome: actions.Outcome = run(conn)
         except STORE_ERRORS as exc:
-            self.post_message(ActionDone(f"{verb} failed: {exc}", "error", reload=False, clear_marks=False))
+            self.post_message(ActionDone(f"{verb} nothing: {store_error_text(exc)}", "error",
+                                         reload=False, clear_marks=False))
             return
         text = f"{verb} {len(outcome.changed):,} record{'s' if len(outcome.changed) != 1 else ''}"
         extra = []
@@ -213,7 +215,8 @@ class RecordActions:
             with self.pool.connection() as conn:
                 added = demo.fill(conn, now=self.fixed_now)
         except STORE_ERRORS as exc:
-            self.post_message(ActionDone(f"demo failed: {exc}", "error", reload=False, clear_marks=False))
+            self.post_message(ActionDone(f"demo failed: {store_error_text(exc)}", "error",
+                                         reload=False, clear_marks=False))
             return
         self.post_message(ActionDone(f"Added {added:,} demo records"))
         self.post_message(PollNow())

@@ -6,6 +6,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+from logconsole.store.errors import describe
 from logconsole.store.schema import MIGRATIONS, SCHEMA_VERSION
 from logconsole.store.transaction import transaction
 
@@ -67,7 +68,7 @@ def connect(
                 raise StoreError(f"{path} has schema version {version}; this logconsole knows {SCHEMA_VERSION}")
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise StoreError(f"cannot open {path}: {exc}") from None
+        raise StoreError(f"cannot open {path}: {describe(exc)}") from None
     return conn
 
 

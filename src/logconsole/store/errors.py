@@ -22,6 +22,8 @@ SQLITE_CORRUPT = 11
 SQLITE_FULL = 13
 SQLITE_CANTOPEN = 14
 SQLITE_NOTADB = 26
+SQLITE_IOERR_SHMSIZE = SQLITE_IOERR | (19 << 8)
+"""The ``-shm`` file could not grow: in practice, its disk is full."""
 
 DISK_FULL = "disk is full"
 LOCKED = "database is locked by another process"
@@ -48,7 +50,7 @@ def primary_code(exc: BaseException) -> int | None:
 def describe(exc: BaseException) -> str:
     """One line a person can act on."""
     code = primary_code(exc)
-    if code == SQLITE_FULL:
+    if code == SQLITE_FULL or getattr(exc, "sqlite_errorcode", None) == SQLITE_IOERR_SHMSIZE:
         return DISK_FULL
     if code in (SQLITE_BUSY, SQLITE_LOCKED):
         return LOCKED
