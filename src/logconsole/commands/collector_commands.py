@@ -51,18 +51,24 @@ def _mode(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
               help="Largest message accepted on the socket [default: 1048576].")
 @click.option("--idle-timeout", type=click.FloatRange(min=0.1), default=900.0, show_default=True,
               metavar="SECONDS", help="Close connections that send nothing for this long.")
+@click.option("--check-seconds", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              metavar="SECONDS", help="Time allowed for the database check at start (0: no check).")
+@click.option("--idle-checkpoint", type=click.FloatRange(min=0), default=5.0, show_default=True,
+              metavar="SECONDS", help="Truncate the write-ahead log after this long without records (0: never).")
 @click.option("-v", "--verbose", count=True, help="Log debug detail too (connections closed when idle, failed lines).")
 def daemon(
     db_path: Path | None, socket_path: Path | None, config_path: Path | None,
     socket_mode: int | None, socket_group: str | None, health_interval: float | None,
     watch: tuple[str, ...], watch_type: str | None, retention_days: float | None,
-    max_record_bytes: int | None, idle_timeout: float, verbose: int,
+    max_record_bytes: int | None, idle_timeout: float, check_seconds: float, idle_checkpoint: float,
+    verbose: int,
 ) -> None:
     """Run the collector in the foreground.
 
     Listens on the socket for JSON lines and syslog (`logger -u SOCKET`,
     Python's SysLogHandler), samples system health, tails --watch files and
     applies retention daily. SIGTERM or Ctrl-C stores what was sent and exits 0.
+    A damaged database is refused at start (see `logconsole doctor`).
 
     \b
     Example:
@@ -88,6 +94,8 @@ def daemon(
         retention_days=settings.retention_days if retention_days is None else retention_days,
         max_record_bytes=max_record_bytes or settings.max_record_bytes,
         idle_timeout=idle_timeout,
+        check_seconds=check_seconds,
+        idle_checkpoint=idle_checkpoint,
     )
     try:
         code = run_daemon(opts, verbose)
