@@ -21,7 +21,7 @@ from logconsole.cli_options import (
     settings_from,
     user_errors,
 )
-from logconsole.commands.command_helpers import existing_db, plural, progress_bar, say, writable_db
+from logconsole.commands.command_helpers import existing_db, human_size, plural, progress_bar, say, writable_db
 from logconsole.store import retention
 from logconsole.store.db import file_size
 from logconsole.store.query import Filter, count, counts_by
@@ -30,15 +30,6 @@ from logconsole.timeutil import format_ts, utcnow
 
 
 # ---------------------------------------------------------------- stats
-
-
-def _human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"  # pragma: no cover
 
 
 def collect_stats(conn: sqlite3.Connection, path: Path, retention_days: float = 90) -> dict[str, Any]:
@@ -85,8 +76,8 @@ def _stats_text(s: dict[str, Any]) -> list[str]:
 
     open_errors = s["unresolved_errors"]
     lines = [
-        f"database    {s['database']} ({_human_size(s['database_bytes'])}, "
-        f"write-ahead log {_human_size(s['wal_bytes'])})",
+        f"database    {s['database']} ({human_size(s['database_bytes'])}, "
+        f"write-ahead log {human_size(s['wal_bytes'])})",
         f"records     {s['records']:,}",
     ]
     width = max(len(f"{n:,}") for n in s["by_type"].values())

@@ -6,7 +6,7 @@ happened.  Data goes to stdout; messages, progress and rejected lines go to
 stderr, so ``logconsole query -f jsonl | jq`` sees only records.
 
 :data:`COMMANDS` also gathers the other commands that work on the database
-directly (:mod:`.action_commands`, :mod:`.overview_commands`).
+directly (:mod:`.action_commands`, :mod:`.overview_commands`, :mod:`.doctor_command`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from logconsole.cli_options import (
     settings_from,
     user_errors,
 )
-from logconsole.commands import action_commands, overview_commands
+from logconsole.commands import action_commands, doctor_command, overview_commands
 from logconsole.commands.command_helpers import (
     existing_db,
     limit_option,
@@ -355,4 +355,5 @@ def export(types: tuple[str, ...], since: str | None, until: str | None, search:
 
 COMMANDS: list[click.Command] = [
     import_command, query, export, *action_commands.COMMANDS, *overview_commands.COMMANDS,
+    *doctor_command.COMMANDS,
 ]
