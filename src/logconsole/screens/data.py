@@ -19,6 +19,7 @@ from typing import Any
 from logconsole.ingest import IngestError
 from logconsole.store import query
 from logconsole.store.db import StoreError, connect
+from logconsole.store.errors import describe
 from logconsole.store.query import Condition, Cursor, Filter, Sort
 
 STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, StoreError, query.QueryError, IngestError, OSError)
@@ -46,13 +47,20 @@ class ConnectionPool:
 
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
-        """A connection for the calling thread; returned to the pool afterwards."""
+        """A connection for the calling thread; returned to the pool afterwards.
+
+        A database error in the block comes out as :class:`StoreError` saying the
+        condition the way every command does ("database file is damaged (run
+        `logconsole doctor`)", "disk is full"), not SQLite's symptom.
+        """
         try:
             conn = self._idle.get_nowait()
         except queue.Empty:
             conn = self._open()
         try:
             yield conn
+        except sqlite3.Error as exc:
+            raise StoreError(describe(exc)) from exc
         finally:
             # A read transaction left open (a COMMIT that failed after an interrupt)
             # would pin every later borrower to an old snapshot: close it instead.

@@ -33,6 +33,7 @@ from logconsole import kinds as K
 from logconsole.screens.confirm import ConfirmScreen
 from logconsole.screens.dialog import Dialog, ErrorLine, plain
 from logconsole.store import db
+from logconsole.store.errors import describe
 from logconsole.store.export import FORMATS, export
 from logconsole.store.query import Filter, Sort, count
 from logconsole.timeutil import UTC, utcnow
@@ -282,7 +283,9 @@ class ExportScreen(Dialog[Path | None]):
             return
         except OSError as exc:
             self.post_message(self.Finished(None, f"Cannot write {path}: {exc.strerror or exc}"))
-        except (db.StoreError, sqlite3.Error, ValueError) as exc:
+        except sqlite3.Error as exc:
+            self.post_message(self.Finished(None, f"Export failed: {describe(exc)}"))
+        except (db.StoreError, ValueError) as exc:
             self.post_message(self.Finished(None, f"Export failed: {exc}"))
         else:
             self.post_message(self.Finished(path.absolute()))
