@@ -370,7 +370,8 @@ class Daemon:
 
     async def _wal_loop(self) -> None:
         """Truncate the write-ahead log once no record has been committed for
-        ``idle_checkpoint`` seconds.
+        ``idle_checkpoint`` seconds (checked every ``idle_checkpoint`` seconds:
+        a look at two counters and the log's size).
 
         A reader holding an old snapshot (a console counting, a long export)
         lets the log grow past its usual size; once it has gone and the
@@ -388,7 +389,7 @@ class Daemon:
         quiet_since = asyncio.get_running_loop().time()
         try:
             while True:
-                await asyncio.sleep(idle / 4)
+                await asyncio.sleep(idle)
                 now = asyncio.get_running_loop().time()
                 if pipeline.counters.committed != seen or pipeline.queue_depth:
                     seen, quiet_since = pipeline.counters.committed, now
