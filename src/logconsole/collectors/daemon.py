@@ -359,9 +359,9 @@ class Daemon:
             try:
                 removed = await asyncio.to_thread(_prune, self.opts.db_path, days)
                 if removed:
-                    log.info("retention: removed %d records older than %g days "
+                    log.info("retention: removed %s record%s older than %g days "
                              "(unresolved errors and system records that require action are kept)",
-                             removed, days)
+                             f"{removed:,}", "" if removed == 1 else "s", days)
             except sqlite3.Error as exc:
                 log.error("retention failed: %s", describe(exc))
             except Exception as exc:
