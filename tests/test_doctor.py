@@ -124,3 +124,20 @@ def test_a_file_that_is_no_database_is_damaged_not_a_traceback(tmp_path: Path, c
     recovered = run(db, "doctor", "--recover")
     assert recovered.exit_code == 1 and recovered.stderr.splitlines()[-1].startswith("Error: ")
     assert "Traceback" not in recovered.output
+
+
+def test_a_running_collector_is_not_held_up_by_the_check(tmp_path: Path) -> None:
+    from collector_support import Client, Collector
+
+    db = filled_db(tmp_path / "logs.db", 200)
+    c = Collector(tmp_path, db=db).start()
+    try:
+        result = run(db, "doctor")
+        assert result.exit_code == 0, result.output
+        assert f"a collector is running on this database (pid {c.proc.pid})" in result.stderr  # type: ignore[union-attr]
+        assert "full-text   not checked" in result.stdout
+        with Client(c.sock) as client:
+            client.send_records({"type": "activity", "message": "still collecting"})
+            assert client.sync()[0]["ok"]
+    finally:
+        assert c.stop() == 0

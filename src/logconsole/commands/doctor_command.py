@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -44,7 +46,10 @@ def doctor(recover: bool, output: Path | None, db_path: Path | None) -> None:
         return
     say(f"checking {path} ({human_size(file_size(path) - wal_size(path))}, "
         f"write-ahead log {human_size(wal_size(path))})")
-    found = store_doctor.diagnose(path)
+    with _no_collector(path) as collector:
+        if collector:
+            say(f"{collector}: the full-text check, which holds writers up while it runs, is left out")
+        found = store_doctor.diagnose(path, fts=not collector)
     _report("integrity", found.integrity)
     _report("full-text", found.fts)
     if found.damaged:
@@ -65,20 +70,42 @@ def _report(what: str, problems: list[str] | None) -> None:
         click.echo(f"  {line}")
 
 
-def _recover(path: Path, output: Path) -> None:
+@contextlib.contextmanager
+def _no_collector(path: Path) -> Iterator[str]:
+    """Hold the database's collector lock while doctor works, so none starts
+    meanwhile; yields "" when held, else which collector holds it."""
     from logconsole.collectors.daemon import DaemonError, InstanceLock, lock_path_for
 
+    if not path.exists():
+        yield ""
+        return
     lock = InstanceLock(lock_path_for(path), f"database {path}")
     try:
         lock.acquire()
-    except DaemonError as exc:
-        say(f"warning: {exc}: records it stores from now on are not in the copy")
-    say(f"copying what is readable from {path} into {output}")
+    except DaemonError:
+        held = False
+    else:
+        held = True
+    if not held:
+        try:
+            holder = lock.path.read_text().strip() or "?"
+        except OSError:
+            holder = "?"
+        yield f"a collector is running on this database (pid {holder})"
+        return
     try:
-        with progress_bar(_estimate(path), "recovering") as progress:
-            result = store_doctor.recover(path, output, progress=progress)
+        yield ""
     finally:
         lock.release()
+
+
+def _recover(path: Path, output: Path) -> None:
+    with _no_collector(path) as collector:
+        if collector:
+            say(f"warning: {collector}; what it stores after the copy is not in it")
+        say(f"copying what is readable from {path} into {output}")
+        with progress_bar(_estimate(path), "recovering") as progress:
+            result = store_doctor.recover(path, output, progress=progress)
     lost = sum(r.records or 0 for r in result.lost)
     click.echo(f"records     {result.records:,} copied")
     for r in result.lost:

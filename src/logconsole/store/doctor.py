@@ -126,8 +126,13 @@ def _fts_check(conn: sqlite3.Connection) -> list[str]:
     return []
 
 
-def diagnose(path: str | os.PathLike[str]) -> Diagnosis:
-    """Run the integrity and full-text checks on ``path``; changes nothing."""
+def diagnose(path: str | os.PathLike[str], *, fts: bool = True) -> Diagnosis:
+    """Run the integrity and full-text checks on ``path``; changes nothing.
+
+    The full-text check is an ``INSERT`` command: it holds the write lock while
+    it runs, so with ``fts`` False (a collector is writing) it is left out and
+    :attr:`Diagnosis.fts` is None.
+    """
     path = Path(path)
     out = Diagnosis(path)
     conn = _open_raw(path, readonly=False)
@@ -141,7 +146,7 @@ def diagnose(path: str | os.PathLike[str]) -> Diagnosis:
             out.fts = None
             return out
         out.integrity = _pragma_check(conn, "integrity_check")
-        out.fts = _fts_check(conn)
+        out.fts = _fts_check(conn) if fts else None
     finally:
         conn.close()
     return out
