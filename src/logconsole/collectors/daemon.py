@@ -377,7 +377,8 @@ class Daemon:
         lets the log grow past its usual size; once it has gone and the
         collector is idle, this gives the space back.  Its own connection, so
         the writer thread is never waited on; a checkpoint that finds readers
-        still there gives up quickly and is tried again on the next quiet tick.
+        still there gives up at once (waiting would hold the writer up) and is
+        tried again on the next quiet tick.
         """
         idle = self.opts.idle_checkpoint
         pipeline = self.pipeline
@@ -399,7 +400,7 @@ class Daemon:
                 try:
                     if conn is None:
                         conn = await asyncio.to_thread(connect, path, check_same_thread=False)
-                    done = await asyncio.to_thread(checkpoint, conn, "TRUNCATE")
+                    done = await asyncio.to_thread(checkpoint, conn, "TRUNCATE", wait=0)
                 except (sqlite3.Error, StoreError) as exc:
                     log.warning("could not truncate the write-ahead log: %s", describe(exc))
                     continue

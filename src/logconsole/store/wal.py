@@ -14,8 +14,9 @@ until something truncates it.  Two things give the space back:
   its last batch.
 
 A checkpoint that must wait for readers also holds up writers while it
-waits, so these checkpoints wait only briefly (:data:`CHECKPOINT_WAIT`) and
-are simply tried again later.
+waits, so the collector's and retention's checkpoints do not wait at all and
+are simply tried again later; ``prune``'s last one waits only briefly
+(:data:`CHECKPOINT_WAIT`).
 """
 
 from __future__ import annotations
@@ -82,14 +83,16 @@ def settle(conn: sqlite3.Connection, timeout: float, *, interval: float = 0.02) 
     """``RESTART`` checkpoints until one completes, for at most ``timeout`` seconds.
 
     Between the batches of a long delete: a reader still using the log is
-    waited for (each attempt briefly, so writers are not held up for long),
+    waited for between attempts (never inside one, so writers are not held up),
     readers that begin after the checkpoint read the database file only, and
     the next batch rewrites the log from its start instead of growing it.
     Returns whether it got there.
     """
     deadline = time.monotonic() + timeout
     while True:
-        if checkpoint(conn, "RESTART").complete:
+        # No waiting inside SQLite: a checkpoint that waits for readers holds
+        # writers (the collector) up for as long.  Readers are waited for here.
+        if checkpoint(conn, "RESTART", wait=0).complete:
             return True
         if time.monotonic() >= deadline:
             return False
