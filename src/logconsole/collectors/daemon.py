@@ -11,9 +11,16 @@
   file (:mod:`logconsole.collectors.spill`) and exit 1 saying how many and where;
 * at start, before accepting connections, a spill file left by an earlier
   stop is committed (and removed);
+* before anything is accepted, a quick check of the database
+  (``PRAGMA quick_check``, at most ``check_seconds``): on a damaged file the
+  daemon exits non-zero pointing at ``logconsole doctor``, having acknowledged
+  nothing; when the time runs out (a large file) it says so and starts;
 * background tasks: the health sampler (at start, then every
-  ``health_interval`` seconds), the file tailer (``--watch``) and retention
-  (at start, then daily).
+  ``health_interval`` seconds), the file tailer (``--watch``), retention
+  (at start, then daily; see :mod:`logconsole.store.retention`) and giving the
+  write-ahead log's space back once no record has come for ``idle_checkpoint``
+  seconds (a ``TRUNCATE`` checkpoint on a connection of its own, so it never
+  waits on the writer thread).
 """
 
 from __future__ import annotations
@@ -41,14 +48,17 @@ from logconsole.collectors.spill import find_spills, read_spill, spill_path_for
 from logconsole.collectors.socket import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, SocketServer
 from logconsole.config import Settings
 from logconsole.ingest import IngestError, Redactor
-from logconsole.store.actions import prune
-from logconsole.store.db import StoreError, connect, file_size
+from logconsole.store import retention
+from logconsole.store.db import QUICK_CHECK_SECONDS, StoreError, check_before_writing, connect, file_size
 from logconsole.store.errors import describe
+from logconsole.store.wal import checkpoint, wal_size
 
 log = logging.getLogger("logconsole.daemon")
 
 RETENTION_PERIOD = 24 * 3600.0
 STOP_GRACE = 10.0
+IDLE_CHECKPOINT = 5.0
+"""Seconds without a commit after which the write-ahead log is truncated."""
 
 
 class DaemonError(RuntimeError):
@@ -71,6 +81,10 @@ class DaemonOptions:
     max_record_bytes: int = 1 << 20
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
     timings: WriterTimings = field(default_factory=WriterTimings)
+    check_seconds: float = QUICK_CHECK_SECONDS
+    """Time allowed for the start-up quick check (0: no check)."""
+    idle_checkpoint: float = IDLE_CHECKPOINT
+    """Seconds without a commit before the log is truncated (0: never)."""
 
 
 # -- single instance ----------------------------------------------------------
@@ -234,12 +248,30 @@ class Daemon:
         """Run until SIGTERM/SIGINT; returns the exit code (1 when records could
         not be committed: they were spilled, or lost when even that failed)."""
         with self._locks():
+            self._check_database()
             return asyncio.run(self._serve())
 
     def spill_places(self) -> tuple[Path, Path]:
         """Where a spill goes: beside the database, else (its disk may be the full
         one) beside the socket."""
         return spill_path_for(self.opts.db_path), spill_path_for(self.opts.socket_path)
+    def _check_database(self) -> None:
+        """Refuse a damaged database before a single record is acknowledged into it."""
+        seconds = self.opts.check_seconds
+        if seconds <= 0:
+            return
+        path = self.opts.db_path
+        try:
+            conn = connect(path, group_readable=self.opts.settings.group_readable)
+            try:
+                result = check_before_writing(conn, path, seconds)
+            finally:
+                conn.close()
+        except StoreError as exc:
+            raise DaemonError(f"{exc}; the collector did not start") from None
+        if not result.complete:
+            log.warning("the quick check of %s did not finish in %g s and was skipped; "
+                        "`logconsole doctor` checks it in full", path, seconds)
 
     def stats(self) -> dict[str, Any]:
         """The daemon's own figures, for health records."""
@@ -292,6 +324,7 @@ class Daemon:
             background = [
                 asyncio.create_task(self._health_loop(), name="health"),
                 asyncio.create_task(self._retention_loop(), name="retention"),
+                asyncio.create_task(self._wal_loop(), name="wal"),
             ]
             tailer = self._start_tailer()
             await stop.wait()
@@ -389,10 +422,56 @@ class Daemon:
             try:
                 removed = await asyncio.to_thread(_prune, self.opts.db_path, days)
                 if removed:
-                    log.info("retention: removed %d records older than %g days", removed, days)
+                    log.info("retention: removed %s record%s older than %g days "
+                             "(unresolved errors and system records that require action are kept)",
+                             f"{removed:,}", "" if removed == 1 else "s", days)
+            except sqlite3.Error as exc:
+                log.error("retention failed: %s", describe(exc))
             except Exception as exc:
-                log.error("retention failed: %s", describe(exc) if isinstance(exc, sqlite3.Error) else exc)
+                log.error("retention failed: %s", exc)
             await asyncio.sleep(RETENTION_PERIOD)
+
+    async def _wal_loop(self) -> None:
+        """Truncate the write-ahead log once no record has been committed for
+        ``idle_checkpoint`` seconds (checked every ``idle_checkpoint`` seconds:
+        a look at two counters and the log's size).
+
+        A reader holding an old snapshot (a console counting, a long export)
+        lets the log grow past its usual size; once it has gone and the
+        collector is idle, this gives the space back.  Its own connection, so
+        the writer thread is never waited on; a checkpoint that finds readers
+        still there gives up at once (waiting would hold the writer up) and is
+        tried again on the next quiet tick.
+        """
+        idle = self.opts.idle_checkpoint
+        pipeline = self.pipeline
+        if idle <= 0 or pipeline is None:
+            return
+        path = self.opts.db_path
+        conn = None
+        seen = pipeline.counters.committed
+        quiet_since = asyncio.get_running_loop().time()
+        try:
+            while True:
+                await asyncio.sleep(idle)
+                now = asyncio.get_running_loop().time()
+                if pipeline.counters.committed != seen or pipeline.queue_depth:
+                    seen, quiet_since = pipeline.counters.committed, now
+                    continue
+                if now - quiet_since < idle or wal_size(path) == 0:
+                    continue
+                try:
+                    if conn is None:
+                        conn = await asyncio.to_thread(connect, path, check_same_thread=False)
+                    done = await asyncio.to_thread(checkpoint, conn, "TRUNCATE", wait=0)
+                except (sqlite3.Error, StoreError) as exc:
+                    log.warning("could not truncate the write-ahead log: %s", describe(exc))
+                    continue
+                if done.complete:
+                    log.debug("idle: write-ahead log truncated")
+        finally:
+            if conn is not None:
+                conn.close()
 
     def _start_tailer(self) -> asyncio.Task[None] | None:
         opts = self.opts
@@ -428,7 +507,7 @@ def _gid(group: str) -> int:
 def _prune(db_path: Path, days: float) -> int:
     conn = connect(db_path)
     try:
-        return prune(conn, days)
+        return retention.prune(conn, days)
     finally:
         conn.close()
 

@@ -10,7 +10,6 @@ import getpass
 import os
 import sqlite3
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -34,9 +33,8 @@ from logconsole.commands.command_helpers import (
     say,
     sort_of,
 )
-from logconsole.store import actions
+from logconsole.store import actions, retention
 from logconsole.store.query import Condition, Filter, count, get, iter_rows
-from logconsole.timeutil import format_ts, utcnow
 
 
 # ---------------------------------------------------------------- resolve / unresolve
@@ -212,14 +210,10 @@ def prune(days: float | None, dry_run: bool, db_path: Path | None, config_path: 
     shown = f"{days:g}"
     with existing_db(db_path) as conn:
         if dry_run:
-            cutoff = format_ts(utcnow() - timedelta(days=days))
-            keep = " OR ".join(actions.RETENTION_KEEPS)
-            n = conn.execute(
-                f"SELECT count(*) FROM records WHERE created_at < ? AND NOT ({keep})", (cutoff,)
-            ).fetchone()[0]
+            n = retention.count_expired(conn, days)
             say(f"would delete {plural(n, 'record')} older than {shown} days")
             return
-        n = actions.prune(conn, days)
+        n = retention.prune(conn, days)
     say(f"pruned {plural(n, 'record')} older than {shown} days "
          "(unresolved errors and system records that require action are kept)")
 

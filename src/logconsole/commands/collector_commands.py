@@ -59,13 +59,18 @@ def _mode(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
               help="How long one commit waits for a lock held by another process [default: 5].")
 @click.option("--retry-max-delay", type=click.FloatRange(min=0.01), metavar="SECONDS",
               help="Longest pause between attempts to commit while the database refuses [default: 5].")
+@click.option("--check-seconds", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              metavar="SECONDS", help="Time allowed for the database check at start (0: no check).")
+@click.option("--idle-checkpoint", type=click.FloatRange(min=0), default=5.0, show_default=True,
+              metavar="SECONDS", help="Truncate the write-ahead log after this long without records (0: never).")
 @click.option("-v", "--verbose", count=True, help="Log debug detail too (connections closed when idle, failed lines).")
 def daemon(
     db_path: Path | None, socket_path: Path | None, config_path: Path | None,
     socket_mode: int | None, socket_group: str | None, health_interval: float | None,
     watch: tuple[str, ...], watch_type: str | None, retention_days: float | None,
     max_record_bytes: int | None, idle_timeout: float, sync_timeout: float | None,
-    busy_timeout: float | None, retry_max_delay: float | None, verbose: int,
+    busy_timeout: float | None, retry_max_delay: float | None, check_seconds: float,
+    idle_checkpoint: float, verbose: int,
 ) -> None:
     """Run the collector in the foreground.
 
@@ -75,6 +80,7 @@ def daemon(
     While the database refuses writes (disk full, locked by another process)
     records wait in memory and are retried; stopped then, the daemon writes
     them to DB.spill.jsonl, exits 1, and stores them at its next start.
+    A damaged database is refused at start (see `logconsole doctor`).
 
     \b
     Example:
@@ -106,6 +112,8 @@ def daemon(
             busy_timeout=settings.busy_timeout if busy_timeout is None else busy_timeout,
             retry_max_delay=settings.retry_max_delay if retry_max_delay is None else retry_max_delay,
         ),
+        check_seconds=check_seconds,
+        idle_checkpoint=idle_checkpoint,
     )
     try:
         code = run_daemon(opts, verbose)

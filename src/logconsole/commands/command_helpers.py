@@ -79,6 +79,16 @@ def plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
+def human_size(size: int) -> str:
+    """``812 B``, ``5.8 MB``."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"  # pragma: no cover
+
+
 def interactive() -> bool:
     """Whether someone can answer a question: stdin is a terminal and this is not CI."""
     ci = os.environ.get("CI", "").strip().lower()

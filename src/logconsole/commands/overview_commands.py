@@ -12,27 +12,34 @@ import click
 
 from logconsole import demo as demo_records
 from logconsole import kinds as K
-from logconsole.cli_options import CONTEXT_SETTINGS, build_filter, db_option, db_path_or_default, user_errors
-from logconsole.commands.command_helpers import existing_db, plural, progress_bar, say, writable_db
+from logconsole.cli_options import (
+    CONTEXT_SETTINGS,
+    build_filter,
+    config_option,
+    db_option,
+    db_path_or_default,
+    settings_from,
+    user_errors,
+)
+from logconsole.commands.command_helpers import existing_db, human_size, plural, progress_bar, say, writable_db
+from logconsole.store import retention
 from logconsole.store.db import file_size
 from logconsole.store.query import Filter, count, counts_by
+from logconsole.store.wal import wal_size
 from logconsole.timeutil import format_ts, utcnow
 
 
 # ---------------------------------------------------------------- stats
 
 
-def _human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"  # pragma: no cover
+def collect_stats(conn: sqlite3.Connection, path: Path, retention_days: float = 90) -> dict[str, Any]:
+    """The numbers ``logconsole stats`` prints, as plain data.
 
-
-def collect_stats(conn: sqlite3.Connection, path: Path) -> dict[str, Any]:
-    """The numbers ``logconsole stats`` prints, as plain data."""
+    ``size_bytes`` is the database with its write-ahead log; ``database_bytes``
+    and ``wal_bytes`` are the two files.  ``retention`` is the policy in force
+    (``retention_days``: 0 keeps everything), how many stored records it
+    would remove now, and the last run the store recorded.
+    """
     by_type = counts_by(conn, "type")
     unresolved = counts_by(conn, "severity", build_filter(("error",), None, None, None,
                                                            ("is_resolved=false",)))
@@ -40,9 +47,12 @@ def collect_stats(conn: sqlite3.Connection, path: Path) -> dict[str, Any]:
     now = utcnow()
     last_minute = count(conn, Filter(since=format_ts(now - timedelta(minutes=1))))
     last_hour = count(conn, Filter(since=format_ts(now - timedelta(hours=1))))
+    last = retention.last_run(conn)
     return {
         "database": str(path),
         "size_bytes": file_size(path),
+        "database_bytes": file_size(path) - wal_size(path),
+        "wal_bytes": wal_size(path),
         "records": sum(by_type.values()),
         "by_type": {name: by_type.get(name, 0) for name in K.KIND_NAMES},
         "unresolved_errors": {s: unresolved.get(s, 0) for s in reversed(K.SEVERITIES)},
@@ -50,6 +60,14 @@ def collect_stats(conn: sqlite3.Connection, path: Path) -> dict[str, Any]:
         "newest": newest,
         "last_minute": last_minute,
         "last_hour": last_hour,
+        "retention": {
+            "days": retention_days,
+            "expired": retention.count_expired(conn, retention_days) if retention_days > 0 else 0,
+            "last_run": None if last is None else {
+                "started": last.started, "finished": last.finished, "days": last.days,
+                "cutoff": last.cutoff, "removed": last.removed,
+            },
+        },
     }
 
 
@@ -58,7 +76,8 @@ def _stats_text(s: dict[str, Any]) -> list[str]:
 
     open_errors = s["unresolved_errors"]
     lines = [
-        f"database    {s['database']} ({_human_size(s['size_bytes'])})",
+        f"database    {s['database']} ({human_size(s['database_bytes'])}, "
+        f"write-ahead log {human_size(s['wal_bytes'])})",
         f"records     {s['records']:,}",
     ]
     width = max(len(f"{n:,}") for n in s["by_type"].values())
@@ -71,19 +90,42 @@ def _stats_text(s: dict[str, Any]) -> list[str]:
     lines.append(f"oldest      {short_time(s['oldest']) or '-'}")
     lines.append(f"newest      {short_time(s['newest']) or '-'}")
     lines.append(f"ingest rate {s['last_minute']:,} in the last minute, {s['last_hour']:,} in the last hour")
+    lines.extend(_retention_text(s["retention"]))
     return lines
+
+
+def _retention_text(r: dict[str, Any]) -> list[str]:
+    from logconsole.table_view import short_time
+
+    days = r["days"]
+    if days > 0:
+        policy = (f"retention   {days:g} days; {plural(r['expired'], 'record')} past it now "
+                  "(unresolved errors and system records that require action are always kept)")
+    else:
+        policy = "retention   off (retention_days = 0): every record is kept"
+    run = r["last_run"]
+    if run is None:
+        last = "last run    none recorded"
+    else:
+        when = short_time(run["finished"] or run["started"])
+        state = "" if run["finished"] else " (did not finish)"
+        last = (f"last run    {when}{state}: removed {plural(run['removed'], 'record')} "
+                f"older than {run['days']:g} days")
+    return [policy, last]
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
 @click.option("--json", "as_json", is_flag=True, help="Print the numbers as one JSON object.")
 @db_option
+@config_option
 @user_errors
-def stats(as_json: bool, db_path: Path | None) -> None:
-    """Counts per type, unresolved errors by severity, database size,
-    oldest and newest record, and how many records arrived lately.
+def stats(as_json: bool, db_path: Path | None, config_path: Path | None) -> None:
+    """Counts per type, unresolved errors by severity, database and
+    write-ahead log sizes, oldest and newest record, how many records arrived
+    lately, and retention: the policy, and what its last run removed.
 
     The ingest rate counts records whose time falls in the last minute and
-    the last hour.
+    the last hour.  The policy is retention_days from the config file.
 
     \b
     Examples:
@@ -91,8 +133,9 @@ def stats(as_json: bool, db_path: Path | None) -> None:
         logconsole stats --json | jq .unresolved_errors
     """
     path = db_path_or_default(db_path)
+    days = settings_from(config_path).retention_days
     with existing_db(db_path) as conn:
-        numbers = collect_stats(conn, path)
+        numbers = collect_stats(conn, path, days)
     if as_json:
         click.echo(json.dumps(numbers, indent=2))
     else:

@@ -6,7 +6,7 @@ happened.  Data goes to stdout; messages, progress and rejected lines go to
 stderr, so ``logconsole query -f jsonl | jq`` sees only records.
 
 :data:`COMMANDS` also gathers the other commands that work on the database
-directly (:mod:`.action_commands`, :mod:`.overview_commands`).
+directly (:mod:`.action_commands`, :mod:`.overview_commands`, :mod:`.doctor_command`).
 """
 
 from __future__ import annotations
@@ -30,11 +30,12 @@ from logconsole.cli_options import (
     build_filter,
     config_option,
     db_option,
+    db_path_or_default,
     filter_options,
     settings_from,
     user_errors,
 )
-from logconsole.commands import action_commands, overview_commands
+from logconsole.commands import action_commands, doctor_command, overview_commands
 from logconsole.commands.command_helpers import (
     existing_db,
     limit_option,
@@ -55,8 +56,12 @@ from logconsole.importer import (
     kind_from_name,
     open_source,
 )
+from logconsole.config import Settings
 from logconsole.ingest import Redactor
+from logconsole.paths import default_config_path
 from logconsole.store import export as exporter
+from logconsole.store import retention
+from logconsole.store.db import check_before_writing
 from logconsole.store.query import count, fetch_page, iter_rows
 
 TABLE_LIMIT = 50
@@ -85,7 +90,9 @@ def import_command(files: tuple[str, ...], kind: str | None, batch_size: int, ch
     Each record passes the same validation and redaction as records sent to
     the collector.  A record that cannot be stored is reported on stderr with
     its line number and reason; the others are stored, and the exit status
-    is 1 when any was rejected.  mongoexport output (relaxed or canonical
+    is 1 when any was rejected.  Records older than the retention period are
+    stored, and counted in a warning: the collector's retention removes them
+    unless retention_days says otherwise.  mongoexport output (relaxed or canonical
     Extended JSON, --jsonArray, --pretty) loads as it is: `createdAt` is the
     record's time, and `_id`, `updatedAt` and `__v` are kept under `extra`.
 
@@ -103,7 +110,9 @@ def import_command(files: tuple[str, ...], kind: str | None, batch_size: int, ch
             raise click.UsageError(str(exc)) from None
     if files.count("-") > 1:
         raise click.UsageError("stdin (-) can be read only once")
-    redactor = Redactor(settings_from(config_path).secret_words)
+    settings = settings_from(config_path)
+    redactor = Redactor(settings.secret_words)
+    expired = 0
     with contextlib.ExitStack() as stack:
         sources = [_open(name, kind, stack) for name in files]
         for source in sources:
@@ -111,6 +120,10 @@ def import_command(files: tuple[str, ...], kind: str | None, batch_size: int, ch
                 say(f"{source.name}: records without a type are read as {source.kind} "
                     "(from the file name; --type says otherwise)")
         conn = None if check else stack.enter_context(writable_db(db_path))
+        before = 0
+        if conn is not None:
+            check_before_writing(conn, db_path_or_default(db_path))
+            before = conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0]
         total = ImportResult()
         try:
             _import_all(conn, sources, total, redactor=redactor, batch_size=batch_size)
@@ -121,10 +134,25 @@ def import_command(files: tuple[str, ...], kind: str | None, batch_size: int, ch
         except sqlite3.Error:
             say(f"stopped: {plural(total.imported, 'record')} were stored before the database refused the next batch")
             raise
+        if conn is not None and total.imported and settings.retention_days > 0:
+            expired = retention.count_expired(conn, settings.retention_days, after_id=before)
     done = "would import" if check else "imported"
     say(f"{done} {plural(total.imported, 'record')}, rejected {total.rejected:,}")
+    if expired:
+        say(_retention_warning(expired, total.imported, settings))
     if total.rejected:
         sys.exit(1)
+
+
+def _retention_warning(expired: int, imported: int, settings: Settings) -> str:
+    """Says which imported records the collector's retention will remove, and how to keep them."""
+    config = settings.source or default_config_path()
+    return (
+        f"{expired:,} of the {imported:,} imported records are older than the retention period "
+        f"({settings.retention_days:g} days) and will be removed by the collector's next retention run; "
+        f"to keep them, set retention_days under [store] in {config} (0 keeps everything) "
+        "or run the collector with --retention-days"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,4 +358,5 @@ def export(types: tuple[str, ...], since: str | None, until: str | None, search:
 
 COMMANDS: list[click.Command] = [
     import_command, query, export, *action_commands.COMMANDS, *overview_commands.COMMANDS,
+    *doctor_command.COMMANDS,
 ]

@@ -44,6 +44,9 @@ def run_console(
     read_only: bool = False, no_collector: bool = False, no_mouse: bool = False, ansi: bool = False,
 ) -> None:
     """Open the console with what the options said."""
+    from logconsole.timeutil import utcnow
+
+    opened_at = utcnow()  # before the collector starts: its first retention run is news
     settings = settings_from(config_path)
     path = db_path_or_default(db_path)
     open_db(path, readonly=read_only).close()  # a clear error now, not inside the console
@@ -55,7 +58,8 @@ def run_console(
 
     from logconsole.screens.app import LogConsoleApp
 
-    app = LogConsoleApp(path, read_only=read_only, ansi=ansi, startup_message=message, settings=settings)
+    app = LogConsoleApp(path, read_only=read_only, ansi=ansi, startup_message=message, settings=settings,
+                        opened_at=opened_at)
     app.run(mouse=not no_mouse)
 
 

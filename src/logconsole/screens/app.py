@@ -49,8 +49,12 @@ class LogConsoleApp(App[None]):
         cursor_blink: bool = True,
         startup_message: str | None = None,
         settings: Settings | None = None,
+        opened_at: datetime | None = None,
     ) -> None:
         super().__init__()
+        self.opened_at = opened_at or utcnow()
+        """When the console opened (before it started a collector): retention runs
+        finished earlier are not news (:mod:`logconsole.screens.retention_notice`)."""
         self.db_path = Path(db_path)
         self.read_only = read_only
         self.fixed_now = now

@@ -54,13 +54,20 @@ class ConnectionPool:
 
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
-        """A connection for the calling thread; returned to the pool afterwards."""
+        """A connection for the calling thread; returned to the pool afterwards.
+
+        A database error in the block comes out as :class:`StoreError` saying the
+        condition the way every command does ("database file is damaged (run
+        `logconsole doctor`)", "disk is full"), not SQLite's symptom.
+        """
         try:
             conn = self._idle.get_nowait()
         except queue.Empty:
             conn = self._open()
         try:
             yield conn
+        except sqlite3.Error as exc:
+            raise StoreError(describe(exc)) from exc
         finally:
             # A read transaction left open (a COMMIT that failed after an interrupt)
             # would pin every later borrower to an old snapshot: close it instead.

@@ -34,6 +34,7 @@ from logconsole.screens.confirm import ConfirmScreen
 from logconsole.screens.data import store_error_text
 from logconsole.screens.dialog import Dialog, ErrorLine, plain
 from logconsole.store import db
+from logconsole.store.errors import describe
 from logconsole.store.export import FORMATS, export
 from logconsole.store.query import Filter, Sort, count
 from logconsole.timeutil import UTC, utcnow

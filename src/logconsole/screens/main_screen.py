@@ -60,6 +60,7 @@ from logconsole.screens.help import HelpScreen
 from logconsole.screens.log_view import LogView
 from logconsole.screens.panels import AIPanel, SystemPanel
 from logconsole.screens.record_actions import ActionDone, RecordActions
+from logconsole.screens.retention_notice import RetentionNotice
 from logconsole.screens.search_bar import SearchBar
 from logconsole.screens.view_state import TABS, ViewState, tab_kind, tab_label
 from logconsole.store import stats
@@ -116,7 +117,7 @@ class PanelData(Message):
     data: Any
 
 
-class MainScreen(RecordActions, Screen[None]):
+class MainScreen(RecordActions, RetentionNotice, Screen[None]):
     """Tabs over one record list; see the module docstring for the keys."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -470,6 +471,7 @@ class MainScreen(RecordActions, Screen[None]):
     def _tick(self) -> None:
         self.view.refresh_clock()
         self._poll()
+        self.check_retention()
 
     def _poll(self) -> None:
         view = self.view

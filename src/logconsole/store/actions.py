@@ -1,4 +1,4 @@
-"""Changing what is stored: resolve, unresolve, delete, retention."""
+"""Changing what is stored: resolve, unresolve, delete (retention is :mod:`.retention`)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,16 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from logconsole.store.query import Filter, where_sql
+from logconsole.store.retention import RETENTION_KEEPS, prune
 from logconsole.store.transaction import transaction
 from logconsole.timeutil import format_ts, utcnow
+
+__all__ = [
+    "Outcome", "RETENTION_KEEPS", "delete_ids", "delete_matching", "prune", "resolve", "unresolve",
+]
 
 
 @dataclass(slots=True)
@@ -88,30 +93,3 @@ def delete_matching(conn: sqlite3.Connection, flt: Filter) -> int:
     with transaction(conn):
         cur = conn.execute(f"DELETE FROM records WHERE {where}", params)
     return cur.rowcount
-
-
-RETENTION_KEEPS = (
-    "(type = 'error' AND is_resolved = 0)",
-    "(type = 'system' AND requires_action = 1)",
-)
-
-
-def prune(
-    conn: sqlite3.Connection, days: float, *, now: datetime | None = None, batch: int = 20_000,
-) -> int:
-    """Delete records older than ``days``, except unresolved errors and system
-    records that require action.  Works in batches so writers are not held up."""
-    if days < 0:
-        raise ValueError("days must not be negative")
-    cutoff = format_ts((now or utcnow()) - timedelta(days=days))
-    keep = " OR ".join(RETENTION_KEEPS)
-    total = 0
-    while True:
-        with transaction(conn):
-            cur = conn.execute(
-                f"DELETE FROM records WHERE id IN (SELECT id FROM records WHERE created_at < ? "
-                f"AND NOT ({keep}) LIMIT ?)", (cutoff, batch),
-            )
-        total += cur.rowcount
-        if cur.rowcount < batch:
-            return total

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from logconsole.store.errors import describe
+from logconsole.store.errors import DAMAGED, describe
 from logconsole.store.schema import MIGRATIONS, SCHEMA_VERSION
 from logconsole.store.transaction import transaction
+from logconsole.store.wal import JOURNAL_SIZE_LIMIT
 
 
 class StoreError(RuntimeError):
@@ -57,6 +60,7 @@ def connect(
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA cache_size = -32000")
         conn.execute("PRAGMA temp_store = MEMORY")
@@ -91,7 +95,7 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 def file_size(path: str | os.PathLike[str]) -> int:
-    """Bytes on disk of the database with its WAL."""
+    """Bytes on disk of the database with its WAL (:func:`logconsole.store.wal.wal_size` alone)."""
     total = 0
     for suffix in ("", "-wal"):
         try:
@@ -99,3 +103,76 @@ def file_size(path: str | os.PathLike[str]) -> int:
         except OSError:
             pass
     return total
+
+
+QUICK_CHECK_SECONDS = 10.0
+"""How long the collector's start-up check may take before it goes on unchecked."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuickCheck:
+    """The outcome of :func:`quick_check`.
+
+    ``complete`` is False when the time ran out first (a large database): then
+    nothing is known, and ``problems`` is empty.
+    """
+
+    complete: bool
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def damaged(self) -> bool:
+        return bool(self.problems)
+
+
+def quick_check(conn: sqlite3.Connection, seconds: float = QUICK_CHECK_SECONDS, *, limit: int = 1) -> QuickCheck:
+    """``PRAGMA quick_check(limit)``, abandoned after ``seconds``.
+
+    It reads every page (about a second per gigabyte from the page cache), so
+    it is bounded: a collector must not stay down for minutes because its
+    database is large.  The check stops at ``limit`` problems (one is enough to
+    refuse a file).  SQLite may end a check of a badly damaged file with
+    "database disk image is malformed" instead of a listing: that is damage too.
+    """
+    deadline = time.monotonic() + seconds
+    conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+    try:
+        lines = [str(row[0]) for row in conn.execute(f"PRAGMA quick_check({int(limit)})")]
+    except sqlite3.OperationalError as exc:
+        if time.monotonic() > deadline and "interrupted" in str(exc):
+            return QuickCheck(False)
+        raise
+    except sqlite3.DatabaseError as exc:
+        lines = [str(exc)]
+    finally:
+        conn.set_progress_handler(None, 0)
+    return QuickCheck(True, check_problems(lines))
+
+
+def check_before_writing(conn: sqlite3.Connection, path: str | os.PathLike[str],
+                         seconds: float = QUICK_CHECK_SECONDS) -> QuickCheck:
+    """The check the doors that store records (the collector, ``import``) run
+    before accepting any: :class:`StoreError` when the file is damaged, so
+    nothing is acknowledged into it.  The result says whether it finished."""
+    try:
+        result = quick_check(conn, seconds)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot check {os.fspath(path)}: {describe(exc)}") from None
+    if result.damaged:
+        raise StoreError(f"{os.fspath(path)}: {DAMAGED}; first problem found: {result.problems[0]}")
+    return result
+
+
+def check_problems(lines: list[str]) -> list[str]:
+    """The problems in the rows of an integrity or quick check, one per item.
+
+    SQLite answers ``ok``, or rows that may each hold several lines under a
+    ``*** in database main ***`` heading.
+    """
+    out = []
+    for row in lines:
+        for line in row.splitlines():
+            line = line.strip()
+            if line and line != "ok" and not line.startswith("*** in database"):
+                out.append(line)
+    return out
