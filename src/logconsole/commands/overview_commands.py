@@ -91,7 +91,7 @@ def stats(as_json: bool, db_path: Path | None) -> None:
         logconsole stats --json | jq .unresolved_errors
     """
     path = db_path_or_default(db_path)
-    with existing_db(db_path) as conn:
+    with existing_db(db_path, readonly=True) as conn:
         numbers = collect_stats(conn, path)
     if as_json:
         click.echo(json.dumps(numbers, indent=2))
