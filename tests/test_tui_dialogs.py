@@ -24,7 +24,7 @@ from logconsole.screens.panels import AIPanel, SystemPanel, level_of
 from logconsole.store import db
 from logconsole.store.query import NEWEST, OLDEST, Condition, Filter, make_filter, parse_condition
 from logconsole.store.stats import ModelStats
-from tui_data import FIXED_NOW, HOSTILE_MESSAGE, make_db
+from tui_data import FIXED_NOW, HOSTILE_MESSAGE, make_db, screen_text
 
 SIZE = (80, 24)
 
@@ -295,6 +295,26 @@ async def test_export_csv_by_format_choice(tmp_path: Path, monkeypatch: pytest.M
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 8 and rows[0]["created_at"] < rows[-1]["created_at"]
     assert {r["ai_model"] for r in rows} == {"gpt-4o", "claude-3", "llama-3"}
+
+
+async def test_the_chosen_format_shows_without_colour(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With NO_COLOR the radio buttons' colours are gone: the chosen format is
+    told apart by its mark's shape, in the text itself."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    path = make_db(tmp_path / "logs.db")
+    app = Host(lambda: ExportScreen(path, Filter(), NEWEST, now=FIXED_NOW))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.no_color
+
+        def marks() -> dict[str, str]:
+            line = next(row for row in screen_text(app).splitlines() if "jsonl" in row and "csv" in row)
+            return {fmt: line[line.index(f"▌ {fmt} ") - 1] for fmt in ("jsonl", "json", "csv")}
+
+        assert marks() == {"jsonl": "●", "json": "○", "csv": "○"}
+        await pilot.click("#fmt-csv")
+        await pilot.pause()
+        assert marks() == {"jsonl": "○", "json": "○", "csv": "●"}
 
 
 async def test_export_asks_before_overwriting(tmp_path: Path) -> None:
