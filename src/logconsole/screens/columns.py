@@ -44,9 +44,10 @@ class Column:
     sortable: bool = True
 
 
-def _column(name: str) -> Column:
-    """A field's column, wide enough for its heading."""
-    f = K.ALL_FIELDS[name]
+def _column(kind: K.Kind, name: str) -> Column:
+    """A field's column as ``kind`` declares it (``status`` is 7 wide for AI
+    records, 8 for system ones), wide enough for its heading."""
+    f = kind.by_name[name]
     width = max(f.width or 10, len(f.short))
     align: Align = "right" if f.type in ("int", "number") else "left"
     return Column(name, f.short, width, align)
@@ -65,7 +66,7 @@ def columns_for(kind: K.Kind | None, time_mode: str = "relative") -> tuple[Colum
             Column("level", "level", 8, sortable=False),
             Column("summary", "summary", 0, sortable=False),
         )
-    cols = [_column(n) for n in kind.columns]
+    cols = [_column(kind, n) for n in kind.columns]
     last = cols[-1]
     cols[-1] = Column(last.name, last.label, 0, last.align, last.sortable)
     return (time_col, *cols)
