@@ -66,7 +66,7 @@ class LogConsoleApp(App[None]):
         """The ``[keys]`` in force: binding id -> keys."""
         self.set_keymap(self.keymap)
         if ansi:
-            self.theme = "ansi-dark"
+            self.theme = next(t for t in ANSI_THEMES if t in self.available_themes)
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen(
@@ -115,6 +115,10 @@ def _actions(screen: MainScreen) -> list[tuple[str, str, str]]:
         out.append((keys_in_force(b, keymap), b.description, action))
     return out
 
+
+ANSI_THEMES = ("ansi-dark", "textual-ansi")
+"""The terminal's own colours: Textual's theme for them is ``ansi-dark`` from
+8.2.5 on and ``textual-ansi`` before (the pyproject allows 8.2 to 9)."""
 
 PALETTE_LIST_IDS = frozenset({"list.mark", "list.select"})
 """The list's own actions worth a palette entry (moving the cursor is not)."""
