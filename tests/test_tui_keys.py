@@ -41,6 +41,33 @@ def test_keys_section_reads_a_key_or_a_list(tmp_path: Path) -> None:
     assert settings.keys == {"filter": "F", "search": "slash,ctrl+f"}
 
 
+def test_dotted_ids_read_bare_or_quoted(tmp_path: Path) -> None:
+    text = '[keys]\nlist.mark = ["space", "insert"]\n"range.month" = "M"\n'
+    assert load_settings(config(tmp_path, text)).keys == {"list.mark": "space,insert", "range.month": "M"}
+
+
+def test_the_documented_keys_example_is_accepted(tmp_path: Path) -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "tui.md").read_text()
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    keymap = check_keymap(load_settings(config(tmp_path, example)).keys)
+    assert keymap["filter"] == "F" and keymap["list.mark"] == "space,insert"
+
+
+def test_the_keys_table_in_the_docs_names_every_binding_of_the_main_screen() -> None:
+    from logconsole.screens.keys import owners
+
+    doc = (Path(__file__).parent.parent / "docs" / "tui.md").read_text()
+    section = doc.split("## Keys", 1)[1].split("\n## ", 1)[0]
+    documented = set()
+    for line in section.splitlines():
+        cells = line.split(" | ")
+        if line.startswith("| `") and len(cells) == 3:
+            documented |= {part.strip("`") for part in cells[2].split() if part.startswith("`")}
+    main = {"MainScreen", "LogView", "LogConsoleApp", "DetailPane", "SearchBar"}
+    expected = {str(b.id) for o in owners() if o.name in main for b in o.bindings}
+    assert documented == expected
+
+
 @pytest.mark.parametrize("text, words", [
     ("[keys]\nfilter = 3\n", ["[keys] filter", "a key or a list of keys"]),
     ("[keys]\nfilter = []\n", ["[keys] filter"]),

@@ -85,16 +85,28 @@ def _get(data: dict[str, Any], section: str, key: str, kind: type, path: Path) -
 
 
 def _keys(data: dict[str, Any], path: Path) -> dict[str, str]:
-    """``[keys]``: binding id -> a key or a list of keys (kept as ``"a,b"``)."""
+    """``[keys]``: binding id -> a key or a list of keys (kept as ``"a,b"``).
+
+    Ids with a dot (``list.mark``) may be written bare, which TOML reads as a
+    nested table, or quoted; both give the dotted id.
+    """
     sect = data.get("keys", {})
     if not isinstance(sect, dict):
         raise ConfigError(f"{path}: [keys] must be a table")
     out: dict[str, str] = {}
-    for binding_id, value in sect.items():
-        keys = [value] if isinstance(value, str) else value
-        if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k.strip() for k in keys):
-            raise ConfigError(f"{path}: [keys] {binding_id} must be a key or a list of keys, got {value!r}")
-        out[binding_id] = ",".join(k.strip() for k in keys)
+
+    def read(table: dict[str, Any], prefix: str) -> None:
+        for name, value in table.items():
+            binding_id = f"{prefix}{name}"
+            if isinstance(value, dict):
+                read(value, f"{binding_id}.")
+                continue
+            keys = [value] if isinstance(value, str) else value
+            if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k.strip() for k in keys):
+                raise ConfigError(f"{path}: [keys] {binding_id} must be a key or a list of keys, got {value!r}")
+            out[binding_id] = ",".join(k.strip() for k in keys)
+
+    read(sect, "")
     return out
 
 
