@@ -48,11 +48,13 @@ class Field:
     bands: tuple[tuple[float, str], ...] = ()
     filter: bool = False
     suggest: tuple[str, ...] = ()
+    _style_by_value: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         label = self.label or self.name.replace("_", " ")
         object.__setattr__(self, "label", label)
         object.__setattr__(self, "short", self.short or label)
+        object.__setattr__(self, "_style_by_value", dict(self.styles))
 
     def style_of(self, value: object) -> str:
         """The Rich style of ``value`` in this field ("" when it is shown plain)."""
@@ -62,7 +64,7 @@ class Field:
             return next((style for lowest, style in self.bands if value >= lowest), "")
         if self.type == "bool":
             value = "true" if value else "false"
-        return dict(self.styles).get(str(value), "")
+        return self._style_by_value.get(str(value), "")
 
 
 @dataclass(frozen=True, slots=True)
