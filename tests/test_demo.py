@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cli_support import run
 from logconsole import demo
+from logconsole.kinds import HEALTH_EVENT
 from logconsole.ingest import normalize
 from logconsole.store.db import connect
 from logconsole.store.query import Filter, count
@@ -81,7 +82,7 @@ def test_conversations_go_back_and_forth() -> None:
 
 
 def test_health_curves_reach_warning_and_critical() -> None:
-    health = [r for r in sample(20000) if r["type"] == "system" and r["eventType"] == "health_check"]
+    health = [r for r in sample(20000) if r["type"] == "system" and r["eventType"] == HEALTH_EVENT]
     statuses = Counter(r["status"] for r in health)
     assert statuses["healthy"] > statuses["warning"] > 0 and statuses["critical"] > 0
     assert all(r["requiresAction"] for r in health if r["status"] == "critical")

@@ -1,7 +1,8 @@
 """Snapshots of each dialog and panel at 80x24 and 120x40.
 
 Deterministic: seeded data, a fixed clock (:data:`tui_data.FIXED_NOW`), no
-cursor blink, fixed terminal sizes; Textual is pinned in ``pyproject.toml``.
+cursor blink, fixed terminal sizes.  They hold across the Textual range in
+``pyproject.toml`` (8.2 up to 9; checked with 8.2.0 and 8.2.8).
 Regenerate with ``pytest tests/test_dialog_snapshots.py --snapshot-update``
 and review the SVGs before committing them.
 """

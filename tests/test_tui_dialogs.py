@@ -24,7 +24,7 @@ from logconsole.screens.panels import AIPanel, SystemPanel, level_of
 from logconsole.store import db
 from logconsole.store.query import NEWEST, OLDEST, Condition, Filter, make_filter, parse_condition
 from logconsole.store.stats import ModelStats
-from tui_data import FIXED_NOW, HOSTILE_MESSAGE, make_db
+from tui_data import FIXED_NOW, HOSTILE_MESSAGE, make_db, screen_text
 
 SIZE = (80, 24)
 
@@ -122,10 +122,25 @@ def test_prefill_shows_what_the_form_can_and_keeps_the_rest() -> None:
 
 def test_every_kind_has_a_form_from_its_fields() -> None:
     names = {k: [f.name for f in form_fields(K.KINDS[k])] for k in K.KINDS}
-    assert names["system"] == ["status", "requires_action", "event_type"]
+    assert names["system"] == ["status", "event_type", "requires_action"]
+    assert names["error"][0] == "severity" and "is_resolved" in names["error"]
+    for kind in K.KINDS.values():  # the fields marked ``filter`` in kinds, and only those
+        assert set(names[kind.name]) == {f.name for f in kind.fields if f.filter}
     choices = {f.name: f.choices for f in form_fields(K.ACTIVITY)}
     assert choices["level"] == K.LEVELS and choices["method"] == K.METHODS
-    assert [f.name for f in form_fields(None)] == ["user_id", "endpoint", "method", "status_code"]
+    labels = {f.name: f.label for f in form_fields(K.ERROR)}
+    assert labels["is_resolved"] == "resolved" and labels["status_code"] == "status code"
+    # every kind at once: the filter fields several kinds share
+    assert [f.name for f in form_fields(None)] == ["user_id", "endpoint", "method", "status_code", "conversation_id"]
+
+
+def test_the_event_type_suggestion_is_what_the_collector_writes() -> None:
+    from logconsole.collectors.health import HealthSampler
+    from logconsole.config import Settings
+
+    written = HealthSampler(Settings(disk_paths=("/",))).sample()["event_type"]
+    event = next(f for f in form_fields(K.SYSTEM) if f.name == "event_type")
+    assert written in event.suggest
 
 
 async def _select(pilot: Any, wid: str, value: str) -> None:
@@ -153,12 +168,12 @@ async def test_filter_form_builds_conditions_and_keeps_the_rest() -> None:
     (result,) = app.results
     assert result == current.with_(where=(
         Condition("severity", "=", "critical"),
-        Condition("is_resolved", "=", 0),
+        Condition("error_type", "~", "Timeout"),
         Condition("method", "=", "POST"),
         Condition("status_code", ">=", 500),
         Condition("status_code", "<=", 599),
-        Condition("error_type", "~", "Timeout"),
         Condition("user_id", "=", "u1"),
+        Condition("is_resolved", "=", 0),
     ))
     assert (result.since, result.search, result.types) == (current.since, "timeout", ("error",))
 
@@ -280,6 +295,26 @@ async def test_export_csv_by_format_choice(tmp_path: Path, monkeypatch: pytest.M
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 8 and rows[0]["created_at"] < rows[-1]["created_at"]
     assert {r["ai_model"] for r in rows} == {"gpt-4o", "claude-3", "llama-3"}
+
+
+async def test_the_chosen_format_shows_without_colour(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With NO_COLOR the radio buttons' colours are gone: the chosen format is
+    told apart by its mark's shape, in the text itself."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    path = make_db(tmp_path / "logs.db")
+    app = Host(lambda: ExportScreen(path, Filter(), NEWEST, now=FIXED_NOW))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.no_color
+
+        def marks() -> dict[str, str]:
+            line = next(row for row in screen_text(app).splitlines() if "jsonl" in row and "csv" in row)
+            return {fmt: line[line.index(f"▌ {fmt} ") - 1] for fmt in ("jsonl", "json", "csv")}
+
+        assert marks() == {"jsonl": "●", "json": "○", "csv": "○"}
+        await pilot.click("#fmt-csv")
+        await pilot.pause()
+        assert marks() == {"jsonl": "○", "json": "○", "csv": "●"}
 
 
 async def test_export_asks_before_overwriting(tmp_path: Path) -> None:

@@ -24,6 +24,13 @@ The config file is optional TOML::
     warning = 70
     critical = 90
     disk_paths = ["/"]
+
+    [keys]                  # the console's keys, by binding id (`?` lists them)
+    filter = "F"
+    search = ["slash", "ctrl+f"]
+
+``[keys]`` is read here as binding id -> keys; the console checks the ids and
+keys against its bindings (:func:`logconsole.screens.keys.check_keymap`).
 """
 
 from __future__ import annotations
@@ -57,6 +64,8 @@ class Settings:
     warning: float = 70
     critical: float = 90
     disk_paths: tuple[str, ...] = ("/",)
+    keys: dict[str, str] = field(default_factory=dict)
+    """Console key bindings by binding id, each a comma-separated list of keys."""
     source: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -79,6 +88,32 @@ def _get(data: dict[str, Any], section: str, key: str, kind: type, path: Path) -
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
         raise ConfigError(f"{path}: [{section}] {key} must be a {kind.__name__}, got {value!r}")
     return value
+
+
+def _keys(data: dict[str, Any], path: Path) -> dict[str, str]:
+    """``[keys]``: binding id -> a key or a list of keys (kept as ``"a,b"``).
+
+    Ids with a dot (``list.mark``) may be written bare, which TOML reads as a
+    nested table, or quoted; both give the dotted id.
+    """
+    sect = data.get("keys", {})
+    if not isinstance(sect, dict):
+        raise ConfigError(f"{path}: [keys] must be a table")
+    out: dict[str, str] = {}
+
+    def read(table: dict[str, Any], prefix: str) -> None:
+        for name, value in table.items():
+            binding_id = f"{prefix}{name}"
+            if isinstance(value, dict):
+                read(value, f"{binding_id}.")
+                continue
+            keys = [value] if isinstance(value, str) else value
+            if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k.strip() for k in keys):
+                raise ConfigError(f"{path}: [keys] {binding_id} must be a key or a list of keys, got {value!r}")
+            out[binding_id] = ",".join(k.strip() for k in keys)
+
+    read(sect, "")
+    return out
 
 
 def parse_mode(text: str | int) -> int:
@@ -133,6 +168,7 @@ def load_settings(path: Path | None = None) -> Settings:
         value = _get(data, section, key, kind, path)
         if value is not None:
             setattr(settings, attr, value)
+    settings.keys = _keys(data, path)
     mode = data.get("daemon", {}).get("socket_mode")
     if mode is not None:
         settings.socket_mode = parse_mode(mode)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from logconsole.kinds import HEALTH_EVENT
 from logconsole.ingest import normalize
 from logconsole.store.writer import batched, insert_rows
 from logconsole.timeutil import UTC, format_ts, utcnow
@@ -423,7 +424,7 @@ class _Generator:
         worst = max(cpu, memory, disk)
         status = "critical" if worst >= 90 else "warning" if worst >= 70 else "healthy"
         return {
-            "eventType": "health_check",
+            "eventType": HEALTH_EVENT,
             "status": status,
             "message": f"System health check: CPU {cpu:.0f}%, Memory {memory:.0f}%, Disk {disk:.0f}%",
             "systemMetrics": {

@@ -17,11 +17,19 @@ FieldType = Literal["text", "int", "number", "bool", "enum", "json", "time"]
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """One field of a record kind.
+    """One field of a record kind, and how every screen and table shows it.
 
     ``values`` lists an enum's allowed values (lower case); ``synonyms`` maps
     other spellings to them (``warning`` -> ``warn``).  ``fts`` puts the field in
     the full-text index.  ``width`` is the preferred column width in tables.
+
+    Presentation lives here too, so the console, the CLI table and the filter
+    dialog agree: ``label`` names the field in forms and the detail pane
+    (default: the name with spaces), ``short`` heads its table column (default:
+    the label), ``styles`` colours values (Rich style text by value; for
+    booleans the keys are ``true``/``false``), ``bands`` colours numbers
+    (``(lowest, style)`` pairs, highest first), ``filter`` puts the field in the
+    filter dialog and ``suggest`` lists values the dialog offers as you type.
     """
 
     name: str
@@ -34,10 +42,29 @@ class Field:
     fts: bool = False
     width: int = 0
     upper: bool = False
+    label: str = ""
+    short: str = ""
+    styles: tuple[tuple[str, str], ...] = ()
+    bands: tuple[tuple[float, str], ...] = ()
+    filter: bool = False
+    suggest: tuple[str, ...] = ()
+    _style_by_value: dict[str, str] = field(init=False, repr=False, compare=False)
 
-    @property
-    def label(self) -> str:
-        return self.name.replace("_", " ")
+    def __post_init__(self) -> None:
+        label = self.label or self.name.replace("_", " ")
+        object.__setattr__(self, "label", label)
+        object.__setattr__(self, "short", self.short or label)
+        object.__setattr__(self, "_style_by_value", dict(self.styles))
+
+    def style_of(self, value: object) -> str:
+        """The Rich style of ``value`` in this field ("" when it is shown plain)."""
+        if value is None:
+            return ""
+        if self.bands and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return next((style for lowest, style in self.bands if value >= lowest), "")
+        if self.type == "bool":
+            value = "true" if value else "false"
+        return self._style_by_value.get(str(value), "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +92,13 @@ class Kind:
         object.__setattr__(self, "field_names", tuple(f.name for f in self.fields))
         object.__setattr__(self, "required", tuple(f.name for f in self.fields if f.required))
 
+    @property
+    def filters(self) -> tuple[Field, ...]:
+        """The fields of this kind's filter dialog: its level field first, then
+        the others marked ``filter`` in declaration order."""
+        marked = [f for f in self.fields if f.filter]
+        return tuple(sorted(marked, key=lambda f: f.name != self.level_field))
+
 
 LEVELS = ("debug", "info", "warn", "error", "critical")
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -83,19 +117,37 @@ _LEVEL_SYNONYMS = (
 )
 _SEVERITY_SYNONYMS = (("crit", "critical"), ("fatal", "critical"), ("med", "medium"))
 
+# How bad a value is, in colour: one palette for levels, severities and statuses.
+PLAIN_LOW = "dim"
+NOTICE = "cyan"
+GOOD = "green"
+WARN = "yellow"
+BAD = "bold red"
+WORST = "bold bright_white on red"
+
+LEVEL_STYLES = (("debug", PLAIN_LOW), ("info", NOTICE), ("warn", WARN), ("error", BAD), ("critical", WORST))
+SEVERITY_STYLES = (("low", PLAIN_LOW), ("medium", WARN), ("high", BAD), ("critical", WORST))
+SYSTEM_STATUS_STYLES = (("healthy", GOOD), ("warning", WARN), ("error", BAD), ("critical", WORST))
+AI_STATUS_STYLES = (("success", GOOD), ("error", BAD))
+HTTP_STATUS_BANDS = ((500, "red"), (400, "yellow"), (0, "green"))
+
+HEALTH_EVENT = "health_sample"
+"""The ``event_type`` of the system records the health sampler writes."""
+
 
 def _user_fields() -> tuple[Field, ...]:
     return (
-        Field("user_id", width=12),
+        Field("user_id", width=12, filter=True),
         Field("user_name", fts=True, width=14),
     )
 
 
 def _request_fields() -> tuple[Field, ...]:
     return (
-        Field("endpoint", fts=True, width=24),
-        Field("method", upper=True, width=6),
-        Field("status_code", "int", width=4),
+        Field("endpoint", fts=True, width=24, filter=True),
+        Field("method", upper=True, width=6, filter=True),
+        Field("status_code", "int", width=4, label="status code", short="code",
+              bands=HTTP_STATUS_BANDS, filter=True),
     )
 
 
@@ -103,8 +155,10 @@ ACTIVITY = Kind(
     name="activity",
     label="Activity",
     fields=(
-        Field("level", "enum", LEVELS, default="info", synonyms=_LEVEL_SYNONYMS, width=5),
-        Field("category", width=8),
+        Field("level", "enum", LEVELS, default="info", synonyms=_LEVEL_SYNONYMS, width=5,
+              styles=LEVEL_STYLES, filter=True),
+        Field("category", width=8, filter=True,
+              suggest=("user", "security", "course", "payment", "admin", "ai", "chat", "system")),
         Field("title", fts=True, width=30),
         Field("message", fts=True, width=40),
         *_user_fields(),
@@ -112,7 +166,7 @@ ACTIVITY = Kind(
         Field("ip_address", width=15),
         Field("user_agent", width=20),
         *_request_fields(),
-        Field("duration_ms", "number", aliases=("duration",), width=7),
+        Field("duration_ms", "number", aliases=("duration",), width=7, short="ms"),
         Field("request_data", "json"),
         Field("response_data", "json"),
     ),
@@ -127,16 +181,17 @@ ERROR = Kind(
     fields=(
         Field(
             "severity", "enum", SEVERITIES, default="medium",
-            synonyms=_SEVERITY_SYNONYMS, width=8,
+            synonyms=_SEVERITY_SYNONYMS, width=8, styles=SEVERITY_STYLES, filter=True,
         ),
-        Field("error_type", fts=True, width=18),
+        Field("error_type", fts=True, width=18, filter=True),
         Field("message", required=True, fts=True, width=40),
         Field("stack", fts=True),
         *_request_fields(),
-        Field("user_id", width=12),
+        Field("user_id", width=12, filter=True),
         Field("ip_address", width=15),
         Field("user_agent", width=20),
-        Field("is_resolved", "bool", default=False, width=3),
+        Field("is_resolved", "bool", default=False, width=3, label="resolved",
+              styles=(("true", GOOD),), filter=True),
         Field("resolution"),
         Field("resolved_at", "time"),
         Field("resolved_by", width=12),
@@ -150,14 +205,14 @@ AI = Kind(
     name="ai",
     label="AI",
     fields=(
-        Field("ai_model", required=True, aliases=("model",), fts=True, width=14),
+        Field("ai_model", required=True, aliases=("model",), fts=True, width=14, label="model", filter=True),
         Field("prompt", fts=True, width=30),
         Field("response", fts=True, width=30),
-        Field("tokens_used", "int", aliases=("tokens",), width=6),
-        Field("response_time_ms", "number", aliases=("response_time", "latency_ms"), width=7),
+        Field("tokens_used", "int", aliases=("tokens",), width=6, short="tokens"),
+        Field("response_time_ms", "number", aliases=("response_time", "latency_ms"), width=7, short="ms"),
         *_user_fields(),
-        Field("conversation_id", width=12),
-        Field("status", "enum", AI_STATUSES, default="success", width=7),
+        Field("conversation_id", width=12, filter=True),
+        Field("status", "enum", AI_STATUSES, default="success", width=7, styles=AI_STATUS_STYLES, filter=True),
         Field("error_message", fts=True, width=30),
     ),
     columns=("ai_model", "status", "tokens_used", "response_time_ms", "prompt"),
@@ -169,14 +224,14 @@ CHAT = Kind(
     name="chat",
     label="Chat",
     fields=(
-        Field("chat_type", width=12),
-        Field("sender_id", width=10),
-        Field("sender_name", fts=True, width=14),
-        Field("receiver_id", width=10),
-        Field("receiver_name", fts=True, width=14),
-        Field("conversation_id", width=12),
+        Field("chat_type", width=12, short="chat", filter=True, suggest=("user_to_user", "group_chat", "support")),
+        Field("sender_id", width=10, filter=True),
+        Field("sender_name", fts=True, width=14, short="from"),
+        Field("receiver_id", width=10, filter=True),
+        Field("receiver_name", fts=True, width=14, short="to"),
+        Field("conversation_id", width=12, filter=True),
         Field("message", required=True, fts=True, width=40),
-        Field("is_read", "bool", default=False, width=3),
+        Field("is_read", "bool", default=False, width=3, label="read", filter=True),
     ),
     columns=("chat_type", "sender_name", "receiver_name", "message"),
     level_field="chat_type",
@@ -187,14 +242,16 @@ SYSTEM = Kind(
     name="system",
     label="System",
     fields=(
-        Field("event_type", fts=True, width=16),
+        Field("event_type", fts=True, width=16, short="event", filter=True, suggest=(HEALTH_EVENT,)),
         Field(
             "status", "enum", SYSTEM_STATUSES, default="healthy",
             synonyms=(("warn", "warning"), ("crit", "critical"), ("ok", "healthy")), width=8,
+            styles=SYSTEM_STATUS_STYLES, filter=True,
         ),
         Field("message", fts=True, width=40),
         Field("metrics", "json", aliases=("system_metrics",)),
-        Field("requires_action", "bool", default=False, width=3),
+        Field("requires_action", "bool", default=False, width=3, short="action",
+              styles=(("true", BAD),), filter=True),
     ),
     columns=("status", "requires_action", "event_type", "message"),
     level_field="status",
@@ -214,7 +271,7 @@ KIND_SYNONYMS = {
 COMMON_FIELDS: tuple[Field, ...] = (
     Field("id", "int", width=7),
     Field("type", "enum", KIND_NAMES, width=8),
-    Field("created_at", "time", aliases=("timestamp", "time"), width=19),
+    Field("created_at", "time", aliases=("timestamp", "time"), width=19, label="time"),
     Field("extra", "json"),
 )
 
@@ -309,6 +366,43 @@ def canonical_name(key: str) -> str:
     if len(_CANONICAL_CACHE) < _CANONICAL_CACHE_MAX:
         _CANONICAL_CACHE[key] = name
     return name
+
+
+def field_of(record: dict[str, object], name: str) -> Field | None:
+    """The field ``name`` as the record's own kind declares it (``status`` differs
+    between AI and system records), else any kind's; None when unknown."""
+    kind = KINDS.get(str(record.get("type")))
+    found = kind.by_name.get(name) if kind is not None else None
+    return found or ALL_FIELDS.get(name)
+
+
+def level_of(record: dict[str, object]) -> object:
+    """The value of the field that says how bad the record is, whatever its kind."""
+    kind = KINDS.get(str(record.get("type")))
+    return record.get(kind.level_field) if kind is not None else None
+
+
+def style_of(record: dict[str, object], name: str) -> str:
+    """The Rich style of the record's ``name`` value (``level``: its level field's)."""
+    if name == "level":
+        kind = KINDS.get(str(record.get("type")))
+        if kind is None:
+            return ""
+        name = kind.level_field
+    field = field_of(record, name)
+    return field.style_of(record.get(name)) if field is not None else ""
+
+
+def filter_fields(kind: Kind | None) -> tuple[Field, ...]:
+    """The filter dialog's fields for ``kind``; for every kind at once, the
+    filter fields that several kinds share (user, endpoint, conversation...)."""
+    if kind is not None:
+        return kind.filters
+    seen: dict[str, list[Field]] = {}
+    for k in KINDS.values():
+        for f in k.filters:
+            seen.setdefault(f.name, []).append(f)
+    return tuple(fs[0] for fs in seen.values() if len(fs) > 1 and fs[0].type != "enum")
 
 
 def summary(record: dict[str, object]) -> str:

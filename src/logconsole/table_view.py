@@ -25,21 +25,6 @@ from logconsole.timeutil import parse_ts
 MAX_CELL = 400
 """Characters kept of a value before the table fits it to its column."""
 
-LEVEL_STYLES: dict[str, str] = {
-    "critical": "bold red",
-    "error": "red",
-    "high": "red",
-    "warn": "yellow",
-    "warning": "yellow",
-    "medium": "yellow",
-    "low": "cyan",
-    "info": "green",
-    "success": "green",
-    "healthy": "green",
-    "debug": "dim",
-}
-"""How a level, severity or status value is coloured."""
-
 _NUMERIC = ("int", "number")
 _FIXED = {"id", "created_at", "type", "level"}
 _SUMMARY = "summary"
@@ -50,10 +35,7 @@ _READABLE_LAST = 24
 
 def level_of(row: dict[str, Any]) -> str | None:
     """The value of a row's level field (``level``, ``severity`` or ``status``...)."""
-    kind = K.KINDS.get(row.get("type"))  # type: ignore[arg-type]
-    if kind is None:
-        return None
-    value = row.get(kind.level_field)
+    value = K.level_of(row)
     return None if value is None else str(value)
 
 
@@ -103,25 +85,10 @@ def cell_text(name: str, value: Any) -> str:
     return visible(text, newlines=False)
 
 
-_HEADERS = {
-    "created_at": "time",
-    "status_code": "status",
-    "duration_ms": "ms",
-    "response_time_ms": "ms",
-    "tokens_used": "tokens",
-    "is_resolved": "resolved",
-    "is_read": "read",
-    "requires_action": "action",
-    "ai_model": "model",
-}
-
-
 def _header(name: str) -> str:
-    if name in _HEADERS:
-        return _HEADERS[name]
-    if name in K.ALL_FIELDS:
-        return K.ALL_FIELDS[name].label
-    return name
+    """A column's heading: the field's short name (``code``, ``ms``, ``resolved``)."""
+    field = K.ALL_FIELDS.get(name)
+    return field.short if field is not None else name
 
 
 def _is_fixed(name: str) -> bool:
@@ -213,19 +180,16 @@ def _cell(row: dict[str, Any], name: str) -> Text:
     if name == _SUMMARY:
         return Text(visible(K.summary(row)[:MAX_CELL], newlines=False))
     if name == "level":
-        level = level_of(row) or ""
-        return Text(visible(level, newlines=False), style=LEVEL_STYLES.get(level, ""))
-    value = row.get(name)
-    text = Text(cell_text(name, value))
-    kind = K.KINDS.get(row.get("type"))  # type: ignore[arg-type]
-    if kind is not None and name == kind.level_field and value is not None:
-        text.stylize(LEVEL_STYLES.get(str(value), ""))
-    elif name in ("created_at", "id"):
+        return Text(visible(level_of(row) or "", newlines=False), style=K.style_of(row, name))
+    text = Text(cell_text(name, row.get(name)))
+    if name in ("created_at", "id"):
         text.stylize("dim")
+    else:
+        text.stylize(K.style_of(row, name))
     return text
 
 
 __all__ = [
-    "LEVEL_STYLES", "cell_text", "default_columns", "fit_widths", "level_of", "record_table",
+    "cell_text", "default_columns", "fit_widths", "level_of", "record_table",
     "short_time",
 ]

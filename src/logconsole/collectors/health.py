@@ -28,6 +28,7 @@ from typing import Any
 
 import psutil
 
+from logconsole.kinds import HEALTH_EVENT
 from logconsole.config import Settings
 from logconsole.timeutil import format_ts
 
@@ -115,7 +116,7 @@ class HealthSampler:
         status, reasons = status_for(metrics, self.settings.warning, self.settings.critical)
         return {
             "type": "system",
-            "event_type": "health_sample",
+            "event_type": HEALTH_EVENT,
             "status": status,
             "message": self._message(metrics, reasons),
             "metrics": metrics,

@@ -42,8 +42,12 @@ def sort_of(order: str) -> Sort:
 
 
 @contextlib.contextmanager
-def existing_db(db_path: Path | None) -> Iterator[sqlite3.Connection]:
-    """The database, which must exist already (reading commands never create one)."""
+def existing_db(db_path: Path | None, *, readonly: bool = False) -> Iterator[sqlite3.Connection]:
+    """The database, which must exist already (reading commands never create one).
+
+    ``readonly`` opens it ``mode=ro`` (``query``, ``export``, ``stats``): such a
+    connection cannot write, so a command that only reads never changes the file.
+    """
     path = db_path_or_default(db_path)
     if not path.exists():
         raise click.ClickException(
@@ -51,7 +55,7 @@ def existing_db(db_path: Path | None) -> Iterator[sqlite3.Connection]:
         )
     if path.is_dir():
         raise click.ClickException(f"{path} is a directory, not a database file")
-    conn = open_db(path)
+    conn = open_db(path, readonly=readonly)
     try:
         yield conn
     finally:

@@ -134,7 +134,7 @@ def stats(as_json: bool, db_path: Path | None, config_path: Path | None) -> None
     """
     path = db_path_or_default(db_path)
     days = settings_from(config_path).retention_days
-    with existing_db(db_path) as conn:
+    with existing_db(db_path, readonly=True) as conn:
         numbers = collect_stats(conn, path, days)
     if as_json:
         click.echo(json.dumps(numbers, indent=2))

@@ -261,7 +261,7 @@ def query(types: tuple[str, ...], since: str | None, until: str | None, search: 
     sort = sort_of(order)
     if columns and fmt != "table":
         raise click.UsageError("--columns is for the table; JSON and CSV carry every field")
-    with existing_db(db_path) as conn:
+    with existing_db(db_path, readonly=True) as conn:
         if fmt != "table":
             out = sys.stdout
             exporter.export(conn, flt, out, fmt, sort=sort, limit=limit or None)
@@ -342,7 +342,7 @@ def export(types: tuple[str, ...], since: str | None, until: str | None, search:
     sort = sort_of(order)
     if output == Path("-"):
         output = None
-    with existing_db(db_path) as conn:
+    with existing_db(db_path, readonly=True) as conn:
         if output is None:
             out = sys.stdout
             exporter.export(conn, flt, out, fmt, sort=sort, limit=limit or None)

@@ -48,6 +48,13 @@ def run_console(
 
     opened_at = utcnow()  # before the collector starts: its first retention run is news
     settings = settings_from(config_path)
+    from logconsole.config import ConfigError
+    from logconsole.screens.keys import check_keymap
+
+    try:
+        check_keymap(settings.keys, settings.source or "config")  # a clear error now, not inside the console
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     path = db_path_or_default(db_path)
     open_db(path, readonly=read_only).close()  # a clear error now, not inside the console
     message = None

@@ -2,8 +2,9 @@
 
 The keys are listed in :mod:`logconsole.screens.main_screen` (and on screen
 with ``?``); every one of them is also a command in the palette (``ctrl+p`` or
-``:``).  The app owns the connection pool, the clock, the theme and the
-palette; the main screen owns the view.
+``:``).  ``[keys]`` in the config rebinds any of them by binding id
+(:mod:`logconsole.screens.keys`).  The app owns the connection pool, the
+clock, the theme, the keymap and the palette; the main screen owns the view.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from textual.screen import Screen
 
 from logconsole.config import Settings
 from logconsole.screens.data import ConnectionPool
+from logconsole.screens.keys import check_keymap, keys_in_force
 from logconsole.screens.main_screen import MainScreen
 from logconsole.timeutil import utcnow
 
@@ -64,8 +66,11 @@ class LogConsoleApp(App[None]):
         self.cursor_blink = cursor_blink
         self.startup_message = startup_message
         self.settings = settings or Settings()
+        self.keymap = check_keymap(self.settings.keys, self.settings.source or "config")
+        """The ``[keys]`` in force: binding id -> keys."""
+        self.set_keymap(self.keymap)
         if ansi:
-            self.theme = "ansi-dark"
+            self.theme = next(t for t in ANSI_THEMES if t in self.available_themes)
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen(
@@ -100,19 +105,24 @@ class LogConsoleApp(App[None]):
 
 
 def _actions(screen: MainScreen) -> list[tuple[str, str, str]]:
-    """(key, description, action) for every action of the main screen and the list's mark and detail."""
+    """(keys in force, description, action) for every action of the main screen
+    and the list's mark and detail."""
     from logconsole.screens.log_view import LogView
-    from logconsole.screens.main_screen import _key_names
 
+    keymap = getattr(screen.app, "keymap", {})
     list_actions = [b for b in LogView.BINDINGS if isinstance(b, Binding) and b.id in PALETTE_LIST_IDS]
     out = []
     for b in (*screen.BINDINGS, *list_actions):
         if not isinstance(b, Binding) or not b.description or b.action == "app.command_palette":
             continue
         action = f"focused.{b.action}" if b in list_actions else b.action
-        out.append((_key_names(b.key), b.description, action))
+        out.append((keys_in_force(b, keymap), b.description, action))
     return out
 
+
+ANSI_THEMES = ("ansi-dark", "textual-ansi")
+"""The terminal's own colours: Textual's theme for them is ``ansi-dark`` from
+8.2.5 on and ``textual-ansi`` before (the pyproject allows 8.2 to 9)."""
 
 PALETTE_LIST_IDS = frozenset({"list.mark", "list.select"})
 """The list's own actions worth a palette entry (moving the cursor is not)."""

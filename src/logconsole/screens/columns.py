@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from rich.cells import cell_len, set_cell_size
@@ -22,13 +23,8 @@ from logconsole.timeutil import parse_ts
 
 Align = Literal["left", "right"]
 
-SHORT_LABELS = {
-    "created_at": "time", "is_resolved": "ok", "requires_action": "act", "status_code": "code",
-    "duration_ms": "ms", "tokens_used": "tokens", "response_time_ms": "ms", "error_type": "error type",
-    "ai_model": "model", "sender_name": "from", "receiver_name": "to", "chat_type": "chat",
-    "event_type": "event",
-}
-"""Header labels where the field name would not fit its column."""
+SHORT_LABELS: dict[str, str] = {name: f.short for name, f in K.ALL_FIELDS.items()}
+"""Column headings by field name: each field's ``short`` name from :mod:`logconsole.kinds`."""
 
 MIN_FLEX = 24
 """Cells the flexible column keeps before other columns shrink."""
@@ -48,12 +44,13 @@ class Column:
     sortable: bool = True
 
 
-def _column(name: str) -> Column:
-    f = K.ALL_FIELDS[name]
-    width = f.width or 10
+def _column(kind: K.Kind, name: str) -> Column:
+    """A field's column as ``kind`` declares it (``status`` is 7 wide for AI
+    records, 8 for system ones), wide enough for its heading."""
+    f = kind.by_name[name]
+    width = max(f.width or 10, len(f.short))
     align: Align = "right" if f.type in ("int", "number") else "left"
-    label = SHORT_LABELS.get(name, f.label)
-    return Column(name, label, width, align)
+    return Column(name, f.short, width, align)
 
 
 def columns_for(kind: K.Kind | None, time_mode: str = "relative") -> tuple[Column, ...]:
@@ -69,7 +66,7 @@ def columns_for(kind: K.Kind | None, time_mode: str = "relative") -> tuple[Colum
             Column("level", "level", 8, sortable=False),
             Column("summary", "summary", 0, sortable=False),
         )
-    cols = [_column(n) for n in kind.columns]
+    cols = [_column(kind, n) for n in kind.columns]
     last = cols[-1]
     cols[-1] = Column(last.name, last.label, 0, last.align, last.sortable)
     return (time_col, *cols)
@@ -131,8 +128,7 @@ def format_number(value: Any) -> str:
 
 def record_level(row: dict[str, Any]) -> Any:
     """The value of the field that says how bad this record is, whatever its kind."""
-    kind = K.KINDS.get(row.get("type"))  # type: ignore[arg-type]
-    return row.get(kind.level_field) if kind else None
+    return K.level_of(row)
 
 
 def cell_value(row: dict[str, Any], name: str, *, time_mode: str, now: datetime) -> str:
@@ -157,47 +153,23 @@ def cell_value(row: dict[str, Any], name: str, *, time_mode: str, now: datetime)
 
 # ---------------------------------------------------------------- styles
 
-LEVEL_STYLES: dict[str, Style] = {
-    # activity level
-    "debug": Style(dim=True),
-    "info": Style(color="cyan"),
-    "warn": Style(color="yellow"),
-    "error": Style(color="red", bold=True),
-    # error severity
-    "low": Style(dim=True),
-    "medium": Style(color="yellow"),
-    "high": Style(color="red", bold=True),
-    "critical": Style(color="bright_white", bgcolor="red", bold=True),
-    # system and AI status
-    "healthy": Style(color="green"),
-    "warning": Style(color="yellow"),
-    "success": Style(color="green"),
-}
 ACTION_ROW = Style(bold=True)
 """System records that require action stand out from the rest of the list."""
-LEVEL_COLUMNS = frozenset({"level", "severity", "status"})
+_DIM = Style(dim=True)
+
+
+@lru_cache(maxsize=256)
+def parse_style(text: str) -> Style | None:
+    """A field's style text (from :mod:`logconsole.kinds`) as a Rich style; None when plain."""
+    return Style.parse(text) if text else None
 
 
 def cell_style(row: dict[str, Any], name: str) -> Style | None:
-    """Colour for level-like cells, HTTP status codes and flags; None for plain."""
-    if name in LEVEL_COLUMNS:
-        value = record_level(row) if name == "level" else row.get(name)
-        return LEVEL_STYLES.get(str(value)) if value is not None else None
-    if name == "status_code":
-        code = row.get(name)
-        if isinstance(code, int):
-            if code >= 500:
-                return Style(color="red")
-            if code >= 400:
-                return Style(color="yellow")
-            return Style(color="green")
-    if name == "requires_action" and row.get(name):
-        return Style(color="red", bold=True)
-    if name == "is_resolved" and row.get(name):
-        return Style(color="green")
+    """The cell's style: its field's colour for the value (levels, HTTP codes,
+    flags), dim for the time and type columns; None for plain."""
     if name in ("created_at", "type"):
-        return Style(dim=True)
-    return None
+        return _DIM
+    return parse_style(K.style_of(row, name))
 
 
 def fit(value: str, width: int, align: Align = "left") -> str:

@@ -25,7 +25,7 @@ from textual.widgets import Static
 
 from logconsole import kinds as K
 from logconsole.safe_text import visible
-from logconsole.screens.columns import LEVEL_STYLES, absolute_time, relative_time
+from logconsole.screens.columns import absolute_time, relative_time
 from logconsole.store.query import to_record
 
 SYNTAX_THEME = "ansi_dark"
@@ -56,7 +56,7 @@ def stack_block(stack: str) -> RenderableType:
     return text
 
 
-def _value(name: str, value: Any) -> RenderableType:
+def _value(name: str, value: Any, style: str = "") -> RenderableType:
     if name in K.JSON_COLUMNS:
         try:
             return json_block(json.loads(value) if isinstance(value, str) else value)
@@ -65,9 +65,9 @@ def _value(name: str, value: Any) -> RenderableType:
     if name == "stack":
         return stack_block(str(value))
     if name in K.BOOL_COLUMNS:
-        return Text("yes" if value else "no")
-    if name in ("severity", "level", "status"):
-        return Text(str(value), LEVEL_STYLES.get(str(value), ""))
+        return Text("yes" if value else "no", style)
+    if style:
+        return Text(visible(value), style)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return Text(visible(value))
@@ -94,7 +94,7 @@ def render_record(row: dict[str, Any], now: datetime) -> RenderableType:
         value = row.get(name)
         if value is None or value == "":
             continue
-        grid.add_row(K.ALL_FIELDS[name].label, _value(name, value))
+        grid.add_row(K.ALL_FIELDS[name].label, _value(name, value, K.style_of(row, name)))
     parts: list[RenderableType] = [title, grid]
     if row.get("type") == "error":
         parts.append(_resolution(row, now))

@@ -7,7 +7,8 @@
 
 Rows go through :func:`logconsole.store.export.export`, the same code as
 ``logconsole export``, with the filter and sort on screen.  The work runs in a
-thread with its own connection and writes to a hidden file beside the target,
+thread with its own read-only connection (an export never writes the
+database, whether or not the console is read-only) and writes to a hidden file beside the target,
 renamed into place at the end, so a failed or cancelled export leaves no half
 file behind.  The file is created private (``0600``): it holds logs.
 """
@@ -88,7 +89,7 @@ def write_export(
 ) -> int:
     """Export to ``path`` through a hidden temp file renamed into place; returns the count."""
     tmp = _temp_beside(path)
-    conn = db.connect(db_path)
+    conn = db.connect(db_path, readonly=True)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
@@ -101,6 +102,15 @@ def write_export(
     finally:
         conn.close()
     return n
+
+
+class FormatButton(RadioButton):
+    """A format choice whose mark is a shape, not only a colour: ``●`` chosen,
+    ``○`` not, so the choice shows with ``NO_COLOR`` and on monochrome terminals."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # noqa: N802 (Textual's name)
+        return "●" if self.value else "○"
 
 
 class ExportScreen(Dialog[Path | None]):
@@ -177,7 +187,7 @@ class ExportScreen(Dialog[Path | None]):
             yield Static(plain("Format:"))
             with RadioSet(id="export-format"):
                 for fmt in FORMATS:
-                    yield RadioButton(plain(fmt), value=fmt == FORMATS[0], id=f"fmt-{fmt}")
+                    yield FormatButton(plain(fmt), value=fmt == FORMATS[0], id=f"fmt-{fmt}")
             yield Static(plain("File:"))
             yield Input(default_path(self.flt, FORMATS[0], self.now), id="export-path")
             yield ErrorLine(id="export-error")
@@ -200,7 +210,7 @@ class ExportScreen(Dialog[Path | None]):
     @work(thread=True, exclusive=True, group="export-count")
     def _count(self) -> None:
         try:
-            conn = db.connect(self.db_path)
+            conn = db.connect(self.db_path, readonly=True)
             try:
                 total = count(conn, self.flt)
             finally:

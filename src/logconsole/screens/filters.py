@@ -38,45 +38,27 @@ from logconsole.store.query import Condition, Filter, QueryError, parse_conditio
 
 Editor = Literal["choice", "text", "range"]
 
-FORM_FIELDS: dict[str, tuple[str, ...]] = {
-    "activity": ("level", "category", "user_id", "endpoint", "method", "status_code"),
-    "error": ("severity", "is_resolved", "endpoint", "method", "status_code", "error_type", "user_id"),
-    "ai": ("ai_model", "status", "user_id", "conversation_id"),
-    "chat": ("chat_type", "sender_id", "receiver_id", "conversation_id", "is_read"),
-    "system": ("status", "requires_action", "event_type"),
-    "": ("user_id", "endpoint", "method", "status_code"),
-}
-"""The form of each kind (``""``: a tab showing every kind)."""
-
-SUGGESTIONS: dict[str, tuple[str, ...]] = {
-    "category": ("user", "security", "course", "payment", "admin", "ai", "chat", "system"),
-    "chat_type": ("user_to_user", "group_chat", "support"),
-    "event_type": ("health_check",),
-}
-"""Values offered as you type in free-text fields (any other value is fine too)."""
-
-_LABELS = {"is_resolved": "resolved", "is_read": "read", "ai_model": "model", "status_code": "status code"}
 _BOOL_CHOICES = ("yes", "no")
 _TEXT_OPS = ("!=", "~")
 
 
 @dataclass(frozen=True, slots=True)
 class FormField:
-    """One row of the form: which column, how it is edited, its choices."""
+    """One row of the form: which column, how it is edited, its choices and suggestions."""
 
     name: str
     label: str
     widget: Editor
     choices: tuple[str, ...] = ()
+    suggest: tuple[str, ...] = ()
 
 
 def form_fields(kind: K.Kind | None) -> tuple[FormField, ...]:
-    """The rows of the form for ``kind``, derived from :mod:`logconsole.kinds`."""
+    """The rows of the form for ``kind``: its fields marked ``filter`` in :mod:`logconsole.kinds`."""
     out = []
-    for name in FORM_FIELDS[kind.name if kind else ""]:
-        fld = K.field_for((kind,) if kind else None, name)
-        label = _LABELS.get(name, fld.label)
-        if name == "status_code":
+    for fld in K.filter_fields(kind):
+        name, label = fld.name, fld.label
+        if fld.type in ("int", "number"):
             out.append(FormField(name, label, "range"))
         elif name == "method":
             out.append(FormField(name, label, "choice", K.METHODS))
@@ -85,7 +67,7 @@ def form_fields(kind: K.Kind | None) -> tuple[FormField, ...]:
         elif fld.type == "bool":
             out.append(FormField(name, label, "choice", _BOOL_CHOICES))
         else:
-            out.append(FormField(name, label, "text"))
+            out.append(FormField(name, label, "text", suggest=fld.suggest))
     return tuple(out)
 
 
@@ -226,7 +208,7 @@ class FilterScreen(Dialog[Filter | None]):
             yield Input(self._initial.get(f"{wid}-max", ""), placeholder="max", compact=True,
                         id=f"{wid}-max", classes="range-input")
         else:
-            hints = SUGGESTIONS.get(field.name)
+            hints = field.suggest
             suggester = SuggestFromList(hints, case_sensitive=False) if hints else None
             yield Input(self._initial.get(wid, ""), placeholder="any", compact=True, id=wid, suggester=suggester)
 

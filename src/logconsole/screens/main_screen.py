@@ -57,6 +57,7 @@ from logconsole.screens.data import (
 from logconsole.screens.detail import DetailPane, record_json
 from logconsole.screens.filters import FilterScreen
 from logconsole.screens.help import HelpScreen
+from logconsole.screens.keys import help_rows
 from logconsole.screens.log_view import LogView
 from logconsole.screens.panels import AIPanel, SystemPanel
 from logconsole.screens.record_actions import ActionDone, RecordActions
@@ -540,21 +541,10 @@ class MainScreen(RecordActions, RetentionNotice, Screen[None]):
     # ---------------------------------------------------------------- help
 
     def key_bindings(self) -> list[tuple[str, str]]:
-        """Every key of the console with what it does (help screen, palette)."""
-        out: list[tuple[str, str]] = []
-        for source in (self.BINDINGS, LogView.BINDINGS, DetailPane.BINDINGS, SearchBar.BINDINGS):
-            for b in source:
-                if isinstance(b, Binding) and b.description:
-                    out.append((_key_names(b.key), b.description))
-        out.append(("ctrl+p", "Command palette"))
-        return out
+        """Every key of the console in force (``[keys]`` applied) with what it does."""
+        bindings = [b for source in (self.BINDINGS, LogView.BINDINGS, DetailPane.BINDINGS, SearchBar.BINDINGS)
+                    for b in source if isinstance(b, Binding)]
+        return [*help_rows(bindings, getattr(self.app, "keymap", {})), ("ctrl+p", "Command palette")]
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.key_bindings()))
-
-
-_KEY_NAMES = {"slash": "/", "question_mark": "?", "colon": ":", "space": "space"}
-
-
-def _key_names(keys: str) -> str:
-    return ", ".join(_KEY_NAMES.get(k, k) for k in keys.split(","))

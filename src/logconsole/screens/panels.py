@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widget import Widget
-from textual.renderables.sparkline import Sparkline as SparklineRenderable
 from textual.widgets import DataTable, Sparkline, Static
 
+from logconsole import kinds as K
 from logconsole.config import Settings
 from logconsole.safe_text import visible
 from logconsole.store.stats import METRICS, ModelStats
@@ -32,7 +33,30 @@ def level_of(percent: float | None, warning: float, critical: float) -> str:
     return "critical" if percent >= critical else "warning"
 
 
-_LEVEL_STYLES = {"ok": "green", "warning": "yellow", "critical": "bold red"}
+_STATUS_OF_LEVEL = {"ok": "healthy", "warning": "warning", "critical": "critical"}
+
+
+def level_style(level: str) -> str:
+    """The colour of a threshold level: the system status it stands for, as
+    :mod:`logconsole.kinds` colours it everywhere else."""
+    return K.SYSTEM.by_name["status"].style_of(_STATUS_OF_LEVEL[level])
+
+
+def bar_style(level: str) -> Style:
+    """A bar's colour: the level's hue alone (a badge's background, else its
+    foreground), so the bar's height still shows."""
+    style = Style.parse(level_style(level))
+    return Style(color=style.bgcolor or style.color)
+
+
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def buckets(data: Sequence[float], count: int) -> list[Sequence[float]]:
+    """``data`` split into ``count`` consecutive slices of (nearly) equal length."""
+    n = len(data)
+    edges = [n * i // count for i in range(count + 1)]
+    return [data[a:b] for a, b in zip(edges, edges[1:]) if b > a]
 
 
 def metric_text(values: Sequence[float], warning: float, critical: float) -> Text:
@@ -41,9 +65,9 @@ def metric_text(values: Sequence[float], warning: float, critical: float) -> Tex
         return Text("no samples", style="dim")
     now, top = values[-1], max(values)
     out = Text("now ")
-    out.append(f"{now:3.0f}%", style=_LEVEL_STYLES[level_of(now, warning, critical)])
+    out.append(f"{now:3.0f}%", style=level_style(level_of(now, warning, critical)))
     out.append("  max ")
-    out.append(f"{top:3.0f}%", style=_LEVEL_STYLES[level_of(top, warning, critical)])
+    out.append(f"{top:3.0f}%", style=level_style(level_of(top, warning, critical)))
     return out
 
 
@@ -66,12 +90,11 @@ class PercentSparkline(Sparkline):
         out = Text(no_wrap=True, overflow="crop")
         if not data or width <= 0:
             return Text("·" * max(width, 0), style="dim")
-        bars = SparklineRenderable.BARS
         # One bar per column, each the peak of its slice of the data.
-        for part in SparklineRenderable._buckets(data, num_buckets=min(width, len(data))):
+        for part in buckets(data, min(width, len(data))):
             value = max(part)
-            index = min(len(bars) - 1, max(0, round(value / 100 * (len(bars) - 1))))
-            out.append(bars[index], style=_LEVEL_STYLES[level_of(value, self.warning, self.critical)])
+            index = min(len(BARS) - 1, max(0, round(value / 100 * (len(BARS) - 1))))
+            out.append(BARS[index], style=bar_style(level_of(value, self.warning, self.critical)))
         out.pad_left(width - len(out))  # the newest sample sits next to its figure
         return out
 
