@@ -70,7 +70,7 @@ class Redactor:
     def __init__(self, extra_words: Iterable[str] = ()) -> None:
         self.words = DEFAULT_SECRET_WORDS | {w.strip().lower() for w in extra_words if w.strip()}
         self._cache: dict[str, bool] = {}
-        self.scrub = TextScrubber(self.is_secret).scrub
+        self.scrub = TextScrubber(self.is_secret, self.words).scrub
         """``scrub(text)``: ``text`` with the secrets inside it replaced."""
 
     def is_secret(self, key: str) -> bool:

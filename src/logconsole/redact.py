@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import binascii
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 REDACTED = "[REDACTED]"
 
@@ -83,34 +83,51 @@ def luhn_ok(digits: str) -> bool:
 
 
 class TextScrubber:
-    """Replaces the secrets inside a text; ``is_secret`` is the key rule for names."""
+    """Replaces the secrets inside a text.
 
-    __slots__ = ("_is_secret",)
+    ``is_secret`` is the key rule for names; ``words`` are the secret words it
+    knows, used only as a quick test that a text could hold a secret name.
+    """
 
-    def __init__(self, is_secret: Callable[[str], bool]) -> None:
+    __slots__ = ("_is_secret", "_hints")
+
+    def __init__(self, is_secret: Callable[[str], bool], words: Iterable[str]) -> None:
         self._is_secret = is_secret
+        hints = {w.lower() for w in words if w} | {"card"}  # "credit card" is a secret name too
+        # A word that contains another is found by the shorter one ("apikey" by "key").
+        self._hints = tuple(sorted(h for h in hints if not any(o != h and o in h for o in hints)))
 
     def scrub(self, text: str) -> str:
         """``text`` with every secret found in it replaced by ``[REDACTED]``."""
         if "-----BEGIN" in text:  # first: a key block may follow a secret name
             text = _PEM.sub(REDACTED, text)
-        if "=" in text:
-            text = _ASSIGN.sub(self._assign, text)
-        if ":" in text:
-            if "'" in text or '"' in text:
-                text = _QUOTED.sub(self._quoted, text)
-            text = self._colons(text)
-            if "://" in text:
-                text = _URL_PASSWORD.sub(_url_password, text)
+        assign = "=" in text
+        colon = ":" in text
+        if (assign or colon) and self._may_name_secret(text):
+            if assign:
+                text = _ASSIGN.sub(self._assign, text)
+            if colon:
+                if "'" in text or '"' in text:
+                    text = _QUOTED.sub(self._quoted, text)
+                text = self._colons(text)
+        if colon and "://" in text and "@" in text:
+            text = _URL_PASSWORD.sub(_url_password, text)
         if "eyJ" in text:
             text = _JWT.sub(REDACTED, text)
         if "earer" in text or "EARER" in text or "asic" in text or "ASIC" in text:
             text = _AUTH.sub(_auth, text)
-        if _VENDOR_KEY.search(text):
+        if _may_hold_vendor_key(text):
             text = _VENDOR_KEY.sub(_vendor_key, text)
         if _CARD.search(text):
             text = _CARD.sub(_card, text)
         return text
+
+    def _may_name_secret(self, text: str) -> bool:
+        low = text.lower()
+        for hint in self._hints:
+            if hint in low:
+                return True
+        return False
 
     def _names_secret(self, name: str) -> bool:
         if not self._is_secret(name):
@@ -153,6 +170,14 @@ class TextScrubber:
             return text
         out.append(text[pos:])
         return "".join(out)
+
+
+def _may_hold_vendor_key(text: str) -> bool:
+    """A quick test for the literal starts of :data:`_VENDOR_KEY` (a search costs more)."""
+    return (
+        "AKIA" in text or "ASIA" in text or "AIza" in text or "xox" in text or "sk-" in text
+        or ("_" in text and ("gh" in text or "k_live_" in text or "k_test_" in text))
+    )
 
 
 def _masked(value: str) -> str:
