@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logconsole.ingest import REDACTED, Redactor, key_words, normalize
@@ -326,7 +326,14 @@ def test_free_text_fields_and_json_strings_are_scrubbed_ids_are_not() -> None:
         f"my card is {REDACTED}", f"ok {REDACTED}", f"401 for Bearer {REDACTED}")
 
 
-@given(st.text(max_size=200))
+FRAGMENTS = [" ", "\n", "=", ": ", "'", '"', "&", "?", "://", "@", "password", "api_key", "Key", "token",
+             "Bearer ", "basic ", "eyJhbGciOiJIUzI1NiJ9", ".", "eyJzdWIiOiIxIn0", "-----BEGIN RSA PRIVATE KEY-----",
+             "-----END RSA PRIVATE KEY-----", "4111", "1111", "-", "AKIA", "IOSFODNN7EXAMPLE", "ghp_", "x" * 36,
+             "[REDACTED]", "sk-", "dXNlcjpodW50ZXIy", "KeyError", "0", "{", "}"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=200), st.lists(st.sampled_from(FRAGMENTS), max_size=25).map("".join)))
 def test_scrub_never_raises_and_is_idempotent(text: str) -> None:
     once = Redactor().scrub(text)
     assert Redactor().scrub(once) == once
@@ -365,3 +372,17 @@ def test_free_text_secrets_never_reach_the_disk_through_any_door(tmp_path: Path)
     assert b"auth failed" in everything and b"db/shop failed" in everything  # the check sees what was written
     for secret in secrets:
         assert secret.encode() not in everything, secret
+
+
+def test_the_documented_examples_hold() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "protocol.md").read_text(encoding="utf-8")
+    section = doc.split("## What never reaches the disk", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert len(rows) >= 10
+    for line in rows:
+        written, stored = (cell.strip().strip("`") for cell in line.strip("|").split("|"))
+        assert Redactor().scrub(written) == stored, line
+    for word in ("accessToken", "refresh_token", "client_secret", "X-Api-Key", "pin_code", "passwords", "api_keys"):
+        assert f"`{word}`" in section and Redactor().is_secret(word), word
+    for word in ("shipping", "keyboard", "spinner", "tokens_used", "max_tokens", "prompt_tokens"):
+        assert f"`{word}`" in section and not Redactor().is_secret(word), word

@@ -36,10 +36,10 @@ from collections.abc import Callable, Iterable
 REDACTED = "[REDACTED]"
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}"
-_ASSIGN = re.compile(
-    rf"(?<![A-Za-z0-9_.\-])({_NAME})([ \t]?=[ \t]?)(\"[^\"\n]*\"|'[^'\n]*'|[^\s&;,\"'<>(){{}}\[\]]+)"
-)
-"""``name=value``: URL query strings, form bodies, ``key=value`` log lines."""
+_ASSIGN = re.compile(rf"(?<![A-Za-z0-9_.\-])({_NAME})[ \t]?=[ \t]?")
+"""``name=value``: URL query strings, form bodies, ``key=value`` log lines (the
+value is measured after, so that ``a=b=c`` also finds ``b=``)."""
+_ASSIGN_VALUE = re.compile(r"\"[^\"\n]*\"|'[^'\n]*'|[^\s&;,\"'<>(){}\[\]]+")
 _QUOTED = re.compile(
     r"""(["'])([^"'\n]{1,64})\1([ \t]*:[ \t]*)("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|[^\s,}\]"'{\[]+)"""
 )
@@ -66,6 +66,7 @@ _VENDOR_KEY = re.compile(
 _CARD = re.compile(r"[2-6]\d{3}(?:[ \-]?\d){9,15}(?![A-Za-z0-9_]|\.\d)")
 _NOT_DIGIT = re.compile(r"\D")
 
+_MAX_PASSES = 8
 _PROSE_WORDS = frozenset({"key", "token", "pin"})
 """Bare names that, mid-line before a colon, are prose: ``Missing key: user_id``."""
 _CLASS_SUFFIXES = ("error", "exception", "warning")
@@ -98,14 +99,26 @@ class TextScrubber:
         self._hints = tuple(sorted(h for h in hints if not any(o != h and o in h for o in hints)))
 
     def scrub(self, text: str) -> str:
-        """``text`` with every secret found in it replaced by ``[REDACTED]``."""
+        """``text`` with every secret found in it replaced by ``[REDACTED]``.
+
+        A replacement can make a new edge for another rule (``[REDACTED]_key:
+        x``), so a text that changed is looked at again, until nothing changes.
+        """
+        for _ in range(_MAX_PASSES):
+            scrubbed = self._once(text)
+            if scrubbed == text:
+                break
+            text = scrubbed
+        return text
+
+    def _once(self, text: str) -> str:
         if "-----BEGIN" in text:  # first: a key block may follow a secret name
             text = _PEM.sub(REDACTED, text)
         assign = "=" in text
         colon = ":" in text
         if (assign or colon) and self._may_name_secret(text):
             if assign:
-                text = _ASSIGN.sub(self._assign, text)
+                text = self._assigns(text)
             if colon:
                 if "'" in text or '"' in text:
                     text = _QUOTED.sub(self._quoted, text)
@@ -134,11 +147,23 @@ class TextScrubber:
             return False
         return not name.lower().endswith(_CLASS_SUFFIXES)
 
-    def _assign(self, m: re.Match[str]) -> str:
-        value = m.group(3)
-        if value == REDACTED or not self._names_secret(m.group(1)):
-            return m.group(0)
-        return f"{m.group(1)}{m.group(2)}{_masked(value)}"
+    def _assigns(self, text: str) -> str:
+        """``name=value`` pairs whose name is a secret: the value."""
+        out: list[str] = []
+        pos = 0
+        for m in _ASSIGN.finditer(text):
+            if m.start() < pos or not self._names_secret(m.group(1)):
+                continue
+            value = _ASSIGN_VALUE.match(text, m.end())
+            if value is None:
+                continue
+            out.append(text[pos:value.start()])
+            out.append(_masked(value.group()))
+            pos = value.end()
+        if not out:
+            return text
+        out.append(text[pos:])
+        return "".join(out)
 
     def _quoted(self, m: re.Match[str]) -> str:
         value = m.group(4)
