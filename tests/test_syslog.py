@@ -150,6 +150,11 @@ VECTORS = [
     ("<13>Feb 13 20:07:26 74794bfb6795 root[8539]:syslog message",
      {"message": "syslog message", "title": "root", "syslog_timestamp": "Feb 13 20:07:26",
       "syslog_hostname": "74794bfb6795", "syslog_identifier": "root", "syslog_pid": 8539}),
+    # A space between <PRI> and the timestamp.
+    ("<134> Feb 28 14:07:19 myhost sshd[7]: hi",
+     {"message": "hi", "title": "sshd", "syslog_timestamp": "Feb 28 14:07:19", "syslog_hostname": "myhost",
+      "syslog_identifier": "sshd", "syslog_pid": 7}),
+    ("<11> indented, no header", {"message": " indented, no header"}),
     # logger's local form (no hostname) keeps working.
     ("<13>Nov 27 07:09:11 app: text",
      {"message": "text", "title": "app", "syslog_timestamp": "Nov 27 07:09:11", "syslog_identifier": "app"}),

@@ -124,12 +124,14 @@ def _parse_3164(rest: str) -> dict[str, Any]:
     address is the hostname, and a tag may follow it.
     """
     out: dict[str, Any] = {}
-    m = _RFC3339_HEADER.match(rest)
+    # Some senders put a space between <PRI> and the timestamp.
+    at = 1 if rest.startswith(" ") and rest[1:2].isalnum() else 0
+    m = _RFC3339_HEADER.match(rest, at)
     if m:
         ts = m.group()
         out["created_at" if _exact_time(ts) else "syslog_timestamp"] = ts
     else:
-        m = _BSD_TS.match(rest)
+        m = _BSD_TS.match(rest, at)
         if m:
             out["syslog_timestamp"] = m.group()
     if m:
