@@ -94,7 +94,8 @@ class Redactor:
         return _says_credit_card(words)
 
     def redact(self, value: Any, _depth: int = 0) -> Any:
-        """A copy of ``value`` with every secret-keyed value replaced.
+        """A copy of ``value`` with every secret-keyed value replaced and every
+        string kept scrubbed of the secrets inside it.
 
         Raises :class:`IngestError` for containers nested deeper than
         :data:`MAX_DEPTH`, before the stack runs out.
