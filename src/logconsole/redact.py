@@ -67,6 +67,9 @@ _CARD = re.compile(r"[2-6]\d{3}(?:[ \-]?\d){9,15}(?![A-Za-z0-9_]|\.\d)")
 _NOT_DIGIT = re.compile(r"\D")
 
 _MAX_PASSES = 8
+_CLEAN_TEXTS = 2048
+_CLEAN_TEXT_MAX = 1024
+"""At most this many remembered clean texts, each at most this long (about 2 MB)."""
 _SHORTEST_SHAPE = 13
 """No token, key or card number found by its shape is shorter (a card has 13 digits or more)."""
 _PROSE_WORDS = frozenset({"key", "token", "pin"})
@@ -92,10 +95,12 @@ class TextScrubber:
     knows, used only as a quick test that a text could hold a secret name.
     """
 
-    __slots__ = ("_is_secret", "_hints")
+    __slots__ = ("_is_secret", "_hints", "_clean")
 
     def __init__(self, is_secret: Callable[[str], bool], words: Iterable[str]) -> None:
         self._is_secret = is_secret
+        self._clean: set[str] = set()
+        """Texts seen to hold no secret: log lines repeat, so most are seen again."""
         hints = {w.lower() for w in words if w} | {"card"}  # "credit card" is a secret name too
         # A word that contains another is found by the shorter one ("apikey" by "key").
         self._hints = tuple(sorted(h for h in hints if not any(o != h and o in h for o in hints)))
@@ -106,11 +111,19 @@ class TextScrubber:
         A replacement can make a new edge for another rule (``[REDACTED]_key:
         x``), so a text that changed is looked at again, until nothing changes.
         """
+        if text in self._clean:
+            return text
         for _ in range(_MAX_PASSES):
             scrubbed = self._once(text)
             if scrubbed == text:
                 break
             text = scrubbed
+        else:
+            return text
+        if len(text) <= _CLEAN_TEXT_MAX:  # a text that scrubs to itself
+            if len(self._clean) >= _CLEAN_TEXTS:
+                self._clean.clear()
+            self._clean.add(text)
         return text
 
     def _once(self, text: str) -> str:
