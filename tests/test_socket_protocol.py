@@ -13,10 +13,13 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from collector_support import Client, Collector, wait_for
+
+from logconsole.timeutil import format_ts, parse_ts, utcnow
 
 MAX_RECORD = 4096
 
@@ -176,6 +179,48 @@ def test_python_syslog_handler_end_to_end(collector: Collector) -> None:
         ("error", "high"), ("activity", "warn"), ("activity", "info")]
     assert rows[1]["message"] == f"{m} first line\nsecond line"
     assert json.loads(rows[0]["extra"])["syslog_identifier"] == "webapp"
+
+
+@pytest.mark.skipif(not Path("/usr/bin/logger").exists(), reason="util-linux logger not installed")
+def test_logger_hostname_form_and_microsecond_timestamps(collector: Collector) -> None:
+    m = tag()
+    _logger(collector.sock, "--rfc3164", "-i", "-t", f"h{m}", "-p", "user.warning", f"{m} with host")
+    _logger(collector.sock, "--rfc5424=notq", "-t", f"u{m}", f"{m} exact time")
+    rows = wait_for(lambda: len(r := stored(collector, m)) == 2 and r, 10, "2 logger records")
+    host = json.loads(rows[0]["extra"])
+    assert rows[0]["title"] == f"h{m}" and rows[0]["message"] == f"{m} with host"
+    assert host["syslog_hostname"] in (socket.gethostname(), socket.gethostname().split(".")[0])
+    assert isinstance(host["syslog_pid"], int)
+    exact = json.loads(rows[1]["extra"])
+    assert rows[1]["title"] == f"u{m}" and "syslog_timestamp" not in exact  # the sender's time was read
+    assert abs(parse_ts(rows[1]["created_at"]) - utcnow()) < timedelta(minutes=5)
+
+
+def test_syslog_without_message_is_stored_not_refused(collector: Collector) -> None:
+    m = tag()
+    with Client(collector.sock) as cl:
+        cl.send(f"<11>1 2026-11-27T07:09:11Z host a{m} - - -\n"
+                f"<8>1 2026-11-27T07:09:11Z host b{m} - - [x@1 k=\"v\"]\n"
+                f"<10>Nov 27 07:09:11 host c{m}:\n")
+        answer, before = cl.sync()
+    assert before == [] and answer["stored"] == 3
+    rows = collector.rows("SELECT * FROM records WHERE extra LIKE ? ORDER BY id", (f"%{m}%",))
+    assert [(r["type"], r["severity"], r["message"]) for r in rows] == [
+        ("error", "high", "(no message)"), ("error", "critical", "(no message)"),
+        ("error", "critical", "(no message)")]
+
+
+_STORES_MICROSECONDS = format_ts(datetime(2026, 1, 1, 0, 0, 0, 123456)) != "2026-01-01T00:00:00.123Z"
+
+
+@pytest.mark.xfail(not _STORES_MICROSECONDS, reason="the stored time format keeps milliseconds", strict=True)
+def test_syslog_microseconds_reach_the_store(collector: Collector) -> None:
+    m = tag()
+    with Client(collector.sock) as cl:
+        cl.send(f"<13>1 2026-11-27T07:09:11.123456+01:00 host app - - - {m} exact\n")
+        assert cl.sync()[0]["ok"]
+    row = stored(collector, m)[0]
+    assert parse_ts(row["created_at"]) == datetime(2026, 11, 27, 6, 9, 11, 123456, tzinfo=timezone.utc)
 
 
 # -- bad input --------------------------------------------------------------------

@@ -8,7 +8,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from logconsole.collectors.framing import Frame, Framer
-from logconsole.collectors.syslog import SyslogError, parse_syslog
+from logconsole.collectors.syslog import NO_MESSAGE, SyslogError, parse_syslog
 from logconsole.ingest import IngestError, normalize
 
 
@@ -62,7 +62,139 @@ def test_rfc5424_full() -> None:
 
 def test_rfc5424_nil_values_and_no_message() -> None:
     rec = parse_syslog("<14>1 - - - - - -")
-    assert rec["message"] == "" and "title" not in rec and "created_at" not in rec
+    assert rec["message"] == NO_MESSAGE and "title" not in rec and "created_at" not in rec
+
+
+@pytest.mark.parametrize("text", [
+    "<11>1 2026-11-27T07:09:11Z host app - - -",        # MSG omitted, as RFC 5424 allows
+    "<8>1 2026-11-27T07:09:11Z host app - - - ",        # an empty MSG
+    "<10>1 2026-11-27T07:09:11Z host app - - [a@1 k=\"v\"]",
+    "<9>1 2026-11-27T07:09:11Z host app - - - \ufeff",  # only the BOM
+    "<11>Nov 27 07:09:11 host app:",                   # RFC 3164 with nothing after the tag
+    "<11>",
+])
+def test_an_error_without_message_is_stored_with_a_placeholder(text: str) -> None:
+    rec = parse_syslog(text)
+    assert rec["type"] == "error" and rec["message"] == NO_MESSAGE
+    row = normalize(rec)  # no longer "field `message` must not be empty"
+    assert row["message"] == NO_MESSAGE
+
+
+# What real senders and relays write, each with every field it must give. The
+# level fields (type, severity/level, facility) are checked by the tests above.
+VECTORS = [
+    # RFC 3164 4.3.3 / 5.4: a HOSTNAME and no TAG.
+    ("<13>Feb  5 17:32:18 10.0.0.99 Use the BFG!",
+     {"message": "Use the BFG!", "syslog_timestamp": "Feb  5 17:32:18", "syslog_hostname": "10.0.0.99"}),
+    ("<13>Feb  5 17:32:18 10.0.0.99 app[12]: hi",
+     {"message": "hi", "title": "app", "syslog_timestamp": "Feb  5 17:32:18", "syslog_hostname": "10.0.0.99",
+      "syslog_identifier": "app", "syslog_pid": 12}),
+    # RFC 3164 5.4: a relayed message whose header is not a timestamp is all MSG.
+    ("<0>1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org 10.1.2.3 sched[0]: That's All Folks!",
+     {"message": "1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org 10.1.2.3 sched[0]: That's All Folks!"}),
+    # IPv6 hosts, bare and in brackets (rsyslog accepts both).
+    ("<129>Mar 10 01:00:00 2001:db8::1 tag: msgnum:1",
+     {"message": "msgnum:1", "title": "tag", "syslog_timestamp": "Mar 10 01:00:00",
+      "syslog_hostname": "2001:db8::1", "syslog_identifier": "tag"}),
+    ("<129>Mar 10 01:00:00 [2001:db8::2] tag: msgnum:2",
+     {"message": "msgnum:2", "title": "tag", "syslog_timestamp": "Mar 10 01:00:00",
+      "syslog_hostname": "2001:db8::2", "syslog_identifier": "tag"}),
+    ("<129>Mar 10 01:00:00 ::ffff:10.0.0.7 kernel: eth0 up",
+     {"message": "eth0 up", "title": "kernel", "syslog_timestamp": "Mar 10 01:00:00",
+      "syslog_hostname": "::ffff:10.0.0.7", "syslog_identifier": "kernel"}),
+    # Day written "Jan 5", "Jan  5" and "Jan 05"; months in any case.
+    ("<46>Jan 5 15:33:03 web-01 rsyslogd: start",
+     {"message": "start", "title": "rsyslogd", "syslog_timestamp": "Jan 5 15:33:03",
+      "syslog_hostname": "web-01", "syslog_identifier": "rsyslogd"}),
+    ("<30>JAN 05 15:33:03 web-01 cron[77]: job done",
+     {"message": "job done", "title": "cron", "syslog_timestamp": "JAN 05 15:33:03",
+      "syslog_hostname": "web-01", "syslog_identifier": "cron", "syslog_pid": 77}),
+    ("<30>dec 24 23:59:59 web-01 cron[77]: job done",
+     {"message": "job done", "title": "cron", "syslog_timestamp": "dec 24 23:59:59",
+      "syslog_hostname": "web-01", "syslog_identifier": "cron", "syslog_pid": 77}),
+    # A year after the time, and (network gear) between the day and the time.
+    ("<30>Jan  5 15:33:03 2026 web-01 cron[77]: job done",
+     {"message": "job done", "title": "cron", "syslog_timestamp": "Jan  5 15:33:03 2026",
+      "syslog_hostname": "web-01", "syslog_identifier": "cron", "syslog_pid": 77}),
+    ("<187>Jan  5 2026 15:33:03 router-7 %LINK-3-UPDOWN: Interface Gi0/1, changed state to down",
+     {"message": "Interface Gi0/1, changed state to down", "title": "%LINK-3-UPDOWN",
+      "syslog_timestamp": "Jan  5 2026 15:33:03", "syslog_hostname": "router-7",
+      "syslog_identifier": "%LINK-3-UPDOWN"}),
+    # Fractional seconds in a BSD timestamp (syslog-ng, network gear).
+    ("<13>Oct 11 22:14:15.003271 host app: x",
+     {"message": "x", "title": "app", "syslog_timestamp": "Oct 11 22:14:15.003271",
+      "syslog_hostname": "host", "syslog_identifier": "app"}),
+    # rsyslog's forward format: <PRI>, an RFC 3339 time (exact, microseconds), host, tag.
+    ("<190>2026-11-27T07:09:11.605850+01:00 web-01 nginx[812]: GET / 200",
+     {"message": "GET / 200", "title": "nginx", "created_at": "2026-11-27T07:09:11.605850+01:00",
+      "syslog_hostname": "web-01", "syslog_identifier": "nginx", "syslog_pid": 812}),
+    ("<190>2026-11-27T06:09:11Z web-01 liblogging-stdlog:  [origin software=\"rsyslogd\" "
+     "swVersion=\"8.2302.0\" x-pid=\"812\" x-info=\"https://www.rsyslog.com\"] start",
+     {"message": "start", "title": "liblogging-stdlog", "created_at": "2026-11-27T06:09:11Z",
+      "syslog_hostname": "web-01", "syslog_identifier": "liblogging-stdlog",
+      "syslog_structured_data": {"origin": {"software": "rsyslogd", "swVersion": "8.2302.0",
+                                            "x-pid": "812", "x-info": "https://www.rsyslog.com"}}}),
+    # rsyslog's traditional forward format, with its start-up message's structured data.
+    ("<46>Jan  5 15:33:03 web-01 rsyslogd:  [origin software=\"rsyslogd\" x-pid=\"20506\"] start",
+     {"message": "start", "title": "rsyslogd", "syslog_timestamp": "Jan  5 15:33:03",
+      "syslog_hostname": "web-01", "syslog_identifier": "rsyslogd",
+      "syslog_structured_data": {"origin": {"software": "rsyslogd", "x-pid": "20506"}}}),
+    # Brackets that are not structured data stay in the message.
+    ("<46>Jan  5 15:33:03 web-01 app: [error] disk full",
+     {"message": "[error] disk full", "title": "app", "syslog_timestamp": "Jan  5 15:33:03",
+      "syslog_hostname": "web-01", "syslog_identifier": "app"}),
+    ("<46>Jan  5 15:33:03 web-01  [software=\"rsyslogd\"] start",
+     {"message": "[software=\"rsyslogd\"] start", "syslog_timestamp": "Jan  5 15:33:03",
+      "syslog_hostname": "web-01"}),
+    # No space after the tag's colon (syslog-ng's default network format, trimmed).
+    ("<13>Feb 13 20:07:26 74794bfb6795 root[8539]:syslog message",
+     {"message": "syslog message", "title": "root", "syslog_timestamp": "Feb 13 20:07:26",
+      "syslog_hostname": "74794bfb6795", "syslog_identifier": "root", "syslog_pid": 8539}),
+    # A space between <PRI> and the timestamp.
+    ("<134> Feb 28 14:07:19 myhost sshd[7]: hi",
+     {"message": "hi", "title": "sshd", "syslog_timestamp": "Feb 28 14:07:19", "syslog_hostname": "myhost",
+      "syslog_identifier": "sshd", "syslog_pid": 7}),
+    ("<11> indented, no header", {"message": " indented, no header"}),
+    # logger's local form (no hostname) keeps working.
+    ("<13>Nov 27 07:09:11 app: text",
+     {"message": "text", "title": "app", "syslog_timestamp": "Nov 27 07:09:11", "syslog_identifier": "app"}),
+    # RFC 5424 6.5 example 2: microseconds and an offset, an IPv4 host.
+    ("<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time to make the do-nuts.",
+     {"message": "%% It's time to make the do-nuts.", "title": "myproc",
+      "created_at": "2003-08-24T05:14:15.000003-07:00", "syslog_hostname": "192.0.2.1",
+      "syslog_identifier": "myproc", "syslog_pid": 8710}),
+    # RFC 5424 6.5 example 4: structured data and no MSG.
+    ("<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut=\"3\" "
+     "eventSource=\"Application\" eventID=\"1011\"][examplePriority@32473 class=\"high\"]",
+     {"message": NO_MESSAGE, "title": "evntslog", "created_at": "2003-10-11T22:14:15.003Z",
+      "syslog_hostname": "mymachine.example.com", "syslog_identifier": "evntslog", "syslog_msgid": "ID47",
+      "syslog_structured_data": {
+          "exampleSDID@32473": {"iut": "3", "eventSource": "Application", "eventID": "1011"},
+          "examplePriority@32473": {"class": "high"}}}),
+    # RFC 5424 with an IPv6 host, an element without parameters, a colon in APP-NAME (Juniper).
+    ("<34>1 2003-10-11T22:14:15.003Z ::FFFF:129.144.52.38 su - ID47 [empty] bananas",
+     {"message": "bananas", "title": "su", "created_at": "2003-10-11T22:14:15.003Z",
+      "syslog_hostname": "::FFFF:129.144.52.38", "syslog_identifier": "su", "syslog_msgid": "ID47",
+      "syslog_structured_data": {"empty": {}}}),
+    ("<28>1 2020-05-22T14:59:09.250-03:00 MX204 LS-1:rpd 6589 - - bgp_listen_accept: refused",
+     {"message": "bgp_listen_accept: refused", "title": "LS-1:rpd", "created_at": "2020-05-22T14:59:09.250-03:00",
+      "syslog_hostname": "MX204", "syslog_identifier": "LS-1:rpd", "syslog_pid": 6589}),
+    # Nanoseconds (Go, journald relays): kept as sent; the store keeps what it can.
+    ("<14>1 2026-11-27T07:09:11.123456789Z h app - - - x",
+     {"message": "x", "title": "app", "created_at": "2026-11-27T07:09:11.123456789Z",
+      "syslog_hostname": "h", "syslog_identifier": "app"}),
+    # Not RFC 3339: kept as text, the record stamped on receipt.
+    ("<14>1 12345 h app - - - x",
+     {"message": "x", "title": "app", "syslog_timestamp": "12345", "syslog_hostname": "h",
+      "syslog_identifier": "app"}),
+]
+_LEVEL_KEYS = ("type", "severity", "level", "syslog_facility", "syslog_severity")
+
+
+@pytest.mark.parametrize(("text", "expected"), VECTORS, ids=[v[0][:40] for v in VECTORS])
+def test_vectors_field_by_field(text: str, expected: dict[str, object]) -> None:
+    got = parse_syslog(text)
+    assert {k: v for k, v in got.items() if k not in _LEVEL_KEYS} == expected
 
 
 def test_rfc5424_bad_timestamp_is_kept_not_fatal() -> None:

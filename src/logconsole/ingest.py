@@ -17,9 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from logconsole import kinds as K
+from logconsole.redact import REDACTED, TextScrubber
 from logconsole.timeutil import format_ts, to_stored, utcnow
 
-REDACTED = "[REDACTED]"
 MAX_JSON_CHARS = 10_000
 MAX_DEPTH = 200
 """Deeper JSON than this is refused (with a reason) instead of exhausting the stack."""
@@ -52,26 +52,50 @@ def key_words(key: str) -> list[str]:
     return [w.lower() for w in _KEY_SPLIT.split(key) if w]
 
 
-class Redactor:
-    """Hides values whose key names a secret, at any depth; remembers its verdicts."""
+_BARE_PLURALS = frozenset({"tokens", "keys", "pins"})
+"""Plurals that alone name a count or a list (``tokens``, ``keys``), not secrets."""
+_COUNTING_WORDS = frozenset(
+    {"used", "max", "min", "total", "prompt", "completion", "input", "output", "cached", "reasoning",
+     "count", "num", "remaining", "limit"}
+)
+"""Words that make ``tokens`` a count: ``tokens_used``, ``max_tokens``, ``prompt_tokens``."""
 
-    __slots__ = ("words", "_cache")
+
+class Redactor:
+    """Hides values whose key names a secret, at any depth, and secrets inside
+    the strings it keeps (:mod:`logconsole.redact`); remembers its verdicts."""
+
+    __slots__ = ("words", "_cache", "scrub")
 
     def __init__(self, extra_words: Iterable[str] = ()) -> None:
         self.words = DEFAULT_SECRET_WORDS | {w.strip().lower() for w in extra_words if w.strip()}
         self._cache: dict[str, bool] = {}
+        self.scrub = TextScrubber(self.is_secret, self.words).scrub
+        """``scrub(text)``: ``text`` with the secrets inside it replaced."""
 
     def is_secret(self, key: str) -> bool:
         hit = self._cache.get(key)
         if hit is None:
-            words = key_words(key)
-            hit = any(w in self.words for w in words) or _says_credit_card(words)
+            hit = self._names_secret(key_words(key))
             if len(self._cache) < 100_000:
                 self._cache[key] = hit
         return hit
 
+    def _names_secret(self, words: list[str]) -> bool:
+        """A secret word, or its plural (``passwords``, ``api_keys``); ``tokens`` and
+        ``keys`` alone or beside a counting word (``max_tokens``) are not."""
+        for w in words:
+            if w in self.words:
+                return True
+            if w[-1:] == "s" and w[:-1] in self.words:
+                if w in _BARE_PLURALS and (len(words) == 1 or not _COUNTING_WORDS.isdisjoint(words)):
+                    continue
+                return True
+        return _says_credit_card(words)
+
     def redact(self, value: Any, _depth: int = 0) -> Any:
-        """A copy of ``value`` with every secret-keyed value replaced.
+        """A copy of ``value`` with every secret-keyed value replaced and every
+        string kept scrubbed of the secrets inside it.
 
         Raises :class:`IngestError` for containers nested deeper than
         :data:`MAX_DEPTH`, before the stack runs out.
@@ -87,6 +111,8 @@ class Redactor:
             if _depth >= MAX_DEPTH:
                 raise IngestError(f"JSON nested deeper than {MAX_DEPTH} levels")
             return [self.redact(v, _depth + 1) for v in value]
+        if isinstance(value, str):
+            return self.scrub(value)
         return value
 
 
@@ -345,6 +371,11 @@ def normalize(
     for name, default in _DEFAULTS[spec.name]:
         if name not in row:
             row[name] = default
+    scrub = redactor.scrub
+    for name in _FREE_TEXT[spec.name]:
+        value = row.get(name)
+        if type(value) is str:
+            row[name] = scrub(value)
 
     if trusted:
         extra.update(trusted)
@@ -371,6 +402,10 @@ def _snake_metrics(value: Any) -> Any:
 
 
 _DEFAULTS = _kind_defaults()
+_PROSE_FIELDS = ("message", "stack", "title", "endpoint", "prompt", "response", "error_message", "resolution")
+_FREE_TEXT = {k.name: tuple(n for n in _PROSE_FIELDS if n in k.by_name) for k in K.KINDS.values()}
+"""Each kind's prose fields, scrubbed for secrets inside the text; names and
+identifiers (``user_id``, ``ai_model``) are stored as sent."""
 
 
 def json_error(exc: json.JSONDecodeError) -> str:

@@ -7,29 +7,34 @@ What real senders write to a Unix socket:
 * ``logger -u SOCK --rfc5424``: ``<13>1 2026-11-27T07:09:11.74+00:00 host app
   procid msgid [sd-id k="v"] message``;
 * Python's ``SysLogHandler``: ``<11>message`` or ``<11>ident: message`` (no
-  timestamp, no hostname).
+  timestamp, no hostname);
+* relays (rsyslog, syslog-ng, network gear): ``<PRI>`` and a BSD timestamp
+  (``Jan  5``, ``Jan 5``, ``JAN 05``, fractional seconds, a year before or after
+  the time) or an RFC 3339 one (rsyslog's forward format), then a hostname
+  (a name, IPv4, IPv6, ``[IPv6]``), then an optional ``tag[pid]:``.
 
 Severities 0-3 become ``error`` records (emerg/alert/crit -> critical, err ->
 high); 4-7 become ``activity`` records (warning -> warn, notice and info ->
 info, debug -> debug).  The app name goes to ``title``; the header fields are
 kept under ``extra`` with journald-like names (``syslog_identifier``,
 ``syslog_pid``, ``syslog_facility``, ``syslog_hostname``, ``syslog_msgid``,
-``syslog_structured_data``, ``syslog_timestamp``).
+``syslog_structured_data``, ``syslog_timestamp``).  A message without MSG (RFC
+5424 makes it optional) gets :data:`NO_MESSAGE`, so it is stored, not refused.
 
-An RFC 3164 timestamp has no year and no zone, so such records are stamped
+A BSD timestamp has no zone (and usually no year), so such records are stamped
 with the time the daemon received them (the header's text is kept as
-``syslog_timestamp``); an RFC 5424 timestamp is exact and becomes
-``created_at``.
+``syslog_timestamp``); an RFC 3339 timestamp is exact and becomes
+``created_at`` as sent, every fractional digit included.
 
 :func:`parse_syslog` raises only :class:`SyslogError`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from datetime import datetime
 from typing import Any
-
-from logconsole.timeutil import parse_ts
 
 FACILITIES = (
     "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
@@ -51,13 +56,23 @@ _SEVERITY_MAP: tuple[tuple[str, str, str], ...] = (
 )
 
 _PRI = re.compile(r"<([0-9]{1,3})>")
-_RFC3164_TS = re.compile(r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 0-3]\d \d\d:\d\d:\d\d ")
+_MONTH = r"(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+_CLOCK = r"\d\d:\d\d:\d\d(?:\.\d{1,9})?"
+_BSD_TS = re.compile(
+    rf"{_MONTH} {{1,2}}(?:[0-3]?\d)(?: \d{{4}})? {_CLOCK}(?: \d{{4}})?(?= |\Z)"
+)
+"""``Mmm dd hh:mm:ss`` with the day as ``5``, `` 5`` or ``05``, any case, an
+optional fraction and an optional year before or after the time."""
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)")
+_RFC3339_HEADER = re.compile(_RFC3339.pattern + r"(?= |\Z)")
 _TAG = re.compile(r"([^\s\[\]:]{1,128})(?:\[([^\]\s]{0,32})\])?: ?")
-_HOST_TAG = re.compile(r"([^\s\[\]:]{1,255}) ([^\s\[\]:]{1,128})(?:\[([^\]\s]{0,32})\])?: ?")
+_HOSTNAME = re.compile(r"[\w.\-]{1,255}")
+_IPV6ISH = re.compile(r"\[?[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.%\w]*\]?")
 _SD_ELEMENT = re.compile(r'\[([^\s=\]"]{1,32})((?:\s+[^\s=\]"]{1,32}="(?:[^"\\]|\\.)*")*)\s*\]', re.DOTALL)
 _SD_PARAM = re.compile(r'([^\s=\]"]{1,32})="((?:[^"\\]|\\.)*)"', re.DOTALL)
 _SD_UNESCAPE = re.compile(r'\\(["\\\]])')
 _BOM = "\ufeff"
+NO_MESSAGE = "(no message)"
 
 
 class SyslogError(ValueError):
@@ -87,7 +102,7 @@ def parse_syslog(text: str) -> dict[str, Any]:
     if message.startswith(_BOM):
         message = message[1:]
     kind, level_field, level = _SEVERITY_MAP[severity]
-    record: dict[str, Any] = {"type": kind, level_field: level, "message": message}
+    record: dict[str, Any] = {"type": kind, level_field: level, "message": message or NO_MESSAGE}
     app = fields.get("syslog_identifier")
     if app:
         record["title"] = app
@@ -101,30 +116,71 @@ def parse_syslog(text: str) -> dict[str, Any]:
 
 
 def _parse_3164(rest: str) -> dict[str, Any]:
-    """``[TIMESTAMP ][HOSTNAME ]TAG[PID]: MSG``; every part but MSG optional."""
+    """``[TIMESTAMP HOSTNAME ][TAG[PID]: ]MSG``, read as leniently as rsyslog does.
+
+    Without a timestamp (Python's ``SysLogHandler``) there is no hostname
+    either.  After one, a word followed by ``:`` is the tag (logger's local
+    form, no hostname); otherwise a word that can be a host name or an IP
+    address is the hostname, and a tag may follow it.
+    """
     out: dict[str, Any] = {}
-    m = _RFC3164_TS.match(rest)
+    # Some senders put a space between <PRI> and the timestamp.
+    at = 1 if rest.startswith(" ") and rest[1:2].isalnum() else 0
+    m = _RFC3339_HEADER.match(rest, at)
     if m:
-        out["syslog_timestamp"] = rest[: m.end() - 1]
-        rest = rest[m.end():]
-        # After a timestamp: "host tag[pid]: msg" or (logger's local form) "tag[pid]: msg".
-        tag = _TAG.match(rest)
-        if not tag:
-            host = _HOST_TAG.match(rest)
-            if host:
-                out["syslog_hostname"] = host.group(1)
-                out["syslog_identifier"] = host.group(2)
-                out["syslog_pid"] = _pid(host.group(3))
-                out["message"] = rest[host.end():]
-                return out
+        ts = m.group()
+        out["created_at" if _exact_time(ts) else "syslog_timestamp"] = ts
     else:
-        tag = _TAG.match(rest)
+        m = _BSD_TS.match(rest, at)
+        if m:
+            out["syslog_timestamp"] = m.group()
+    if m:
+        rest = rest[m.end() + 1:]
+        word = rest.split(" ", 1)[0]
+        host = _ip_host(word)
+        if host is None and not _TAG.match(rest) and _HOSTNAME.fullmatch(word):
+            host = word
+        if host is not None:
+            out["syslog_hostname"] = host
+            rest = rest[len(word) + 1:]
+    tag = _TAG.match(rest)
     if tag:
         out["syslog_identifier"] = tag.group(1)
         out["syslog_pid"] = _pid(tag.group(2))
         rest = rest[tag.end():]
+    elif "syslog_hostname" in out:
+        rest = rest.lstrip(" ")
+    if (m or tag) and rest.lstrip(" ").startswith("["):
+        # rsyslog puts structured data in its own RFC 3164 messages.
+        sd, after = _split_structured_data(rest.lstrip(" "), need_params=True)
+        if sd:
+            out["syslog_structured_data"] = sd
+            rest = after
     out["message"] = rest
     return out
+
+
+def _ip_host(word: str) -> str | None:
+    """``word`` as a hostname when it is an IPv6 address (``[...]`` unwrapped)."""
+    if not _IPV6ISH.fullmatch(word):
+        return None
+    bare = word[1:-1] if word.startswith("[") and word.endswith("]") else word
+    try:
+        ipaddress.ip_address(bare)
+    except ValueError:
+        return None
+    return bare
+
+
+def _exact_time(text: str) -> bool:
+    """Whether ``text`` is an RFC 3339 time that names one instant."""
+    if not _RFC3339.fullmatch(text):
+        return False
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:  # e.g. month 13, or a leap second
+        return False
+    return True
 
 
 def _parse_5424(rest: str) -> dict[str, Any]:
@@ -135,12 +191,7 @@ def _parse_5424(rest: str) -> dict[str, Any]:
     ts, host, app, procid, msgid, tail = parts
     out: dict[str, Any] = {}
     if ts != "-":
-        try:
-            parse_ts(ts)
-        except ValueError:
-            out["syslog_timestamp"] = ts
-        else:
-            out["created_at"] = ts
+        out["created_at" if _exact_time(ts) else "syslog_timestamp"] = ts
     for key, value in (("syslog_hostname", host), ("syslog_identifier", app), ("syslog_msgid", msgid)):
         if value != "-":
             out[key] = value
@@ -153,20 +204,24 @@ def _parse_5424(rest: str) -> dict[str, Any]:
     return out
 
 
-def _split_structured_data(tail: str) -> tuple[dict[str, dict[str, str]], str]:
-    """The STRUCTURED-DATA part as ``{sd_id: {param: value}}`` and the MSG after it."""
+def _split_structured_data(tail: str, *, need_params: bool = False) -> tuple[dict[str, dict[str, str]], str]:
+    """The STRUCTURED-DATA part as ``{sd_id: {param: value}}`` and the MSG after it.
+
+    ``need_params``: every element must have a parameter, so that ``[error]``
+    at the start of an RFC 3164 message stays text.
+    """
     if tail.startswith("-"):
         return {}, tail[2:] if tail.startswith("- ") else tail[1:]
     sd: dict[str, dict[str, str]] = {}
     pos = 0
     while pos < len(tail) and tail[pos] == "[":
         m = _SD_ELEMENT.match(tail, pos)
-        if not m:
+        if not m or (need_params and not m.group(2).strip()):
             break  # not well-formed: keep the rest as the message
         params = {k: _SD_UNESCAPE.sub(r"\1", v) for k, v in _SD_PARAM.findall(m.group(2))}
         sd[m.group(1)] = params
         pos = m.end()
-    if not sd:
+    if not sd or (need_params and pos < len(tail) and tail[pos] != " "):
         return {}, tail
     message = tail[pos:]
     return sd, message.removeprefix(" ")
