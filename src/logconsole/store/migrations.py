@@ -126,12 +126,13 @@ def refuse_newer(conn: sqlite3.Connection, known: int = SCHEMA_VERSION) -> int:
     """
     found = schema_version(conn)
     if found > known:
-        where = database_path(conn) or "the database"
-        raise SchemaError(
-            f"{where} has schema version {found}, newer than this logconsole knows ({known}); "
-            "upgrade logconsole to open it (the file was not changed)"
-        )
+        raise SchemaError(newer_message(database_path(conn) or "the database", found, known))
     return found
+
+
+def newer_message(where: object, found: int, known: int) -> str:
+    return (f"{where} has schema version {found}, newer than this logconsole knows ({known}); "
+            "upgrade logconsole to open it (the file was not changed)")
 
 
 # ---------------------------------------------------------------- the upgrade

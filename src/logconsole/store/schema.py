@@ -5,7 +5,9 @@ One ``records`` table holds every kind: ids are unique across kinds (so
 index scan.  Columns a kind does not use stay NULL, which SQLite stores in no
 space.  ``records_fts`` is an external-content FTS5 index over the text fields;
 its update trigger fires only when an indexed column changes, so resolving
-errors never re-tokenises their messages.
+errors never re-tokenises their messages.  Each column a console tab sorts by
+has a partial index of its kind (:func:`sort_indexes`).  How an existing
+database reaches this schema is :mod:`logconsole.store.migrations`.
 """
 
 from __future__ import annotations
