@@ -3,7 +3,9 @@
 Everything else derives from this module: the store's columns and indexes, the
 full-text index, validation in :mod:`logconsole.ingest`, export headers, the
 CLI's ``--where`` coercion and the TUI's columns and filters.  A new field is
-one line in :data:`KINDS`.
+one line in :data:`KINDS`: an existing database gets its column (and, for an
+``fts`` field, a rebuilt search index) the next time it is opened for writing
+(:mod:`logconsole.store.migrations`).
 """
 
 from __future__ import annotations

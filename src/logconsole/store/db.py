@@ -1,4 +1,4 @@
-"""Opening the database: private file modes, pragmas, migrations."""
+"""Opening the database: private file modes, pragmas, and the upgrade (:mod:`.migrations`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from logconsole.store.errors import DAMAGED, describe
-from logconsole.store.schema import MIGRATIONS, SCHEMA_VERSION
-from logconsole.store.transaction import transaction
+from logconsole.store.migrations import SchemaError, refuse_newer, upgrade
 from logconsole.store.wal import JOURNAL_SIZE_LIMIT
 
 
@@ -57,6 +56,7 @@ def connect(
         conn = sqlite3.connect(path, check_same_thread=check_same_thread, isolation_level=None)
     try:
         conn.execute("PRAGMA busy_timeout = 10000")
+        refuse_newer(conn)  # before anything writes: a newer database is left untouched
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -65,33 +65,14 @@ def connect(
         conn.execute("PRAGMA cache_size = -32000")
         conn.execute("PRAGMA temp_store = MEMORY")
         if not readonly:
-            migrate(conn)
-        else:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(f"{path} has schema version {version}; this logconsole knows {SCHEMA_VERSION}")
+            upgrade(conn)
+    except SchemaError as exc:
+        conn.close()
+        raise StoreError(str(exc)) from None
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise StoreError(f"cannot open {path}: {describe(exc)}") from None
     return conn
-
-
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the schema up to :data:`SCHEMA_VERSION`; returns the version found."""
-    found = conn.execute("PRAGMA user_version").fetchone()[0]
-    if found > SCHEMA_VERSION:
-        raise StoreError(
-            f"database has schema version {found}, newer than this logconsole ({SCHEMA_VERSION}); upgrade logconsole"
-        )
-    if found == SCHEMA_VERSION:
-        return found
-    with transaction(conn):
-        current = conn.execute("PRAGMA user_version").fetchone()[0]
-        for version in range(current + 1, SCHEMA_VERSION + 1):
-            for statement in MIGRATIONS[version - 1]:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version}")
-    return found
 
 
 def file_size(path: str | os.PathLike[str]) -> int:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from logconsole.store.db import StoreError, check_problems, connect
-from logconsole.store.schema import SCHEMA_VERSION
+from logconsole.store.migrations import SCHEMA_VERSION, newer_message
 from logconsole.store.transaction import transaction
 
 MIN_ID = -(1 << 63)
@@ -242,7 +242,7 @@ def recover(
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path} cannot be read as a database ({exc}); nothing to recover") from None
         if version > SCHEMA_VERSION:
-            raise StoreError(f"{path} has schema version {version}; this logconsole knows {SCHEMA_VERSION}")
+            raise StoreError(newer_message(path, version, SCHEMA_VERSION))
         dest = connect(output)
         try:
             result = Recovery(output)

@@ -16,6 +16,7 @@ from typing import Any
 
 from logconsole import kinds as K
 from logconsole.ingest import IngestError, coerce
+from logconsole.store.schema import RANKS, sort_key_sql
 from logconsole.timeutil import format_ts, parse_user_time
 
 
@@ -76,7 +77,8 @@ OLDEST = Sort(descending=False)
 
 @dataclass(frozen=True, slots=True)
 class Cursor:
-    """Where a page ended: the sort column's value and the id of the last row."""
+    """Where a page ended: the sort column's value and the id of the last row
+    (for ``type``, the pair of its type and time)."""
 
     value: Any
     id: int
@@ -222,11 +224,17 @@ def _column(name: str) -> str:
     return name
 
 
-def where_sql(conn: sqlite3.Connection, flt: Filter, *, search_walks: bool = False) -> tuple[str, list[Any]]:
+def where_sql(
+    conn: sqlite3.Connection, flt: Filter, *, search_walks: bool = False, kind_walks: bool = False,
+) -> tuple[str, list[Any]]:
     """The WHERE clause (without the word) and its parameters; ``1`` when empty.
 
     ``search_walks`` tests search matches for membership only (``+id IN``), so
     SQLite walks an index in the page's order instead of looking every match up.
+    ``kind_walks`` tells SQLite that a single kind is ``likely`` (most rows are
+    of it), so for a page sorted by a column it walks that kind's sort index
+    (or the rowids) in order: without statistics it takes ``type = ?`` for a
+    rare value and would rather sort every record of the kind.
     """
     clauses: list[str] = []
     params: list[Any] = []
@@ -238,7 +246,8 @@ def where_sql(conn: sqlite3.Connection, flt: Filter, *, search_walks: bool = Fal
             if t not in K.KINDS:
                 raise QueryError(f"unknown type {t!r}; expected one of: {', '.join(K.KIND_NAMES)}")
         if len(flt.types) == 1:
-            clauses.append(f"type = '{flt.types[0]}'")
+            term = f"type = '{flt.types[0]}'"
+            clauses.append(f"likely({term})" if kind_walks else term)
         else:
             quoted = ", ".join(f"'{t}'" for t in flt.types)
             clauses.append(f"type IN ({quoted})")
@@ -280,40 +289,21 @@ def where_sql(conn: sqlite3.Connection, flt: Filter, *, search_walks: bool = Fal
     return (" AND ".join(clauses) or "1"), params
 
 
-def _rank_tables() -> dict[str, dict[str, int]]:
-    """How bad each value of a kind's level field is (``debug`` < ... < ``critical``),
-    so sorting by level, severity or status goes by rank, not by spelling.  A
-    field shared by kinds (``status``) takes the longest scale's ranks first."""
-    fields = [k.by_name[k.level_field] for k in K.KINDS.values() if k.by_name[k.level_field].type == "enum"]
-    tables: dict[str, dict[str, int]] = {}
-    for f in sorted(fields, key=lambda f: -len(f.values)):
-        table = tables.setdefault(f.name, {})
-        for i, value in enumerate(f.values):
-            table.setdefault(value, i)
-    return tables
-
-
-_RANKS = _rank_tables()
-
-
 def _sort_expr(column: str) -> str:
-    """The SQL a column sorts by: itself, or its rank for level-like enums."""
-    col = _column(column)
-    table = _RANKS.get(col)
-    if table is None:
-        return col
-    whens = " ".join(f"WHEN '{v}' THEN {r}" for v, r in table.items())
-    return f"(CASE {col} {whens} END)"
+    return sort_key_sql(_column(column))
 
 
 def _keyset(sort: Sort, after: Cursor | None) -> tuple[str, list[Any]]:
     if after is None:
         return "", []
+    op = "<" if sort.descending else ">"
+    if sort.column == "type":
+        return f"(type, created_at, id) {op} (?, ?, ?)", [*after.value, after.id]
     col = _sort_expr(sort.column)
-    if col in ("created_at", "id", "type"):  # never NULL: a row-value comparison uses the index
+    if col in ("created_at", "id"):  # never NULL: a row-value comparison uses the index
         if col == "id":
-            return ("id < ?" if sort.descending else "id > ?"), [after.id]
-        return (f"({col}, id) < (?, ?)" if sort.descending else f"({col}, id) > (?, ?)"), [after.value, after.id]
+            return f"id {op} ?", [after.id]
+        return f"({col}, id) {op} (?, ?)", [after.value, after.id]
     # SQLite sorts NULL first ascending and last descending.
     if sort.descending:
         if after.value is None:
@@ -328,11 +318,43 @@ def _keyset(sort: Sort, after: Cursor | None) -> tuple[str, list[Any]]:
 
 
 def _order(sort: Sort) -> str:
+    """``ORDER BY`` of a sort: its key, then ``id`` to break ties.
+
+    ``type`` has five values; its ties go newest first (by time, then id), the
+    order of the ``(type, created_at, id)`` index.  Every other column a
+    console tab sorts by has a sort index of its own (:func:`schema.sort_indexes`)
+    on exactly this key, with the rowid after it.
+    """
     direction = "DESC" if sort.descending else "ASC"
+    if sort.column == "type":
+        return f"type {direction}, created_at {direction}, id {direction}"
     col = _sort_expr(sort.column)
     if col == "id":
         return f"id {direction}"
     return f"{col} {direction}, id {direction}"
+
+
+_WINDOW_WORTH_WALKING = 2_000
+"""A time range holding at least this many records of the kind is paged by
+walking the sort index; a smaller one is read by time and sorted."""
+
+
+def _walks_sort_index(conn: sqlite3.Connection, flt: Filter, sort: Sort) -> bool:
+    """Whether a page sorted by a column should walk the kind's sort index.
+
+    Walking reads index entries in order until a page passes the filters:
+    at a million records any sort's first page takes a millisecond, unless
+    a narrow time range lets few entries pass (the last hour of one kind:
+    300-500 ms), where reading the range by time and sorting it costs less
+    than one.  A bounded count of the range tells which (under a millisecond).
+    """
+    if flt.search or sort.column in ("created_at", "type") or len(flt.types) != 1:
+        return False
+    if not (flt.since or flt.until):
+        return True
+    where, params = where_sql(conn, Filter(types=flt.types, since=flt.since, until=flt.until))
+    probe = f"SELECT count(*) FROM (SELECT 1 FROM records WHERE {where} LIMIT ?)"
+    return int(conn.execute(probe, [*params, _WINDOW_WORTH_WALKING]).fetchone()[0]) >= _WINDOW_WORTH_WALKING
 
 
 def select_sql(
@@ -346,7 +368,7 @@ def select_sql(
     columns: str = "*",
     search_walks: bool = False,
 ) -> tuple[str, list[Any]]:
-    where, params = where_sql(conn, flt, search_walks=search_walks)
+    where, params = where_sql(conn, flt, search_walks=search_walks, kind_walks=_walks_sort_index(conn, flt, sort))
     ks, ks_params = _keyset(sort, after)
     if ks:
         where = f"{where} AND {ks}"
@@ -542,8 +564,10 @@ def _span_extreme(
 
 
 def cursor_of(row: dict[str, Any], sort: Sort = NEWEST) -> Cursor:
+    if sort.column == "type":
+        return Cursor((row["type"], row["created_at"]), int(row["id"]))
     value = row.get(sort.column)
-    table = _RANKS.get(sort.column)
+    table = RANKS.get(sort.column)
     if table is not None:
         value = table.get(value)  # type: ignore[arg-type]
     return Cursor(value, int(row["id"]))

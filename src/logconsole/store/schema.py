@@ -5,14 +5,16 @@ One ``records`` table holds every kind: ids are unique across kinds (so
 index scan.  Columns a kind does not use stay NULL, which SQLite stores in no
 space.  ``records_fts`` is an external-content FTS5 index over the text fields;
 its update trigger fires only when an indexed column changes, so resolving
-errors never re-tokenises their messages.
+errors never re-tokenises their messages.  Each column a console tab sorts by
+has a partial index of its kind (:func:`sort_indexes`).  How an existing
+database reaches this schema is :mod:`logconsole.store.migrations`.
 """
 
 from __future__ import annotations
 
-from logconsole.kinds import ALL_FIELDS, FTS_COLUMNS
+from logconsole.kinds import ALL_FIELDS, FTS_COLUMNS, KINDS
 
-_SQL_TYPES = {
+SQL_TYPES = {
     "text": "TEXT", "enum": "TEXT", "int": "INTEGER", "number": "REAL",
     "bool": "INTEGER", "json": "TEXT", "time": "TEXT",
 }
@@ -20,15 +22,17 @@ _SQL_TYPES = {
 INSERT_COLUMNS: tuple[str, ...] = tuple(n for n in ALL_FIELDS if n != "id")
 
 
+def column_sql(name: str) -> str:
+    """The declaration of the records table's column for the field ``name``."""
+    decl = f"{name} {SQL_TYPES[ALL_FIELDS[name].type]}"
+    if name in ("type", "created_at"):
+        decl += " NOT NULL"
+    return decl
+
+
 def _columns_sql() -> str:
     parts = ["id INTEGER PRIMARY KEY AUTOINCREMENT"]
-    for name, f in ALL_FIELDS.items():
-        if name == "id":
-            continue
-        decl = f"{name} {_SQL_TYPES[f.type]}"
-        if name in ("type", "created_at"):
-            decl += " NOT NULL"
-        parts.append(decl)
+    parts += [column_sql(name) for name in ALL_FIELDS if name != "id"]
     return ",\n  ".join(parts)
 
 
@@ -56,23 +60,17 @@ INDEXES_V2: tuple[tuple[str, str, str], ...] = (
     ("idx_records_system_action", "requires_action, created_at", "type = 'system'"),
 )
 
-ALL_INDEXES = INDEXES + INDEXES_V2
 
 
-def index_sql(indexes: tuple[tuple[str, str, str], ...] = INDEXES) -> list[str]:
-    out = []
-    for name, cols, where in indexes:
-        sql = f"CREATE INDEX IF NOT EXISTS {name} ON records ({cols})"
-        if where:
-            sql += f" WHERE {where}"
-        out.append(sql)
-    return out
+def fts_sql(columns: tuple[str, ...] = FTS_COLUMNS) -> list[str]:
+    """The full-text table over ``columns`` and the triggers that keep it in step.
 
-
-def fts_sql() -> list[str]:
-    cols = ", ".join(FTS_COLUMNS)
-    new_vals = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
-    old_vals = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
+    ``columns`` is the fields :mod:`logconsole.kinds` marks ``fts``; another
+    tuple describes the index of a database made before a field was marked.
+    """
+    cols = ", ".join(columns)
+    new_vals = ", ".join(f"new.{c}" for c in columns)
+    old_vals = ", ".join(f"old.{c}" for c in columns)
     return [
         f"CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5({cols}, "
         "content='records', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
@@ -86,10 +84,77 @@ def fts_sql() -> list[str]:
     ]
 
 
+FTS_OBJECTS = ("records_fts", "records_ai", "records_ad", "records_au")
+"""The names of what :func:`fts_sql` creates, in its order."""
+
+
+# ---------------------------------------------------------------- sorting
+
+
+def _rank_tables() -> dict[str, dict[str, int]]:
+    """How bad each value of a kind's level field is (``debug`` < ... < ``critical``),
+    so sorting by level, severity or status goes by rank, not by spelling.  A
+    field shared by kinds (``status``) takes the longest scale's ranks first."""
+    fields = [k.by_name[k.level_field] for k in KINDS.values() if k.by_name[k.level_field].type == "enum"]
+    tables: dict[str, dict[str, int]] = {}
+    for f in sorted(fields, key=lambda f: -len(f.values)):
+        table = tables.setdefault(f.name, {})
+        for i, value in enumerate(f.values):
+            table.setdefault(value, i)
+    return tables
+
+
+RANKS: dict[str, dict[str, int]] = _rank_tables()
+
+
+def sort_key_sql(column: str) -> str:
+    """The SQL a column sorts by: itself, or its rank for level-like enums.
+
+    The sort indexes are built on exactly this expression, which is how SQLite
+    knows an index gives the order.
+    """
+    table = RANKS.get(column)
+    if table is None:
+        return column
+    whens = " ".join(f"WHEN '{v}' THEN {r}" for v, r in table.items())
+    return f"(CASE {column} {whens} END)"
+
+
+def sort_indexes() -> tuple[tuple[str, str, str], ...]:
+    """One index per column a tab of the console sorts by, so the first page of
+    any sort reads a page of index entries instead of sorting the whole kind.
+
+    A kind's tab sorts by its default columns (:attr:`Kind.columns`); each
+    index is partial to its kind and keyed on :func:`sort_key_sql` (SQLite
+    appends the rowid, so it also gives the ``id`` tie-break).  Time and
+    ``type`` (then time) are served by the time indexes, ``id`` by the rowids.
+    """
+    out = []
+    for kind in KINDS.values():
+        for column in kind.columns:
+            out.append((f"idx_sort_{kind.name}_{column}", sort_key_sql(column), f"type = '{kind.name}'"))
+    return tuple(out)
+
+
+SORT_INDEXES = sort_indexes()
+
+ALL_INDEXES = INDEXES + INDEXES_V2 + SORT_INDEXES
+
+
+def index_sql(indexes: tuple[tuple[str, str, str], ...]) -> list[str]:
+    out = []
+    for name, cols, where in indexes:
+        sql = f"CREATE INDEX IF NOT EXISTS {name} ON records ({cols})"
+        if where:
+            sql += f" WHERE {where}"
+        out.append(sql)
+    return out
+
+
 def schema_v1() -> list[str]:
     return [
         f"CREATE TABLE IF NOT EXISTS records (\n  {_columns_sql()}\n)",
-        *index_sql(),
+        *index_sql(INDEXES),
         *fts_sql(),
         "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)",
         # Offsets of tailed files, so a restart neither repeats nor skips lines.
@@ -98,6 +163,3 @@ def schema_v1() -> list[str]:
     ]
 
 
-# Migration n takes the schema from version n-1 to n.  Append; never edit.
-MIGRATIONS: tuple[list[str], ...] = (schema_v1(), index_sql(INDEXES_V2))
-SCHEMA_VERSION = len(MIGRATIONS)
