@@ -98,6 +98,7 @@ def test_the_collectors_run_at_start_is_recorded(tmp_path: Path) -> None:
             return r if r is not None and r.finished else None
         r = wait_for(recorded, 10, "the retention run")
         assert r.removed == 1 and r.days == 30  # type: ignore[attr-defined]
-        assert "retention: removed 1 record older than 30 days" in c.output()
+        # The run is recorded in its own transaction before the daemon logs it.
+        wait_for(lambda: "retention: removed 1 record older than 30 days" in c.output(), 10, "the log line")
     finally:
         assert c.stop() == 0

@@ -28,6 +28,7 @@ SQLITE_IOERR_SHMSIZE = SQLITE_IOERR | (19 << 8)
 DISK_FULL = "disk is full"
 LOCKED = "database is locked by another process"
 DAMAGED = "database file is damaged (run `logconsole doctor`)"
+NOT_A_DATABASE = "file is not a database (or its header is damaged: run `logconsole doctor`)"
 
 
 def primary_code(exc: BaseException) -> int | None:
@@ -54,8 +55,10 @@ def describe(exc: BaseException) -> str:
         return DISK_FULL
     if code in (SQLITE_BUSY, SQLITE_LOCKED):
         return LOCKED
-    if code in (SQLITE_CORRUPT, SQLITE_NOTADB):
+    if code == SQLITE_CORRUPT:
         return DAMAGED
+    if code == SQLITE_NOTADB:
+        return NOT_A_DATABASE
     if code == SQLITE_READONLY:
         return f"database is read-only: {exc}"
     if code == SQLITE_IOERR:
