@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from logconsole import extjson
+from logconsole.json_decode import JsonValueError
 
 
 def test_relaxed_object_id_and_date() -> None:
@@ -41,10 +44,9 @@ def test_legacy_date_as_milliseconds_and_offsets() -> None:
     assert extjson.loads('{"d": {"$date": "2026-11-20T10:15:00+01:00"}}') == {"d": "2026-11-20T09:15:00.000Z"}
 
 
-def test_non_finite_doubles_stay_words() -> None:
-    doc = extjson.loads('{"a": {"$numberDouble": "Infinity"}, "b": {"$numberDouble": "NaN"}}')
-    assert doc == {"a": "Infinity", "b": "NaN"}
-    json.dumps(doc, allow_nan=False)  # still valid JSON
+def test_non_finite_doubles_are_refused_naming_the_field() -> None:
+    with pytest.raises(JsonValueError, match=r"^field `b`: NaN is not a number JSON can hold$"):
+        extjson.loads('{"a": 1, "b": {"$numberDouble": "NaN"}}')
 
 
 def test_wrappers_inside_arrays_and_nested_objects() -> None:

@@ -20,7 +20,7 @@ from logconsole.cli_options import (
 )
 from logconsole.config import ConfigError, Settings, parse_mode
 from logconsole.kinds import KIND_NAMES
-from logconsole.ingest import json_error
+from logconsole.ingest import IngestError, decode_json
 
 
 def _mode(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
@@ -122,9 +122,9 @@ def send(socket_path: Path | None, records: tuple[str, ...], timeout: float, qui
         compact: list[bytes] = []
         for n, text in enumerate(records, 1):
             try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise click.ClickException(f"argument {n}: {json_error(exc)}") from None
+                value = decode_json(text)
+            except IngestError as exc:
+                raise click.ClickException(f"argument {n}: {exc.reason}") from None
             compact.append(json.dumps(value, ensure_ascii=False).encode())
         lines, unit = compact, "argument"
     else:
