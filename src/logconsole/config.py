@@ -3,7 +3,7 @@
 The config file is optional TOML::
 
     [store]
-    retention_days = 90
+    retention_days = 90          # days, or a duration: "12w", "90 days"
     group_readable = false
 
     [redaction]
@@ -13,7 +13,7 @@ The config file is optional TOML::
     socket_mode = "0600"
     socket_group = ""
     max_record_bytes = 1048576
-    health_interval = 300
+    health_interval = 300        # seconds, or a duration: "5m"
     watch = ["/var/log/app/*.log"]
     watch_type = "activity"
 
@@ -25,12 +25,30 @@ The config file is optional TOML::
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from logconsole.paths import default_config_path
+from logconsole.store.actions import MAX_RETENTION_DAYS
+from logconsole.timeutil import parse_duration
+
+HEALTH_INTERVAL_RANGE = (1.0, 86400.0)
+"""Seconds between health samples: at least one, at most a day."""
+MAX_RECORD_BYTES_RANGE = (256, 1 << 30)
+PERCENT_RANGE = (0.0, 100.0)
+
+_RANGES: dict[str, tuple[float, float]] = {
+    "retention_days": (0, MAX_RETENTION_DAYS),
+    "health_interval": HEALTH_INTERVAL_RANGE,
+    "max_record_bytes": MAX_RECORD_BYTES_RANGE,
+    "warning": PERCENT_RANGE,
+    "critical": PERCENT_RANGE,
+}
+_DURATION_UNIT = {"retention_days": 86400.0, "health_interval": 1.0}
+"""Settings that also take a duration (``"12w"``, ``"5m"``), and the seconds of their number's unit."""
 
 
 class ConfigError(ValueError):
@@ -64,6 +82,12 @@ def _get(data: dict[str, Any], section: str, key: str, kind: type, path: Path) -
     value = sect[key]
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    unit = _DURATION_UNIT.get(key)
+    if unit is not None and isinstance(value, str):
+        try:
+            value = parse_duration(value).total_seconds() / unit
+        except ValueError as exc:
+            raise ConfigError(f"{path}: [{section}] {key}: {exc}") from None
     if kind is tuple:
         if isinstance(value, str):
             value = [value]
@@ -72,6 +96,13 @@ def _get(data: dict[str, Any], section: str, key: str, kind: type, path: Path) -
         return tuple(value)
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
         raise ConfigError(f"{path}: [{section}] {key} must be a {kind.__name__}, got {value!r}")
+    limits = _RANGES.get(key)
+    if limits is not None:
+        low, high = limits
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{path}: [{section}] {key} must be a finite number, got {value!r}")
+        if not low <= value <= high:
+            raise ConfigError(f"{path}: [{section}] {key} must be between {low:g} and {high:g}, got {value!r}")
     return value
 
 

@@ -11,14 +11,16 @@ from typing import Any
 import click
 
 from logconsole.cli_options import (
+    FiniteFloat,
     config_option,
+    days_option,
     db_option,
     db_path_or_default,
     settings_from,
     socket_option,
     socket_path_or_default,
 )
-from logconsole.config import ConfigError, Settings, parse_mode
+from logconsole.config import HEALTH_INTERVAL_RANGE, MAX_RECORD_BYTES_RANGE, ConfigError, Settings, parse_mode
 from logconsole.kinds import KIND_NAMES
 from logconsole.ingest import IngestError, decode_json
 
@@ -39,17 +41,16 @@ def _mode(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
 @click.option("--socket-mode", callback=_mode, metavar="MODE",
               help="Socket file mode, octal [default: 0600, or 0660 with --socket-group].")
 @click.option("--socket-group", metavar="GROUP", help="Group that may write to the socket.")
-@click.option("--health-interval", type=click.FloatRange(min=1), metavar="SECONDS",
-              help="Seconds between health samples [default: 300].")
+@click.option("--health-interval", type=FiniteFloat(*HEALTH_INTERVAL_RANGE), metavar="SECONDS",
+              help="Seconds between health samples (1 to 86400) [default: 300].")
 @click.option("--watch", multiple=True, metavar="PATH_OR_GLOB",
               help="Tail these log files (repeatable; added to the config's list).")
 @click.option("--watch-type", type=click.Choice(KIND_NAMES, case_sensitive=False),
               help="Record type of tailed lines that do not name one [default: activity].")
-@click.option("--retention-days", type=click.FloatRange(min=0), metavar="DAYS",
-              help="Delete records older than this, daily (0 keeps everything) [default: 90].")
-@click.option("--max-record-bytes", type=click.IntRange(min=256), metavar="BYTES",
+@days_option("--retention-days", "Delete records older than this, daily (0 keeps everything; at most 365000) [default: 90].")
+@click.option("--max-record-bytes", type=click.IntRange(*MAX_RECORD_BYTES_RANGE), metavar="BYTES",
               help="Largest message accepted on the socket [default: 1048576].")
-@click.option("--idle-timeout", type=click.FloatRange(min=0.1), default=900.0, show_default=True,
+@click.option("--idle-timeout", type=FiniteFloat(0.1, 604800), default=900.0, show_default=True,
               metavar="SECONDS", help="Close connections that send nothing for this long.")
 @click.option("-v", "--verbose", count=True, help="Log debug detail too (connections closed when idle, failed lines).")
 def daemon(
@@ -99,7 +100,7 @@ def daemon(
 @click.command()
 @socket_option
 @click.argument("records", nargs=-1, metavar="[JSON]...")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True, metavar="SECONDS",
+@click.option("--timeout", type=FiniteFloat(0.1, 86400), default=60.0, show_default=True, metavar="SECONDS",
               help="Seconds to wait for the collector to commit.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
 def send(socket_path: Path | None, records: tuple[str, ...], timeout: float, quiet: bool) -> None:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from logconsole.store.query import Filter, where_sql
 from logconsole.store.transaction import transaction
-from logconsole.timeutil import format_ts, utcnow
+from logconsole.timeutil import bound_sql, format_ts, utcnow
 
 
 @dataclass(slots=True)
@@ -94,6 +94,24 @@ RETENTION_KEEPS = (
     "(type = 'error' AND is_resolved = 0)",
     "(type = 'system' AND requires_action = 1)",
 )
+MAX_RETENTION_DAYS = 365_000
+"""A thousand years: the most ``--days`` / ``retention_days`` may say."""
+
+
+def _prunable(days: float, now: datetime | None) -> tuple[str, list[object]]:
+    """The WHERE clause of the records retention removes: older than ``days``,
+    except unresolved errors and system records that require action."""
+    if not 0 <= days <= MAX_RETENTION_DAYS:  # also false for NaN
+        raise ValueError(f"days must be between 0 and {MAX_RETENTION_DAYS}, got {days!r}")
+    cutoff = format_ts((now or utcnow()) - timedelta(days=days))
+    older, params = bound_sql("created_at", "<", cutoff)
+    return f"{older} AND NOT ({' OR '.join(RETENTION_KEEPS)})", params
+
+
+def count_prunable(conn: sqlite3.Connection, days: float, *, now: datetime | None = None) -> int:
+    """How many records :func:`prune` would delete now."""
+    where, params = _prunable(days, now)
+    return int(conn.execute(f"SELECT count(*) FROM records WHERE {where}", params).fetchone()[0])
 
 
 def prune(
@@ -101,16 +119,13 @@ def prune(
 ) -> int:
     """Delete records older than ``days``, except unresolved errors and system
     records that require action.  Works in batches so writers are not held up."""
-    if days < 0:
-        raise ValueError("days must not be negative")
-    cutoff = format_ts((now or utcnow()) - timedelta(days=days))
-    keep = " OR ".join(RETENTION_KEEPS)
+    where, params = _prunable(days, now)
     total = 0
     while True:
         with transaction(conn):
             cur = conn.execute(
-                f"DELETE FROM records WHERE id IN (SELECT id FROM records WHERE created_at < ? "
-                f"AND NOT ({keep}) LIMIT ?)", (cutoff, batch),
+                f"DELETE FROM records WHERE id IN (SELECT id FROM records WHERE {where} LIMIT ?)",
+                (*params, batch),
             )
         total += cur.rowcount
         if cur.rowcount < batch:
