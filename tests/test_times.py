@@ -241,3 +241,34 @@ def test_cli_reads_typed_times_and_explains_others(db_path: Path) -> None:
 def test_numeric_options_are_checked_by_click(db_path: Path, args: tuple[str, ...], words: tuple[str, ...]) -> None:
     connect(db_path).close()
     assert_user_error(run(db_path, *args), *words)
+
+
+# ---------------------------------------------------------------- the config
+
+
+def test_config_takes_durations_for_retention_and_health_interval(tmp_path: Path) -> None:
+    from logconsole.config import load_settings
+
+    config = tmp_path / "config.toml"
+    config.write_text('[store]\nretention_days = "12 weeks"\n[daemon]\nhealth_interval = "5m"\n')
+    settings = load_settings(config)
+    assert (settings.retention_days, settings.health_interval) == (84.0, 300.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[store]\nretention_days = nan\n", "[store] retention_days must be a finite number, got nan"),
+        ("[store]\nretention_days = inf\n", "[store] retention_days must be a finite number, got inf"),
+        ("[store]\nretention_days = 1e9\n", "[store] retention_days must be between 0 and 365000"),
+        ('[store]\nretention_days = "a while"\n', "[store] retention_days: cannot read duration 'a while'"),
+        ("[daemon]\nhealth_interval = 0.5\n", "[daemon] health_interval must be between 1 and 86400"),
+        ("[daemon]\nmax_record_bytes = 10\n", "[daemon] max_record_bytes must be between 256 and 1073741824"),
+        ("[health]\ncritical = 150\n", "[health] critical must be between 0 and 100"),
+    ],
+)
+def test_config_numbers_are_checked(tmp_path: Path, db_path: Path, text: str, words: str) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    connect(db_path).close()
+    assert_user_error(run(db_path, "prune", "--dry-run", "--config", str(config)), words)

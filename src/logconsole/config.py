@@ -102,8 +102,13 @@ def _get(data: dict[str, Any], section: str, key: str, kind: type, path: Path) -
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"{path}: [{section}] {key} must be a finite number, got {value!r}")
         if not low <= value <= high:
-            raise ConfigError(f"{path}: [{section}] {key} must be between {low:g} and {high:g}, got {value!r}")
+            raise ConfigError(f"{path}: [{section}] {key} must be between {_plain(low)} and {_plain(high)}, got {value!r}")
     return value
+
+
+def _plain(number: float) -> str:
+    """``86400.0`` -> ``86400``; ``0.5`` stays."""
+    return str(int(number)) if float(number).is_integer() else str(number)
 
 
 def parse_mode(text: str | int) -> int:
