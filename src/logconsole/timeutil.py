@@ -31,6 +31,7 @@ STORED_WIDTH = 27
 """Characters in a stored time (``YYYY-MM-DDTHH:MM:SS.ffffffZ``)."""
 _CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
 _LEGACY = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
 
 MAX_EPOCH_SECONDS = 253_402_300_799
 """9999-12-31T23:59:59Z, the last second a stored time can hold."""
@@ -83,13 +84,12 @@ def parse_ts(value: object) -> datetime:
 
 def _epoch_number(text: str) -> Decimal | None:
     """``text`` as an exact number when it is one (``1763630100.123456``)."""
-    if not text or not (text[0].isdigit() or text[0] in "+-."):
+    if not _NUMBER.match(text):
         return None
     try:
-        number = Decimal(text)
-    except InvalidOperation:
+        return Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the pattern admits only numbers
         return None
-    return number if number.is_finite() else None
 
 
 def from_epoch(number: int | float | Decimal) -> datetime:
@@ -125,9 +125,13 @@ def from_epoch(number: int | float | Decimal) -> datetime:
 
 
 def to_stored(value: object) -> str:
-    """Normalise any accepted time to the stored form (fast when already stored form)."""
-    if isinstance(value, str) and _CANONICAL.match(value):
-        return value
+    """Normalise any accepted time to the stored form (fast when already in the
+    stored form, or in the millisecond form older versions stored and exported)."""
+    if isinstance(value, str):
+        if _CANONICAL.match(value):
+            return value
+        if _LEGACY.match(value):
+            return value[:23] + "000Z"
     return format_ts(parse_ts(value))
 
 
