@@ -369,10 +369,9 @@ def normalize(
             )
         except IngestError as exc:
             raise IngestError(f"unknown fields: {exc.reason}", "extra") from None
-        except json_decode.JsonValueError:
-            found = json_decode.find_unholdable(extra)
-            assert found is not None
-            raise IngestError(str(found), found.field) from None
+        except json_decode.JsonValueError as exc:
+            found = json_decode.find_unholdable(extra) or exc  # named from the top of `extra`
+            raise IngestError(str(found), found.field or "extra") from None
         except ValueError as exc:
             raise IngestError(f"unknown fields cannot be stored as JSON: {exc}", "extra") from None
     for name, value in row.items():
