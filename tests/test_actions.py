@@ -38,7 +38,7 @@ def test_resolve_sets_note_who_and_when(conn: sqlite3.Connection, errors: dict[s
     assert out.missing == [9999]
     row = get(conn, errors["open"]) or {}
     assert (row["is_resolved"], row["resolution"], row["resolved_by"], row["resolved_at"]) == (
-        1, "raised the quota", "ops", "2026-11-20T12:00:00.000Z")
+        1, "raised the quota", "ops", "2026-11-20T12:00:00.000000Z")
     assert (get(conn, errors["done"]) or {})["resolution"] == "fixed"  # untouched
     assert (get(conn, errors["activity"]) or {}).get("is_resolved") is None
     assert (get(conn, errors["open2"]) or {})["is_resolved"] == 0
@@ -127,7 +127,7 @@ def test_prune_cutoff_is_exact_and_days_must_not_be_negative(conn: sqlite3.Conne
     add(conn, type="activity", created_at=ago(days=7, milliseconds=1))
     assert prune(conn, 7, now=NOW) == 1
     assert ids_matching(conn, Filter()) == [just_inside]
-    with pytest.raises(ValueError, match="days must not be negative"):
+    with pytest.raises(ValueError, match="days must be between 0 and 365000"):
         prune(conn, -1)
 
 

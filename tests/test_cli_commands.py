@@ -67,7 +67,7 @@ def test_stats(db_path: Path) -> None:
     assert numbers["records"] == 4
     assert numbers["by_type"] == {"activity": 0, "error": 3, "ai": 0, "chat": 1, "system": 0}
     assert numbers["unresolved_errors"] == {"critical": 2, "high": 0, "medium": 0, "low": 0}
-    assert numbers["oldest"] == "2026-11-01T00:00:00.000Z"
+    assert numbers["oldest"] == "2026-11-01T00:00:00.000000Z"
     assert numbers["last_minute"] == 3 and numbers["last_hour"] == 3
     assert numbers["size_bytes"] > 0 and numbers["database"] == str(db_path)
     text = run(db_path, "stats").stdout

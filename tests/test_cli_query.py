@@ -110,7 +110,7 @@ def test_json_format_parses_back(db_path: Path, seeded: dict[str, int]) -> None:
     assert len(data) == 6
     health = next(r for r in data if r["id"] == seeded["health"])
     assert health["metrics"] == {"cpu_usage": 95} and health["requires_action"] is True
-    assert health["created_at"] == "2026-11-20T11:00:00.000Z"
+    assert health["created_at"] == "2026-11-20T11:00:00.000000Z"
 
 
 def test_csv_format_parses_back_with_one_header(db_path: Path, seeded: dict[str, int]) -> None:

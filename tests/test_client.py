@@ -712,3 +712,11 @@ def test_e2e_daemon_paused_does_not_block_the_app(daemon: Collector) -> None:
         assert c.dropped == 0
     assert daemon.stop() == 0
     assert stored(daemon) == ["warm up"] + [f"p{i}" for i in range(5000)]
+
+
+def test_logging_handler_keeps_the_microseconds_of_the_log_record() -> None:
+    record = logging.LogRecord("shop", logging.INFO, __file__, 1, "paid", None, None)
+    record.created = 1795166100.123456
+    fields = LogHandler(category="shop").fields(record)
+    assert fields["created_at"] == "2026-11-20T09:15:00.123456Z"
+    assert normalize(fields)["created_at"] == "2026-11-20T09:15:00.123456Z"

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from logconsole import extjson
+from logconsole.json_decode import JsonValueError
 
 
 def test_relaxed_object_id_and_date() -> None:
     doc = extjson.loads(
         '{"_id": {"$oid": "17be31111a2a73ed562b0f79"}, "createdAt": {"$date": "2026-11-20T09:15:00Z"}}'
     )
-    assert doc == {"_id": "17be31111a2a73ed562b0f79", "createdAt": "2026-11-20T09:15:00.000Z"}
+    assert doc == {"_id": "17be31111a2a73ed562b0f79", "createdAt": "2026-11-20T09:15:00.000000Z"}
 
 
 def test_canonical_numbers_and_dates() -> None:
@@ -30,21 +33,20 @@ def test_canonical_numbers_and_dates() -> None:
         "ratio": 0.25,
         "price": 19.9,
         "count": 3,
-        "createdAt": "2026-11-20T09:15:00.000Z",
-        "before1970": "1969-12-31T00:00:00.000Z",
+        "createdAt": "2026-11-20T09:15:00.000000Z",
+        "before1970": "1969-12-31T00:00:00.000000Z",
     }
     assert isinstance(doc["statusCode"], int)
 
 
 def test_legacy_date_as_milliseconds_and_offsets() -> None:
-    assert extjson.loads('{"d": {"$date": 1795166100000}}') == {"d": "2026-11-20T09:15:00.000Z"}
-    assert extjson.loads('{"d": {"$date": "2026-11-20T10:15:00+01:00"}}') == {"d": "2026-11-20T09:15:00.000Z"}
+    assert extjson.loads('{"d": {"$date": 1795166100000}}') == {"d": "2026-11-20T09:15:00.000000Z"}
+    assert extjson.loads('{"d": {"$date": "2026-11-20T10:15:00+01:00"}}') == {"d": "2026-11-20T09:15:00.000000Z"}
 
 
-def test_non_finite_doubles_stay_words() -> None:
-    doc = extjson.loads('{"a": {"$numberDouble": "Infinity"}, "b": {"$numberDouble": "NaN"}}')
-    assert doc == {"a": "Infinity", "b": "NaN"}
-    json.dumps(doc, allow_nan=False)  # still valid JSON
+def test_non_finite_doubles_are_refused_naming_the_field() -> None:
+    with pytest.raises(JsonValueError, match=r"^field `b`: NaN is not a number JSON can hold$"):
+        extjson.loads('{"a": 1, "b": {"$numberDouble": "NaN"}}')
 
 
 def test_wrappers_inside_arrays_and_nested_objects() -> None:
@@ -59,7 +61,7 @@ def test_wrappers_inside_arrays_and_nested_objects() -> None:
 def test_decode_on_parsed_values_matches_loads() -> None:
     text = '{"x": {"$numberLong": "7"}, "y": [{"$date": {"$numberLong": "0"}}]}'
     assert extjson.decode(json.loads(text)) == extjson.loads(text) == {
-        "x": 7, "y": ["1970-01-01T00:00:00.000Z"],
+        "x": 7, "y": ["1970-01-01T00:00:00.000000Z"],
     }
 
 
@@ -75,7 +77,7 @@ def test_other_bson_types() -> None:
         "uuid": "12345678-9012-3456-7890-123456789012",
         "blob": "AAEC",
         "re": "/^a/i",
-        "ts": "2026-11-20T09:15:00.000Z",
+        "ts": "2026-11-20T09:15:00.000000Z",
         "gone": None,
     }
 

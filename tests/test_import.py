@@ -15,6 +15,7 @@ from cli_support import assert_user_error, run
 from logconsole.importer import import_stream, kind_from_name, read_items
 from logconsole.store.db import connect
 from logconsole.store.query import Filter, get, iter_rows, to_record
+from logconsole.timeutil import to_stored
 
 SAMPLES = Path(__file__).parent / "data" / "mongoexport"
 """What `mongoexport` wrote for the five collections of the original system (JSON lines, relaxed)."""
@@ -273,9 +274,9 @@ def test_mongoexport_samples_with_type(name: str, db_path: Path) -> None:
     assert {r["type"] for r in stored} == {kind}
     first_line = json.loads((SAMPLES / name).read_text().splitlines()[0])
     rec = stored[0]
-    assert rec["created_at"] == first_line["createdAt"]["$date"]
+    assert rec["created_at"] == to_stored(first_line["createdAt"]["$date"])
     assert rec["extra"]["_id"] == first_line["_id"]["$oid"]
-    assert rec["extra"]["updatedAt"] == first_line["updatedAt"]["$date"]
+    assert rec["extra"]["updatedAt"] == to_stored(first_line["updatedAt"]["$date"])
     assert rec["extra"]["__v"] == 0
 
 
@@ -291,7 +292,7 @@ def test_mongoexport_fields_map_to_the_kinds(tmp_path: Path, db_path: Path) -> N
     crit, resolved = by_type["error"]
     assert (crit["severity"], crit["status_code"], crit["is_resolved"]) == ("critical", 500, False)
     assert crit["error_type"] == "MongoServerError" and crit["stack"].startswith("MongoServerError")
-    assert resolved["is_resolved"] is True and resolved["resolved_at"] == "2026-11-20T10:30:00.000Z"
+    assert resolved["is_resolved"] is True and resolved["resolved_at"] == "2026-11-20T10:30:00.000000Z"
     assert resolved["resolution"] == "client-side validation added"
     ok, failed = by_type["ai"]
     assert (ok["ai_model"], ok["tokens_used"], ok["response_time_ms"]) == ("gpt-4", 412, 1830)
@@ -325,9 +326,9 @@ def test_mongoexport_canonical_json_array(tmp_path: Path, db_path: Path) -> None
     assert result.exit_code == 0, result.stderr
     first, second = records(db_path)
     assert first["status_code"] == 500 and second["status_code"] == 504
-    assert first["created_at"] == "2026-11-20T09:15:00.000Z"
-    assert second["created_at"] == "2026-11-20T09:20:00.000Z"
-    assert first["extra"] == {"_id": "17be31111a2a73ed562b0f79", "updatedAt": "2026-11-20T09:15:00.000Z", "__v": 0}
+    assert first["created_at"] == "2026-11-20T09:15:00.000000Z"
+    assert second["created_at"] == "2026-11-20T09:20:00.000000Z"
+    assert first["extra"] == {"_id": "17be31111a2a73ed562b0f79", "updatedAt": "2026-11-20T09:15:00.000000Z", "__v": 0}
 
 
 def test_mongoexport_canonical_lines_from_stdin(db_path: Path) -> None:
@@ -339,7 +340,7 @@ def test_mongoexport_canonical_lines_from_stdin(db_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     (rec,) = records(db_path)
     assert (rec["type"], rec["chat_type"], rec["is_read"]) == ("chat", "support", True)
-    assert rec["created_at"] == "2026-11-20T09:15:00.000Z"
+    assert rec["created_at"] == "2026-11-20T09:15:00.000000Z"
 
 
 def test_kind_from_collection_file_names() -> None:

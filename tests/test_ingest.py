@@ -17,7 +17,7 @@ from logconsole.store.query import get, to_record
 from logconsole.store.writer import insert_row, insert_rows
 
 NOW = datetime(2026, 11, 20, 9, 15, tzinfo=timezone.utc)
-NOW_TEXT = "2026-11-20T09:15:00.000Z"
+NOW_TEXT = "2026-11-20T09:15:00.000000Z"
 REQUIRED: dict[str, dict[str, str]] = {
     "activity": {}, "error": {"message": "m"}, "ai": {"ai_model": "m"}, "chat": {"message": "m"}, "system": {},
 }
@@ -52,7 +52,7 @@ def reason(raw: Any, **opts: Any) -> tuple[str, str | None]:
         ("error", "errorType", "TypeError", "error_type", "TypeError"),
         ("error", "isResolved", True, "is_resolved", 1),
         ("error", "resolvedBy", "ops", "resolved_by", "ops"),
-        ("error", "resolvedAt", "2026-11-20T10:00:00Z", "resolved_at", "2026-11-20T10:00:00.000Z"),
+        ("error", "resolvedAt", "2026-11-20T10:00:00Z", "resolved_at", "2026-11-20T10:00:00.000000Z"),
         ("ai", "aiModel", "gpt-4o", "ai_model", "gpt-4o"),
         ("ai", "model", "gpt-4o", "ai_model", "gpt-4o"),
         ("ai", "tokensUsed", 812, "tokens_used", 812),
@@ -84,7 +84,7 @@ def test_camel_case_and_aliases_reach_their_column(
 
 @pytest.mark.parametrize("alias", ["createdAt", "created_at", "timestamp", "time"])
 def test_created_at_aliases(alias: str) -> None:
-    assert norm({"type": "activity", alias: "2026-01-02T03:04:05Z"})["created_at"] == "2026-01-02T03:04:05.000Z"
+    assert norm({"type": "activity", alias: "2026-01-02T03:04:05Z"})["created_at"] == "2026-01-02T03:04:05.000000Z"
 
 
 def test_type_accepts_case_plural_and_collection_names() -> None:
@@ -254,17 +254,17 @@ def test_empty_and_null_values_fall_back_to_defaults() -> None:
     ("given", "stored"),
     [
         ("2026-11-20T09:15:00Z", NOW_TEXT),
-        ("2026-11-20T09:15:00.000Z", NOW_TEXT),
+        ("2026-11-20T09:15:00.000000Z", NOW_TEXT),
         ("2026-11-20T10:15:00+01:00", NOW_TEXT),
         ("2026-11-20T04:15:00-05:00", NOW_TEXT),
         ("2026-11-20T09:15:00", NOW_TEXT),  # naive means UTC
-        ("2026-11-20 09:15:00.123456", "2026-11-20T09:15:00.123Z"),
-        ("2026-11-20", "2026-11-20T00:00:00.000Z"),
+        ("2026-11-20 09:15:00.123456", "2026-11-20T09:15:00.123456Z"),
+        ("2026-11-20", "2026-11-20T00:00:00.000000Z"),
         (1795166100, NOW_TEXT),  # epoch seconds
-        (1795166100.25, "2026-11-20T09:15:00.250Z"),
+        (1795166100.25, "2026-11-20T09:15:00.250000Z"),
         ("1795166100", NOW_TEXT),
-        (1795166100123, "2026-11-20T09:15:00.123Z"),  # epoch milliseconds
-        ("1795166100123", "2026-11-20T09:15:00.123Z"),
+        (1795166100123, "2026-11-20T09:15:00.123000Z"),  # epoch milliseconds
+        ("1795166100123", "2026-11-20T09:15:00.123000Z"),
     ],
 )
 def test_created_at_forms(given: Any, stored: str) -> None:

@@ -89,7 +89,7 @@ def test_today_starts_at_local_midnight(conn: sqlite3.Connection) -> None:
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
-        ({"since": "last week"}, "cannot read time 'last week'"),
+        ({"since": "next tuesday"}, "cannot read time 'next tuesday'"),
         ({"since": "1d", "until": "2d"}, "--since (1d) is not before --until (2d)"),
     ],
 )

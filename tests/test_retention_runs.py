@@ -23,7 +23,7 @@ def test_each_run_is_recorded_with_its_policy_and_what_it_removed(db_path: Path)
     assert prune(conn, 90, now=NOW, batch=2) == 5
     run_ = last_run(conn)
     assert run_ is not None
-    assert (run_.removed, run_.days, run_.cutoff) == (5, 90.0, "2026-08-22T12:00:00.000Z")
+    assert (run_.removed, run_.days, run_.cutoff) == (5, 90.0, "2026-08-22T12:00:00.000000Z")
     assert run_.finished is not None and run_.finished >= run_.started
     assert prune(conn, 90, now=NOW) == 0
     assert last_run(conn).removed == 0  # type: ignore[union-attr]

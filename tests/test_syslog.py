@@ -217,7 +217,7 @@ def test_invalid_priority_raises_syslog_error(text: str) -> None:
 def test_parsed_records_normalise_with_their_fields_kept() -> None:
     row = normalize(parse_syslog("<13>1 2024-01-02T03:04:05Z h app 7 M [s@1 password=\"x\"] hi"))
     assert row["type"] == "activity" and row["title"] == "app" and row["message"] == "hi"
-    assert row["created_at"] == "2024-01-02T03:04:05.000Z"
+    assert row["created_at"] == "2024-01-02T03:04:05.000000Z"
     assert '"password":"[REDACTED]"' in row["extra"]
 
 

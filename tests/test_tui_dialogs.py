@@ -6,6 +6,7 @@ import csv
 import json
 import os
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from textual.widgets import DataTable, Input, Select, Sparkline, Static
 from logconsole import kinds as K
 from logconsole.screens.confirm import ConfirmScreen
 from logconsole.screens.export import ExportScreen, check_target, default_path, with_format, write_export
-from logconsole.screens.filters import FilterScreen, form_fields, prefill
+from logconsole.screens.filters import FilterScreen, form_fields, prefill, shown_time
 from logconsole.screens.help import HelpScreen
 from logconsole.screens.note import NOTE_REQUIRED, NoteScreen
 from logconsole.screens.panels import AIPanel, SystemPanel, level_of
@@ -442,3 +443,49 @@ async def test_filter_free_text_offers_known_values() -> None:
         await pilot.press("right", "enter")
         await pilot.pause()
     assert app.results == [Filter(types=("activity",), where=(Condition("category", "=", "payment"),))]
+
+
+# ---------------------------------------------------------------- filter: time boxes
+
+
+async def test_filter_time_boxes_read_what_people_type() -> None:
+    now = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+    current = Filter(types=("error",), since="2026-11-20T00:00:00.000Z")
+    app = Host(lambda: FilterScreen(K.ERROR, current, clock=lambda: now))
+    async with app.run_test(size=SIZE) as pilot:
+        since = app.screen.query_one("#f-since", Input)
+        assert since.value == shown_time("2026-11-20T00:00:00.000Z")
+        since.value = "2 hours"
+        app.screen.query_one("#f-until", Input).value = "30 minutes ago"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    (result,) = app.results
+    assert (result.since, result.until) == ("2026-11-20T10:00:00.000000Z", "2026-11-20T11:30:00.000000Z")
+
+    app = Host(lambda: FilterScreen(K.ERROR, current, clock=lambda: now))
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one("#f-since", Input).value = "2026-11-19T08:00:00+02:00"
+        app.screen.query_one("#f-until", Input).value = "last week"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.results == []
+        error = str(app.screen.query_one("#filter-error", Static).render())
+        assert error == "until: must be after since"
+        app.screen.query_one("#f-until", Input).value = ""
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    (result,) = app.results
+    assert (result.since, result.until) == ("2026-11-19T06:00:00.000000Z", None)
+
+
+async def test_filter_unreadable_time_is_explained_inline() -> None:
+    app = Host(lambda: FilterScreen(K.ACTIVITY, Filter(types=("activity",))))
+    async with app.run_test(size=SIZE) as pilot:
+        box = app.screen.query_one("#f-since", Input)
+        box.value = "a fortnight"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.results == []
+        error = str(app.screen.query_one("#filter-error", Static).render())
+        assert error.startswith("since: cannot read time 'a fortnight': use ISO 8601")
+        assert app.screen.focused is box

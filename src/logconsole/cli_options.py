@@ -1,12 +1,16 @@
-"""Options shared by several commands, declared once.
+"""Every reusable click option and option type of the commands, declared once.
 
 Every path option honours its environment variable (``LOGCONSOLE_DB``,
 ``LOGCONSOLE_SOCKET``, ``LOGCONSOLE_CONFIG``) so a script can set them once.
+Numbers are checked by click before a command runs (:class:`FiniteFloat`,
+:data:`RECORD_ID`, ranges with both ends), so ``--days nan`` is a one-line
+usage error, never a traceback.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -17,13 +21,33 @@ import click
 from logconsole.config import ConfigError, Settings, load_settings
 from logconsole.kinds import KIND_NAMES
 from logconsole.paths import default_db_path, default_socket_path
+from logconsole.store.retention import MAX_RETENTION_DAYS
 from logconsole.store.db import StoreError, connect
 from logconsole.store.errors import describe as describe_db_error
-from logconsole.store.query import Filter, QueryError, make_filter
+from logconsole.store.query import NEWEST, OLDEST, Filter, QueryError, Sort, make_filter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+SQLITE_MAX_INT = 2**63 - 1
+
+
+class FiniteFloat(click.FloatRange):
+    """A float within a range that must be finite (click's ``FloatRange`` lets
+    ``nan`` through, and ``inf`` when there is no upper end)."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(number, param, ctx)
+
+
+RECORD_ID = click.IntRange(1, SQLITE_MAX_INT)
+"""A record id as the store can hold it."""
 
 
 def db_option(f: F) -> F:
@@ -79,7 +103,8 @@ def filter_options(f: F) -> F:
         click.option("--type", "-t", "types", multiple=True, metavar="TYPE",
                      help=f"Record type: {'|'.join(KIND_NAMES)} (repeatable; default all)."),
         click.option("--since", "-S", metavar="TIME",
-                     help="From this time: ISO 8601, relative (15m, 2h, 7d) or 'today'."),
+                     help="From this time: ISO 8601, a time ago (15m, 1h30m, '2 hours'), "
+                     "today, yesterday, 'last week'."),
         click.option("--until", "-U", metavar="TIME", help="Before this time (same forms as --since)."),
         click.option("--search", "-s", "search", metavar="TEXT",
                      help="Full-text search (FTS5 syntax, or plain words)."),
@@ -89,6 +114,32 @@ def filter_options(f: F) -> F:
     for d in reversed(decorators):
         f = d(f)
     return f
+
+
+def limit_option(f: F) -> F:
+    """``--limit N`` (0: no limit)."""
+    return click.option(
+        "--limit", "-n", type=click.IntRange(0, SQLITE_MAX_INT), default=None, metavar="N",
+        help="At most N records (0: no limit).",
+    )(f)
+
+
+def order_option(f: F) -> F:
+    """``--order newest|oldest``."""
+    return click.option(
+        "--order", type=click.Choice(["newest", "oldest"]), default="newest", show_default=True,
+        help="Which records come first.",
+    )(f)
+
+
+def sort_of(order: str) -> Sort:
+    """The sort ``--order`` names."""
+    return OLDEST if order == "oldest" else NEWEST
+
+
+def days_option(name: str, help: str) -> Callable[[F], F]:
+    """A number of days to keep (``prune --days``, ``daemon --retention-days``)."""
+    return click.option(name, type=FiniteFloat(0, MAX_RETENTION_DAYS), default=None, metavar="DAYS", help=help)
 
 
 def build_filter(types: tuple[str, ...], since: str | None, until: str | None,

@@ -76,8 +76,13 @@ BACKOFF_MAX = 2.0
 
 
 def _now() -> str:
-    now = datetime.now(UTC)
-    return f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}Z"
+    return _stamp(datetime.now(UTC))
+
+
+def _stamp(when: datetime) -> str:
+    """``when`` (UTC) as the collector stores it: ISO 8601 with microseconds."""
+    return (f"{when.year:04d}-{when.month:02d}-{when.day:02d}T{when.hour:02d}:{when.minute:02d}:"
+            f"{when.second:02d}.{when.microsecond:06d}Z")
 
 
 def _plain(value: Any, depth: int = 0) -> Any:
@@ -709,7 +714,7 @@ class LogHandler(logging.Handler):
         created = datetime.fromtimestamp(record.created, UTC)
         out: dict[str, Any] = {
             "message": record.getMessage(),
-            "created_at": f"{created:%Y-%m-%dT%H:%M:%S}.{created.microsecond // 1000:03d}Z",
+            "created_at": _stamp(created),
             "extra": extra,
         }
         if record.levelno >= logging.ERROR:

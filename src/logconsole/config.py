@@ -3,7 +3,7 @@
 The config file is optional TOML::
 
     [store]
-    retention_days = 90
+    retention_days = 90          # days, or a duration: "12w", "90 days"
     group_readable = false
 
     [redaction]
@@ -13,7 +13,7 @@ The config file is optional TOML::
     socket_mode = "0600"
     socket_group = ""
     max_record_bytes = 1048576
-    health_interval = 300
+    health_interval = 300        # seconds, or a duration: "5m"
     watch = ["/var/log/app/*.log"]
     watch_type = "activity"
     sync_timeout = 30
@@ -35,12 +35,39 @@ keys against its bindings (:func:`logconsole.screens.keys.check_keymap`).
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from logconsole.paths import default_config_path
+from logconsole.store.retention import MAX_RETENTION_DAYS
+from logconsole.timeutil import parse_duration
+
+HEALTH_INTERVAL_RANGE = (1.0, 86400.0)
+"""Seconds between health samples: at least one, at most a day."""
+MAX_RECORD_BYTES_RANGE = (256, 1 << 30)
+PERCENT_RANGE = (0.0, 100.0)
+SYNC_TIMEOUT_RANGE = (0.1, 86400.0)
+BUSY_TIMEOUT_RANGE = (0.0, 3600.0)
+RETRY_MAX_DELAY_RANGE = (0.01, 3600.0)
+
+_RANGES: dict[str, tuple[float, float]] = {
+    "retention_days": (0, MAX_RETENTION_DAYS),
+    "health_interval": HEALTH_INTERVAL_RANGE,
+    "max_record_bytes": MAX_RECORD_BYTES_RANGE,
+    "warning": PERCENT_RANGE,
+    "critical": PERCENT_RANGE,
+    "sync_timeout": SYNC_TIMEOUT_RANGE,
+    "busy_timeout": BUSY_TIMEOUT_RANGE,
+    "retry_max_delay": RETRY_MAX_DELAY_RANGE,
+}
+_DURATION_UNIT = {
+    "retention_days": 86400.0, "health_interval": 1.0,
+    "sync_timeout": 1.0, "busy_timeout": 1.0, "retry_max_delay": 1.0,
+}
+"""Settings that also take a duration (``"12w"``, ``"5m"``), and the seconds of their number's unit."""
 
 
 class ConfigError(ValueError):
@@ -79,6 +106,12 @@ def _get(data: dict[str, Any], section: str, key: str, kind: type, path: Path) -
     value = sect[key]
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    unit = _DURATION_UNIT.get(key)
+    if unit is not None and isinstance(value, str):
+        try:
+            value = parse_duration(value).total_seconds() / unit
+        except ValueError as exc:
+            raise ConfigError(f"{path}: [{section}] {key}: {exc}") from None
     if kind is tuple:
         if isinstance(value, str):
             value = [value]
@@ -87,6 +120,13 @@ def _get(data: dict[str, Any], section: str, key: str, kind: type, path: Path) -
         return tuple(value)
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
         raise ConfigError(f"{path}: [{section}] {key} must be a {kind.__name__}, got {value!r}")
+    limits = _RANGES.get(key)
+    if limits is not None:
+        low, high = limits
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{path}: [{section}] {key} must be a finite number, got {value!r}")
+        if not low <= value <= high:
+            raise ConfigError(f"{path}: [{section}] {key} must be between {_plain(low)} and {_plain(high)}, got {value!r}")
     return value
 
 
@@ -114,6 +154,9 @@ def _keys(data: dict[str, Any], path: Path) -> dict[str, str]:
 
     read(sect, "")
     return out
+def _plain(number: float) -> str:
+    """``86400.0`` -> ``86400``; ``0.5`` stays."""
+    return str(int(number)) if float(number).is_integer() else str(number)
 
 
 def parse_mode(text: str | int) -> int:

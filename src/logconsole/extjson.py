@@ -8,21 +8,28 @@ turns each into the value a log record means by it: an object id becomes its
 hex string, a date its ISO 8601 text, a number a number.  Objects that merely
 have a key starting with ``$`` among others are left alone.
 
-Use :func:`object_hook` with :func:`json.loads` (it is applied bottom-up, so a
-canonical ``$date`` sees its ``$numberLong`` already decoded), or
-:func:`decode` on an already parsed value.
+A number JSON cannot hold (``{"$numberDouble": "NaN"}``, ``"Infinity"``, a
+``$numberDecimal`` beyond double range like ``"1e999"``) is refused like a bare
+``NaN`` is (:mod:`logconsole.json_decode`): the record names the field and is
+not stored.
+
+Use :func:`loads`, or :func:`object_hook` with
+:func:`logconsole.json_decode.loads` (it is applied bottom-up, so a canonical
+``$date`` sees its ``$numberLong`` already decoded), or :func:`decode` on an
+already parsed value.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from logconsole import json_decode
+from logconsole.json_decode import NumberRefused
 from logconsole.timeutil import format_ts, parse_ts
 
 __all__ = ["decode", "loads", "object_hook", "may_contain"]
@@ -39,27 +46,32 @@ def _number(text: Any) -> int | float:
     return int(str(text))
 
 
-def _double(text: Any) -> float | int | str:
-    """``$numberDouble``: a float; ``Infinity``/``-Infinity``/``NaN`` stay text
-    (JSON has no way to write them, so keeping the word loses nothing)."""
+def _double(text: Any) -> float | int:
+    """``$numberDouble``: a float; ``Infinity``/``-Infinity``/``NaN`` are refused
+    (:class:`NumberRefused`): JSON has no way to write them."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         return text
     value = float(str(text))
     if not math.isfinite(value):
-        return str(text)
+        raise NumberRefused(str(text))
     return value
 
 
 def _decimal(text: Any) -> int | float | str:
+    """``$numberDecimal``: an integer when it is one, else a float; refused
+    (:class:`NumberRefused`) when it is not finite or beyond double range."""
     try:
         value = Decimal(str(text))
     except InvalidOperation:
         return str(text)
     if not value.is_finite():
-        return str(text)
+        raise NumberRefused(str(text))
     if value == value.to_integral_value() and abs(value) < 2**63:
         return int(value)
-    return float(value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise NumberRefused(str(text))
+    return number
 
 
 def _date(value: Any) -> str:
@@ -133,7 +145,8 @@ def object_hook(obj: dict[str, Any]) -> Any:
     """A :func:`json.loads` hook: an Extended JSON wrapper becomes its value.
 
     A wrapper whose contents cannot be read (``{"$date": "soon"}``) is kept as
-    it is, so the record still loads and shows what it held.
+    it is, so the record still loads and shows what it held.  A number JSON
+    cannot hold raises :class:`NumberRefused`.
     """
     if len(obj) == 1:
         key = next(iter(obj))
@@ -142,6 +155,8 @@ def object_hook(obj: dict[str, Any]) -> Any:
             if convert is not None:
                 try:
                     return convert(obj[key])
+                except NumberRefused:
+                    raise
                 except (ValueError, TypeError, KeyError, OverflowError):
                     return obj
     elif len(obj) == 2:
@@ -165,7 +180,8 @@ def decode(value: Any) -> Any:
 
 
 def loads(text: str | bytes) -> Any:
-    """:func:`json.loads` that understands Extended JSON (fast when there is none)."""
+    """:func:`logconsole.json_decode.loads` that understands Extended JSON (fast
+    when there is none)."""
     if may_contain(text):
-        return json.loads(text, object_hook=object_hook)
-    return json.loads(text)
+        return json_decode.loads(text, object_hook=object_hook)
+    return json_decode.loads(text)

@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from logconsole import extjson
+from logconsole import extjson, json_decode
 from logconsole.ingest import DEFAULT_REDACTOR, IngestError, Redactor, Row, json_error, normalize
 from logconsole.kinds import resolve_kind
 from logconsole.store.writer import insert_rows
@@ -167,6 +167,8 @@ def _line_items(first: list[bytes | None], rest: Iterator[bytes | None]) -> Iter
                 yield _Item(line_no, None, _loads(text))
             except json.JSONDecodeError as exc:
                 yield _Item(line_no, None, error=json_error(exc))
+            except json_decode.JsonValueError as exc:
+                yield _Item(line_no, None, error=str(exc))
             except ValueError as exc:
                 yield _Item(line_no, None, error=f"invalid JSON: {exc}")
 
@@ -219,14 +221,21 @@ class _TextStream:
                 return ""
 
 
-_DECODER = json.JSONDecoder(object_hook=extjson.object_hook)
-
-
 def _next_value(ts: _TextStream) -> Any:
-    """Decode the value at ``ts.pos``, reading more text until it is complete."""
+    """Decode the value at ``ts.pos``, reading more text until it is complete.
+
+    A value refused for what it holds (:class:`~logconsole.json_decode.JsonValueError`)
+    is skipped: the reader is left after it, so the next record can be read.
+    """
     while True:
         try:
-            value, end = _DECODER.raw_decode(ts.buf, ts.pos)
+            value, end = json_decode.raw_decode(ts.buf, ts.pos, object_hook=extjson.object_hook)
+        except json_decode.JsonValueError as exc:
+            if exc.end is not None and exc.end == len(ts.buf) and not ts.eof and ts.more():
+                continue  # a number may go on in the next chunk
+            if exc.end is not None:
+                ts.advance(exc.end)
+            raise
         except json.JSONDecodeError:
             if len(ts.buf) - ts.pos > MAX_RECORD_BYTES:
                 raise ValueError(f"a record larger than {MAX_RECORD_BYTES >> 20} MB, "
@@ -273,7 +282,10 @@ def _stream_items(head: bytes, rest: IO[bytes], array: bool) -> Iterator[_Item]:
                 yield _Item(line, record if array else None,
                             error=f"{json_error(exc)}; the rest of the file was not read")
                 return
-            yield _Item(line, record if array else None, value)
+            except json_decode.JsonValueError as exc:
+                yield _Item(line, record if array else None, error=str(exc))
+            else:
+                yield _Item(line, record if array else None, value)
             if array:
                 ch = ts.skip_ws()
                 if ch == ",":

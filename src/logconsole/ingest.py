@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from logconsole import json_decode
 from logconsole import kinds as K
 from logconsole.redact import REDACTED, TextScrubber
 from logconsole.timeutil import format_ts, to_stored, utcnow
@@ -126,8 +127,18 @@ DEFAULT_REDACTOR = Redactor()
 
 
 def encode_json(value: Any) -> str:
-    """Compact JSON text, as stored."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    """Compact JSON text, as stored.
+
+    A float JSON cannot hold (NaN, infinity) raises
+    :class:`~logconsole.json_decode.JsonValueError` naming where it is.
+    """
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
+    except ValueError:
+        found = json_decode.find_unholdable(value)
+        if found is not None:
+            raise found from None
+        raise
 
 
 def bounded_json(value: Any) -> str:
@@ -287,6 +298,9 @@ def _json_column(name: str, value: Any, redactor: Redactor) -> str:
         return bounded_json(redactor.redact(_snake_metrics(value) if name == "metrics" else value))
     except IngestError as exc:
         raise IngestError(f"field `{name}`: {exc.reason}", name) from None
+    except json_decode.JsonValueError as exc:
+        path = f"{name}.{exc.field}" if exc.field and exc.field[0] != "[" else f"{name}{exc.field}"
+        raise IngestError(f"field `{path}`: {exc.reason}", path) from None
     except ValueError as exc:  # e.g. an integer too long to print
         raise IngestError(f"field `{name}` cannot be stored as JSON: {exc}", name) from None
 
@@ -386,6 +400,9 @@ def normalize(
             )
         except IngestError as exc:
             raise IngestError(f"unknown fields: {exc.reason}", "extra") from None
+        except json_decode.JsonValueError as exc:
+            found = json_decode.find_unholdable(extra) or exc  # named from the top of `extra`
+            raise IngestError(str(found), found.field or "extra") from None
         except ValueError as exc:
             raise IngestError(f"unknown fields cannot be stored as JSON: {exc}", "extra") from None
     for name, value in row.items():
@@ -414,11 +431,14 @@ def json_error(exc: json.JSONDecodeError) -> str:
 
 
 def decode_json(text: str | bytes) -> Any:
-    """The JSON value of ``text``, or :class:`IngestError` saying what is wrong."""
+    """The JSON value of ``text``, or :class:`IngestError` saying what is wrong
+    (naming the field that holds a number JSON cannot hold)."""
     try:
-        return json.loads(text)
+        return json_decode.loads(text)
     except json.JSONDecodeError as exc:
         raise IngestError(json_error(exc)) from None
+    except json_decode.JsonValueError as exc:
+        raise IngestError(str(exc), exc.field or None) from None
     except UnicodeDecodeError:
         raise IngestError("invalid UTF-8") from None
     except RecursionError:

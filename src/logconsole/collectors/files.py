@@ -46,7 +46,6 @@ import asyncio
 import contextlib
 import glob
 import hashlib
-import json
 import logging
 import os
 import re
@@ -59,6 +58,7 @@ from typing import Any
 
 from watchfiles import awatch
 
+from logconsole import json_decode
 from logconsole.collectors.sink import FileOffset, Sink
 from logconsole.ingest import IngestError
 from logconsole.store.db import StoreError, connect
@@ -558,7 +558,9 @@ class FileTailer:
     async def _put_json(self, t: _Tracked, body: str, mark: FileOffset) -> str | None:
         """Put a JSON line; ``""`` when stored, else why not (``None``: not JSON at all)."""
         try:
-            obj = json.loads(body)
+            obj = json_decode.loads(body)
+        except json_decode.JsonValueError as exc:
+            return str(exc)
         except ValueError as exc:
             return f"not valid JSON: {exc}" if body.endswith("}") else None
         if not isinstance(obj, dict):

@@ -16,22 +16,24 @@ import click
 
 from logconsole.cli_options import (
     CONTEXT_SETTINGS,
+    RECORD_ID,
     build_filter,
     config_option,
+    days_option,
     db_option,
     filter_options,
+    limit_option,
+    order_option,
     settings_from,
+    sort_of,
     user_errors,
 )
 from logconsole.commands.command_helpers import (
     existing_db,
     interactive,
     is_filtered,
-    limit_option,
-    order_option,
     plural,
     say,
-    sort_of,
 )
 from logconsole.store import actions, retention
 from logconsole.store.query import Condition, Filter, count, get, iter_rows
@@ -67,7 +69,7 @@ def _report_outcome(conn: sqlite3.Connection, ids: tuple[int, ...], outcome: act
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("ids", nargs=-1, required=True, type=int, metavar="ID...")
+@click.argument("ids", nargs=-1, required=True, type=RECORD_ID, metavar="ID...")
 @click.option("--note", "-m", metavar="TEXT", help="What was done (stored as the resolution).")
 @click.option("--by", metavar="NAME", default=None, help="Who resolved it [default: $USER].")
 @db_option
@@ -97,7 +99,7 @@ def _login_name() -> str | None:
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("ids", nargs=-1, required=True, type=int, metavar="ID...")
+@click.argument("ids", nargs=-1, required=True, type=RECORD_ID, metavar="ID...")
 @db_option
 @user_errors
 def unresolve(ids: tuple[int, ...], db_path: Path | None) -> None:
@@ -116,7 +118,7 @@ def unresolve(ids: tuple[int, ...], db_path: Path | None) -> None:
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("ids", nargs=-1, type=int, metavar="[ID]...")
+@click.argument("ids", nargs=-1, type=RECORD_ID, metavar="[ID]...")
 @filter_options
 @limit_option
 @order_option
@@ -188,8 +190,7 @@ def _as_of_now(conn: sqlite3.Connection, flt: Filter) -> Filter:
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.option("--days", type=click.FloatRange(min=0), default=None, metavar="DAYS",
-              help="Keep this many days [default: retention_days from the config, else 90].")
+@days_option("--days", "Keep this many days, 0 to 365000 [default: retention_days from the config, else 90].")
 @click.option("--dry-run", is_flag=True, help="Only say how many records would go.")
 @db_option
 @config_option

@@ -12,16 +12,27 @@ from typing import Any
 import click
 
 from logconsole.cli_options import (
+    FiniteFloat,
     config_option,
+    days_option,
     db_option,
     db_path_or_default,
     settings_from,
     socket_option,
     socket_path_or_default,
 )
-from logconsole.config import ConfigError, Settings, parse_mode
+from logconsole.config import (
+    BUSY_TIMEOUT_RANGE,
+    HEALTH_INTERVAL_RANGE,
+    MAX_RECORD_BYTES_RANGE,
+    RETRY_MAX_DELAY_RANGE,
+    SYNC_TIMEOUT_RANGE,
+    ConfigError,
+    Settings,
+    parse_mode,
+)
 from logconsole.kinds import KIND_NAMES
-from logconsole.ingest import json_error
+from logconsole.ingest import IngestError, decode_json
 
 
 def _mode(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
@@ -40,28 +51,27 @@ def _mode(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
 @click.option("--socket-mode", callback=_mode, metavar="MODE",
               help="Socket file mode, octal [default: 0600, or 0660 with --socket-group].")
 @click.option("--socket-group", metavar="GROUP", help="Group that may write to the socket.")
-@click.option("--health-interval", type=click.FloatRange(min=1), metavar="SECONDS",
-              help="Seconds between health samples [default: 300].")
+@click.option("--health-interval", type=FiniteFloat(*HEALTH_INTERVAL_RANGE), metavar="SECONDS",
+              help="Seconds between health samples (1 to 86400) [default: 300].")
 @click.option("--watch", multiple=True, metavar="PATH_OR_GLOB",
               help="Tail these log files (repeatable; added to the config's list).")
 @click.option("--watch-type", type=click.Choice(KIND_NAMES, case_sensitive=False),
               help="Record type of tailed lines that do not name one [default: activity].")
-@click.option("--retention-days", type=click.FloatRange(min=0), metavar="DAYS",
-              help="Delete records older than this, daily (0 keeps everything) [default: 90].")
-@click.option("--max-record-bytes", type=click.IntRange(min=256), metavar="BYTES",
+@days_option("--retention-days", "Delete records older than this, daily (0 keeps everything; at most 365000) [default: 90].")
+@click.option("--max-record-bytes", type=click.IntRange(*MAX_RECORD_BYTES_RANGE), metavar="BYTES",
               help="Largest message accepted on the socket [default: 1048576].")
-@click.option("--idle-timeout", type=click.FloatRange(min=0.1), default=900.0, show_default=True,
+@click.option("--idle-timeout", type=FiniteFloat(0.1, 604800), default=900.0, show_default=True,
               metavar="SECONDS", help="Close connections that send nothing for this long.")
-@click.option("--sync-timeout", type=click.FloatRange(min=0.1), metavar="SECONDS",
+@click.option("--sync-timeout", type=FiniteFloat(*SYNC_TIMEOUT_RANGE), metavar="SECONDS",
               help="Answer a sync with the reason when its records are not committed within this "
               "(they stay queued) [default: 30].")
-@click.option("--busy-timeout", type=click.FloatRange(min=0), metavar="SECONDS",
+@click.option("--busy-timeout", type=FiniteFloat(*BUSY_TIMEOUT_RANGE), metavar="SECONDS",
               help="How long one commit waits for a lock held by another process [default: 5].")
-@click.option("--retry-max-delay", type=click.FloatRange(min=0.01), metavar="SECONDS",
+@click.option("--retry-max-delay", type=FiniteFloat(*RETRY_MAX_DELAY_RANGE), metavar="SECONDS",
               help="Longest pause between attempts to commit while the database refuses [default: 5].")
-@click.option("--check-seconds", type=click.FloatRange(min=0), default=10.0, show_default=True,
+@click.option("--check-seconds", type=FiniteFloat(0, 3600), default=10.0, show_default=True,
               metavar="SECONDS", help="Time allowed for the database check at start (0: no check).")
-@click.option("--idle-checkpoint", type=click.FloatRange(min=0), default=5.0, show_default=True,
+@click.option("--idle-checkpoint", type=FiniteFloat(0, 86400), default=5.0, show_default=True,
               metavar="SECONDS", help="Truncate the write-ahead log after this long without records (0: never).")
 @click.option("-v", "--verbose", count=True, help="Log debug detail too (connections closed when idle, failed lines).")
 def daemon(
@@ -125,7 +135,7 @@ def daemon(
 @click.command()
 @socket_option
 @click.argument("records", nargs=-1, metavar="[JSON]...")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True, metavar="SECONDS",
+@click.option("--timeout", type=FiniteFloat(0.1, 86400), default=60.0, show_default=True, metavar="SECONDS",
               help="Seconds to wait for the collector to commit.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
 def send(socket_path: Path | None, records: tuple[str, ...], timeout: float, quiet: bool) -> None:
@@ -150,9 +160,9 @@ def send(socket_path: Path | None, records: tuple[str, ...], timeout: float, qui
         compact: list[bytes] = []
         for n, text in enumerate(records, 1):
             try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise click.ClickException(f"argument {n}: {json_error(exc)}") from None
+                value = decode_json(text)
+            except IngestError as exc:
+                raise click.ClickException(f"argument {n}: {exc.reason}") from None
             compact.append(json.dumps(value, ensure_ascii=False).encode())
         lines, unit = compact, "argument"
     else:

@@ -1,5 +1,5 @@
-"""Pieces the database commands share: options, opening the database, talking
-to the user on stderr, progress bars.
+"""Pieces the database commands share: opening the database, talking to the
+user on stderr, progress bars.  (Their options live in :mod:`logconsole.cli_options`.)
 """
 
 from __future__ import annotations
@@ -10,36 +10,10 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from logconsole.cli_options import db_path_or_default, open_db
-from logconsole.store.query import NEWEST, OLDEST, Sort
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def limit_option(f: F) -> F:
-    """``--limit N`` (0: no limit)."""
-    return click.option(
-        "--limit", "-n", type=click.IntRange(min=0), default=None, metavar="N",
-        help="At most N records (0: no limit).",
-    )(f)
-
-
-def order_option(f: F) -> F:
-    """``--order newest|oldest``."""
-    return click.option(
-        "--order", type=click.Choice(["newest", "oldest"]), default="newest", show_default=True,
-        help="Which records come first.",
-    )(f)
-
-
-def sort_of(order: str) -> Sort:
-    """The sort ``--order`` names."""
-    return OLDEST if order == "oldest" else NEWEST
-
 
 @contextlib.contextmanager
 def existing_db(db_path: Path | None, *, readonly: bool = False) -> Iterator[sqlite3.Connection]:

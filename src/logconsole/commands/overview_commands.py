@@ -146,7 +146,7 @@ def stats(as_json: bool, db_path: Path | None, config_path: Path | None) -> None
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.option("--count", "-n", "how_many", type=click.IntRange(min=0), default=demo_records.DEFAULT_COUNT,
+@click.option("--count", "-n", "how_many", type=click.IntRange(0, 10_000_000), default=demo_records.DEFAULT_COUNT,
               show_default=True, help="How many records to add.")
 @click.option("--seed", type=int, default=None, help="Same seed, same records (for repeatable demos).")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has records.")

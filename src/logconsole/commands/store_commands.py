@@ -32,18 +32,18 @@ from logconsole.cli_options import (
     db_option,
     db_path_or_default,
     filter_options,
+    limit_option,
+    order_option,
     settings_from,
+    sort_of,
     user_errors,
 )
 from logconsole.commands import action_commands, doctor_command, overview_commands
 from logconsole.commands.command_helpers import (
     existing_db,
-    limit_option,
-    order_option,
     plural,
     progress_bar,
     say,
-    sort_of,
     stderr_is_terminal,
     writable_db,
 )
@@ -76,7 +76,7 @@ TABLE_LIMIT = 50
 @click.option("--type", "-t", "kind", metavar="TYPE",
               help=f"Type of records that do not say ({'|'.join(K.KIND_NAMES)}); "
               "by default taken from a file named after a collection (errorlogs.json).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=BATCH_SIZE, show_default=True,
+@click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=BATCH_SIZE, show_default=True,
               metavar="N", help="Records per transaction.")
 @click.option("--check", is_flag=True,
               help="Only read and validate: report what would be rejected, store nothing.")

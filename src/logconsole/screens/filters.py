@@ -12,16 +12,22 @@ leading ``!=``.  Each value is read by :func:`logconsole.store.query.parse_condi
 the same reader as ``--where``, so the dialog and the CLI agree on what a
 filter means; a value it refuses is explained under the form.
 
-The dialog replaces the filter's conditions and keeps its time range, search
-and types.  Conditions the form cannot show (``metrics.cpu_usage>90`` from the
-command line) are listed and kept until *Clear*.
+*since* and *until* take every time ``--since`` and ``--until`` take
+(:func:`logconsole.timeutil.parse_user_time`: ``2h``, ``90 minutes``,
+``yesterday``, ``last week``, ``2026-11-20 09:15``, ...), shown in local time;
+an unchanged box keeps the range it showed.
+
+The dialog replaces the filter's conditions and time range, and keeps its
+search and types.  Conditions the form cannot show (``metrics.cpu_usage>90``
+from the command line) are listed and kept until *Clear*.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from textual import on
@@ -35,6 +41,7 @@ from logconsole import kinds as K
 from logconsole.safe_text import visible
 from logconsole.screens.dialog import Dialog, ErrorLine, plain
 from logconsole.store.query import Condition, Filter, QueryError, parse_condition
+from logconsole.timeutil import format_ts, parse_ts, parse_user_time, to_stored, utcnow
 
 Editor = Literal["choice", "text", "range"]
 
@@ -110,6 +117,21 @@ def prefill(
     return values, rest
 
 
+TIME_BOXES = (("since", "since"), ("until", "until"))
+"""The time boxes: (filter attribute, label); widget ids ``f-since``, ``f-until``."""
+TIME_PLACEHOLDER = "any (2h, yesterday, 2026-11-20 09:15)"
+
+
+def shown_time(stored: str | None) -> str:
+    """A stored time as the time box shows it: local, to the second (or finer
+    when it has a fraction)."""
+    if not stored:
+        return ""
+    local = parse_ts(stored).astimezone()
+    text = local.strftime("%Y-%m-%d %H:%M:%S")
+    return f"{text}.{local.microsecond:06d}" if local.microsecond else text
+
+
 def split_text_op(raw: str) -> tuple[str, str]:
     """A text box's operator and value: ``~x`` contains, ``!=x`` differs, else equals."""
     op = next((o for o in _TEXT_OPS if raw.startswith(o)), "=")
@@ -163,12 +185,16 @@ class FilterScreen(Dialog[Filter | None]):
         Binding("escape", "cancel", "Cancel", id="filters.cancel"),
     ]
 
-    def __init__(self, kind: K.Kind | None, current: Filter) -> None:
+    def __init__(self, kind: K.Kind | None, current: Filter,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         super().__init__()
         self.kind = kind
         self.current = current
+        self.clock = clock
         self.fields = form_fields(kind)
         self._initial, self._kept = prefill(self.fields, current.where)
+        for attr, _ in TIME_BOXES:
+            self._initial[f"f-{attr}"] = shown_time(getattr(current, attr))
 
     @property
     def types(self) -> tuple[str, ...]:
@@ -183,6 +209,11 @@ class FilterScreen(Dialog[Filter | None]):
                     with Horizontal(classes="filter-row"):
                         yield Static(plain(field.label), classes="filter-label")
                         yield from self._editor(field)
+                for attr, label in TIME_BOXES:
+                    with Horizontal(classes="filter-row"):
+                        yield Static(plain(label), classes="filter-label")
+                        yield Input(self._initial[f"f-{attr}"], placeholder=TIME_PLACEHOLDER,
+                                    compact=True, id=f"f-{attr}")
             yield Static(plain("text: exact, ~ contains, != differs · ctrl+s applies"), id="filter-hint")
             yield Static("", markup=False, id="filter-kept")
             yield ErrorLine(id="filter-error")
@@ -246,6 +277,30 @@ class FilterScreen(Dialog[Filter | None]):
                     out.append(self._read(wid, field.label, field.name, op, value))
         return (*out, *self._kept)
 
+    def time_range(self) -> tuple[str | None, str | None]:
+        """``(since, until)`` in the stored form; :class:`_FieldError` names a bad box.
+
+        A box still showing what it was opened with keeps the exact time it stood for.
+        """
+        now = self.clock()
+        out: list[str | None] = []
+        for attr, label in TIME_BOXES:
+            wid = f"f-{attr}"
+            raw = self.query_one(f"#{wid}", Input).value.strip()
+            if not raw:
+                out.append(None)
+            elif raw == self._initial[wid]:
+                out.append(getattr(self.current, attr))
+            else:
+                try:
+                    out.append(format_ts(parse_user_time(raw, now)))
+                except ValueError as exc:
+                    raise _FieldError(wid, f"{label}: {exc}") from None
+        since, until = out
+        if since and until and to_stored(since) >= to_stored(until):
+            raise _FieldError("f-until", "until: must be after since")
+        return since, until
+
     def _read(self, wid: str, label: str, name: str, op: str, value: str) -> Condition:
         """``name op value`` as a condition; a refusal becomes a :class:`_FieldError`
         worded for the form (the field's label, not the ``--where`` it was read as)."""
@@ -262,11 +317,12 @@ class FilterScreen(Dialog[Filter | None]):
     def action_apply(self) -> None:
         try:
             where = self.conditions()
+            since, until = self.time_range()
         except _FieldError as exc:
             self.query_one("#filter-error", ErrorLine).show(exc.message)
             self.query_one(f"#{exc.widget_id}").focus()
             return
-        self.dismiss(self.current.with_(where=where))
+        self.dismiss(self.current.with_(where=where, since=since, until=until))
 
     @on(Button.Pressed, "#filter-clear")
     def clear(self) -> None:

@@ -406,7 +406,7 @@ class MainScreen(RecordActions, RetentionNotice, Screen[None]):
                 search.display = bool(self.state.search)
                 self._show(reset=True)
 
-        self.app.push_screen(FilterScreen(self.state.kind, self.state.filter()), done)
+        self.app.push_screen(FilterScreen(self.state.kind, self.state.filter(), clock=self.clock), done)
 
     # ---------------------------------------------------------------- sorting and time
 

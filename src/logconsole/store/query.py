@@ -17,7 +17,7 @@ from typing import Any
 from logconsole import kinds as K
 from logconsole.ingest import IngestError, coerce
 from logconsole.store.schema import RANKS, sort_key_sql
-from logconsole.timeutil import format_ts, parse_user_time
+from logconsole.timeutil import bound_sql, format_ts, parse_user_time
 
 
 class QueryError(ValueError):
@@ -251,12 +251,11 @@ def where_sql(
         else:
             quoted = ", ".join(f"'{t}'" for t in flt.types)
             clauses.append(f"type IN ({quoted})")
-    if flt.since:
-        clauses.append("created_at >= ?")
-        params.append(flt.since)
-    if flt.until:
-        clauses.append("created_at < ?")
-        params.append(flt.until)
+    for op, bound in ((">=", flt.since), ("<", flt.until)):
+        if bound:
+            sql, values = bound_sql("created_at", op, bound)
+            clauses.append(sql)
+            params.extend(values)
     if flt.ids:
         clauses.append("id IN (SELECT value FROM json_each(?))")
         params.append(json.dumps(list(flt.ids)))

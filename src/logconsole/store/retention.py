@@ -23,13 +23,16 @@ from datetime import datetime, timedelta
 
 from logconsole.store.transaction import transaction
 from logconsole.store.wal import checkpoint, settle
-from logconsole.timeutil import format_ts, utcnow
+from logconsole.timeutil import bound_sql, format_ts, utcnow
 
 RETENTION_KEEPS = (
     "(type = 'error' AND is_resolved = 0)",
     "(type = 'system' AND requires_action = 1)",
 )
 """Records kept whatever their age (SQL conditions, any of which keeps a record)."""
+
+MAX_RETENTION_DAYS = 365_000
+"""A thousand years: the most ``--days`` / ``retention_days`` may say."""
 
 LAST_RUN_KEY = "retention_last_run"
 
@@ -53,19 +56,21 @@ class RetentionRun:
 
 def cutoff_for(days: float, now: datetime | None = None) -> str:
     """The stored-form time before which records are past a ``days`` period."""
-    if days < 0:
-        raise ValueError("days must not be negative")
+    if not 0 <= days <= MAX_RETENTION_DAYS:  # also false for NaN
+        raise ValueError(f"days must be between 0 and {MAX_RETENTION_DAYS}, got {days!r}")
     return format_ts((now or utcnow()) - timedelta(days=days))
 
 
-def _expired_sql() -> str:
-    return f"created_at < ? AND NOT ({' OR '.join(RETENTION_KEEPS)})"
+def _expired_sql(cutoff: str) -> tuple[str, list[object]]:
+    """The WHERE clause of the records past ``cutoff`` that retention removes."""
+    older, params = bound_sql("created_at", "<", cutoff)
+    return f"{older} AND NOT ({' OR '.join(RETENTION_KEEPS)})", params
 
 
 def count_expired(conn: sqlite3.Connection, days: float, *, now: datetime | None = None, after_id: int = 0) -> int:
     """How many records a run now would remove (only those with an id above ``after_id``)."""
-    sql = f"SELECT count(*) FROM records WHERE {_expired_sql()}"
-    params: list[object] = [cutoff_for(days, now)]
+    where, params = _expired_sql(cutoff_for(days, now))
+    sql = f"SELECT count(*) FROM records WHERE {where}"
     if after_id:
         sql += " AND id > ?"
         params.append(after_id)
@@ -85,13 +90,14 @@ def prune(
     gets the running total after each batch.
     """
     cutoff = cutoff_for(days, now)
+    where, params = _expired_sql(cutoff)
     run = RetentionRun(started=format_ts(utcnow()), days=float(days), cutoff=cutoff, removed=0)
     total = 0
     while True:
         with transaction(conn):
             cur = conn.execute(
-                f"DELETE FROM records WHERE id IN (SELECT id FROM records WHERE {_expired_sql()} LIMIT ?)",
-                (cutoff, batch),
+                f"DELETE FROM records WHERE id IN (SELECT id FROM records WHERE {where} LIMIT ?)",
+                (*params, batch),
             )
             total += cur.rowcount
             last = cur.rowcount < batch

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from logconsole import kinds as K
 from logconsole.store.query import Filter, where_sql
-from logconsole.timeutil import format_ts, start_of_range
+from logconsole.timeutil import bound_sql, format_ts, start_of_range
 
 METRICS: tuple[str, ...] = ("cpu_usage", "memory_usage", "disk_usage")
 """The health metrics drawn as sparklines, as keys of a system record's ``metrics``."""
@@ -73,12 +73,11 @@ def system_series(
     buckets = max(1, int(buckets))
     bounds = ["type = 'system'", "metrics IS NOT NULL"]
     params: list[object] = []
-    if since:
-        bounds.append("created_at >= ?")
-        params.append(since)
-    if until:
-        bounds.append("created_at < ?")
-        params.append(until)
+    for op, bound in ((">=", since), ("<", until)):
+        if bound:
+            sql, values = bound_sql("created_at", op, bound)
+            bounds.append(sql)
+            params.extend(values)
     where = " AND ".join(bounds)
     # Two queries, so each is answered from the (type, created_at) index alone.
     first = conn.execute(f"SELECT min(created_at) FROM records WHERE {where}", params).fetchone()[0]
