@@ -1,0 +1,211 @@
+"""The fingerprint of an error: what makes two errors "the same error".
+
+Errors with the same fingerprint form one group (:mod:`logconsole.store.groups`).
+The rule, applied by :func:`fingerprint` to every error record at ingest:
+
+1. A ``fingerprint`` sent with the record wins: a string, or a list of strings
+   as Sentry's SDKs send it (joined with `` | ``; an item ``{{ default }}``
+   stands for the default fingerprint, so ``["checkout", "{{ default }}"]``
+   splits the default group by a tag of the sender's choosing).
+2. Otherwise it is ``error_type: message`` with the message's variable parts
+   replaced by placeholders (:func:`message_template`): ISO times ``{time}``,
+   e-mail addresses ``{email}``, UUIDs ``{uuid}``, MongoDB ObjectIds ``{oid}``,
+   IP addresses ``{ip}``, hexadecimal numbers ``{hex}``, quoted strings
+   ``{str}``, URL path segments that are ids (``/api/courses/94`` ->
+   ``/api/courses/{id}``) and other numbers ``{n}``; numbers inside words
+   (``E11000``, ``email_1``, ``utf8``) are part of the text, not variables;
+3. followed by ``@ FILE in FUNCTION`` of the application frame nearest to
+   where the error was raised, when the ``stack`` has one (:func:`app_frame`):
+   the top frame of a Node or Java stack, the last of a Python traceback,
+   skipping frames of libraries and the runtime (``node_modules``,
+   ``site-packages``, ``java.*``, ``org.springframework.*`` ...).  The file is
+   its last two path parts, so the same code deployed in another folder is
+   the same error; the line number is left out, so an edit above the line
+   does not split the group.
+
+It is a pure function of the record, so it is tested on its own with a table
+of real messages and stacks (``tests/test_fingerprint.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+MAX_LENGTH = 500
+"""Characters kept of a fingerprint (a sent one or the default)."""
+_MESSAGE_CHARS = 300
+"""Characters of the message template kept in a default fingerprint."""
+DEFAULT_MARK = "{{ default }}"
+"""In a sent list: the place of the default fingerprint."""
+SEPARATOR = " | "
+
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_ID_SEGMENT = re.compile(
+    rf"^(?:\d+|{_UUID}|[0-9a-fA-F]{{24}}|(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{{12,}}|[A-Za-z0-9_-]*\d[A-Za-z0-9_-]*\d[A-Za-z0-9_-]{{6,}})$"
+)
+"""A URL path segment that is an id: a number, a UUID, an ObjectId, a long hex
+string, or a long token mixing letters and at least two digits (a slug like
+``intro-to-python`` or ``v2`` is not)."""
+
+_REPLACEMENTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"), "{time}"),
+    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "{email}"),
+    (re.compile(_UUID), "{uuid}"),
+    (re.compile(r"(?<![\w-])ObjectId\(\s*['\"]?[0-9a-fA-F]{24}['\"]?\s*\)"), "ObjectId({oid})"),
+    (re.compile(r"\b[0-9a-fA-F]{24}\b"), "{oid}"),
+    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b"), "{ip}"),
+    (re.compile(r"(?<![\w:])(?:[0-9a-fA-F]{1,4}:){2,7}:?[0-9a-fA-F]{0,4}(?![\w:])|(?<![\w:])::1\b"), "{ip}"),
+    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "{hex}"),
+    (re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{12,}\b"), "{hex}"),
+)
+_QUOTED = re.compile(r"\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'|`[^`\n]*`|“[^”\n]*”")
+_URL_PATH = re.compile(r"(?:(?<=[\s(\[{=,:\"'])|^)(?:[a-z][a-z0-9+.-]*://[^/\s]+)?(/[^\s?#\"'<>)\]}]*)")
+_NUMBER = re.compile(r"(?<![\w.{}-])-?\d+(?:[.,]\d+)*(?![\w}])")
+_SPACES = re.compile(r"\s+")
+
+
+def _template_path(match: re.Match[str]) -> str:
+    whole = match.group(0)
+    path = match.group(1)
+    prefix = whole[: len(whole) - len(path)]
+    parts = path.split("/")
+    return prefix + "/".join("{id}" if part and _ID_SEGMENT.match(part) else part for part in parts)
+
+
+def template_path(path: str) -> str:
+    """``/api/courses/94/lessons/5f1d...`` -> ``/api/courses/{id}/lessons/{id}``
+    (the query string is left out).  Used for a group's endpoints too."""
+    path = path.split("?", 1)[0].split("#", 1)[0]
+    return "/".join("{id}" if part and _ID_SEGMENT.match(part) else part for part in path.split("/"))
+
+
+def message_template(message: str) -> str:
+    """``message`` with its variable parts replaced by placeholders (see the module)."""
+    text = _SPACES.sub(" ", message).strip()
+    text = _URL_PATH.sub(_template_path, text)
+    for pattern, placeholder in _REPLACEMENTS[:2]:
+        text = pattern.sub(placeholder, text)
+    text = _QUOTED.sub("{str}", text)
+    for pattern, placeholder in _REPLACEMENTS[2:]:
+        text = pattern.sub(placeholder, text)
+    return _NUMBER.sub("{n}", text)
+
+
+# ---------------------------------------------------------------- stacks
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A stack frame as the fingerprint sees it: file (last two parts) and function."""
+
+    file: str
+    function: str
+
+    def __str__(self) -> str:
+        return f"{self.file} in {self.function}" if self.function else self.file
+
+
+_NODE = re.compile(r"^\s*at (?:(?P<fn>.+?) \()?(?P<file>[^()\s]+?)(?::\d+)?(?::\d+)?\)?\s*$")
+_PYTHON = re.compile(r'^\s*File "(?P<file>[^"]+)", line \d+(?:, in (?P<fn>.+?))?\s*$')
+_JAVA = re.compile(r"^\s*at (?P<fn>[\w$.<>/-]+)\((?P<file>[^:()]*)(?::\d+)?\)\s*$")
+
+_LIBRARY_PATHS = (
+    "node_modules", "node:", "internal/", "<anonymous>", "site-packages", "dist-packages",
+    "/lib/python", "<frozen", "<string>", "native", "webpack/bootstrap",
+)
+_LIBRARY_PACKAGES = (
+    "java.", "javax.", "jdk.", "sun.", "com.sun.", "kotlin.", "kotlinx.", "scala.", "org.springframework.",
+    "org.apache.", "org.hibernate.", "org.eclipse.jetty.", "io.netty.", "reactor.", "com.fasterxml.",
+    "org.junit.", "io.undertow.",
+)
+
+
+def _short_file(path: str) -> str:
+    path = path.removeprefix("file://").replace("\\", "/")
+    parts = [p for p in path.split("/") if p]
+    return "/".join(parts[-2:]) if parts else path
+
+
+def _is_library_path(path: str) -> bool:
+    return any(mark in path for mark in _LIBRARY_PATHS)
+
+
+def app_frame(stack: str) -> Frame | None:
+    """The application frame nearest to where the error was raised, or ``None``."""
+    python: list[Frame] = []
+    for line in stack.splitlines():
+        m = _PYTHON.match(line)
+        if m:
+            if not _is_library_path(m["file"]):
+                python.append(Frame(_short_file(m["file"]), (m["fn"] or "").strip()))
+            continue
+        if python or line.lstrip().startswith("Caused by:"):
+            if line.lstrip().startswith("Caused by:"):
+                break
+            continue
+        m = _JAVA.match(line)
+        if m and "." in m["fn"]:
+            fn = m["fn"].split("/")[-1]  # java.base/java.lang.Thread.run
+            if not fn.startswith(_LIBRARY_PACKAGES):
+                return Frame(m["file"] or fn.rsplit(".", 2)[0], fn)
+            continue
+        m = _NODE.match(line)
+        if m and not _is_library_path(m["file"]):
+            fn = (m["fn"] or "").strip()
+            for prefix in ("async ", "new "):
+                fn = fn.removeprefix(prefix)
+            fn = re.sub(r" \[as [^\]]+\]$", "", fn)
+            return Frame(_short_file(m["file"]), fn or "<anonymous>")
+    return python[-1] if python else None
+
+
+# ---------------------------------------------------------------- the rule
+
+
+def default_fingerprint(error_type: object, message: object, stack: object) -> str:
+    """The fingerprint of an error that did not send one (rule 2 and 3)."""
+    kind = str(error_type).strip() if error_type else ""
+    text = message_template(str(message))[:_MESSAGE_CHARS] if message else ""
+    head = f"{kind}: {text}" if kind and text else kind or text
+    frame = app_frame(stack) if isinstance(stack, str) and stack else None
+    out = f"{head} @ {frame}" if frame is not None else head
+    return out[:MAX_LENGTH]
+
+
+def sent_fingerprint(value: object) -> list[str] | None:
+    """A ``fingerprint`` as sent, as a list of strings; ``None`` when none was
+    sent (null, empty); :class:`ValueError` saying why when it is unusable."""
+    if value is None or value == "" or value == []:
+        return None
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
+        return [str(v) for v in value]
+    raise ValueError("must be a string or a list of strings")
+
+
+def fingerprint(record: Mapping[str, Any], sent: list[str] | None = None) -> str:
+    """The fingerprint of the error ``record`` (a row or a raw record with
+    canonical names); ``sent`` is what :func:`sent_fingerprint` made of the
+    record's own ``fingerprint``."""
+    if sent:
+        default = None
+        parts = []
+        for part in sent:
+            if part.strip() == DEFAULT_MARK:
+                if default is None:
+                    default = default_fingerprint(record.get("error_type"), record.get("message"), record.get("stack"))
+                parts.append(default)
+            else:
+                parts.append(part)
+        return SEPARATOR.join(parts)[:MAX_LENGTH]
+    return default_fingerprint(record.get("error_type"), record.get("message"), record.get("stack"))
+
+
+__all__ = [
+    "DEFAULT_MARK", "Frame", "MAX_LENGTH", "app_frame", "default_fingerprint", "fingerprint",
+    "message_template", "sent_fingerprint", "template_path",
+]
