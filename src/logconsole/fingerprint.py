@@ -50,14 +50,26 @@ _ID_SEGMENT = re.compile(
 string, or a long token mixing letters and at least two digits (a slug like
 ``intro-to-python`` or ``v2`` is not)."""
 
-_REPLACEMENTS: tuple[tuple[re.Pattern[str], str], ...] = (
+_IPV6 = re.compile(r"(?<![\w:.])[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}(?![\w:])")
+
+
+def _ipv6(match: re.Match[str]) -> str:
+    """An IPv6 address: hex groups with ``::`` or seven colons, and a digit
+    (so ``a:b:c`` in prose is left alone)."""
+    text = match.group(0)
+    is_address = ("::" in text or text.count(":") == 7) and any(c.isdigit() for c in text)
+    return "{ip}" if is_address else text
+
+
+_BEFORE_QUOTES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"), "{time}"),
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "{email}"),
-    (re.compile(_UUID), "{uuid}"),
     (re.compile(r"(?<![\w-])ObjectId\(\s*['\"]?[0-9a-fA-F]{24}['\"]?\s*\)"), "ObjectId({oid})"),
+)
+_AFTER_QUOTES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(_UUID), "{uuid}"),
     (re.compile(r"\b[0-9a-fA-F]{24}\b"), "{oid}"),
     (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b"), "{ip}"),
-    (re.compile(r"(?<![\w:])(?:[0-9a-fA-F]{1,4}:){2,7}:?[0-9a-fA-F]{0,4}(?![\w:])|(?<![\w:])::1\b"), "{ip}"),
     (re.compile(r"\b0x[0-9a-fA-F]+\b"), "{hex}"),
     (re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{12,}\b"), "{hex}"),
 )
@@ -86,11 +98,12 @@ def message_template(message: str) -> str:
     """``message`` with its variable parts replaced by placeholders (see the module)."""
     text = _SPACES.sub(" ", message).strip()
     text = _URL_PATH.sub(_template_path, text)
-    for pattern, placeholder in _REPLACEMENTS[:2]:
+    for pattern, placeholder in _BEFORE_QUOTES:
         text = pattern.sub(placeholder, text)
     text = _QUOTED.sub("{str}", text)
-    for pattern, placeholder in _REPLACEMENTS[2:]:
+    for pattern, placeholder in _AFTER_QUOTES:
         text = pattern.sub(placeholder, text)
+    text = _IPV6.sub(_ipv6, text)
     return _NUMBER.sub("{n}", text)
 
 
