@@ -151,13 +151,14 @@ def test_import_groups_what_it_loads(tmp_path: Path, db_path: Path) -> None:
 
 
 def test_resolving_a_group_resolves_its_occurrences_and_a_later_one_regresses_it(conn: sqlite3.Connection) -> None:
-    ids = [add(conn, **err(f"timeout after {i} ms", created_at=ago(hours=i))) for i in range(1, 4)]
+    ids = [add(conn, **err(f"timeout after {i} ms", created_at=ago(hours=i))) for i in range(1, 5)]
+    actions.resolve(conn, [ids.pop()], note="one by one", now=NOW - timedelta(hours=1))
     unrelated = add(conn, **err("something else"))
     gid = group_of(conn, ids[0])["id"]
     out = actions.resolve_group(conn, gid, note="bumped the pool", by="ana", now=NOW)
     assert out is not None and (out.before, out.after, out.records) == ("open", "resolved", 3)
     rows = conn.execute("SELECT is_resolved, resolution, resolved_by FROM records WHERE group_id = ?", (gid,))
-    assert set(rows) == {(1, "bumped the pool", "ana")}
+    assert sorted(rows) == [(1, "bumped the pool", "ana")] * 3 + [(1, "one by one", None)]
     assert conn.execute("SELECT is_resolved FROM records WHERE id = ?", (unrelated,)).fetchone() == (0,)
 
     late = add(conn, **err("timeout after 9 ms", created_at=ago(hours=5)))  # older than the resolution
@@ -169,8 +170,9 @@ def test_resolving_a_group_resolves_its_occurrences_and_a_later_one_regresses_it
     assert conn.execute("SELECT is_resolved FROM records WHERE id = ?", (new,)).fetchone() == (0,)
 
     out = actions.unresolve_group(conn, gid, by="bob")
-    assert out is not None and out.after == "open" and out.records == 3  # the resolved ones
-    assert conn.execute("SELECT count(*) FROM records WHERE group_id = ? AND is_resolved = 1", (gid,)).fetchone() == (0,)
+    assert out is not None and out.after == "open" and out.records == 3  # those the group's resolution resolved
+    assert conn.execute("SELECT resolution FROM records WHERE group_id = ? AND is_resolved = 1",
+                        (gid,)).fetchall() == [("one by one",)]
     assert actions.resolve_group(conn, 10_000) is None
 
 

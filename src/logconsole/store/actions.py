@@ -123,11 +123,11 @@ class GroupOutcome:
 
 def _group_action(
     conn: sqlite3.Connection, group_id: int, status: str, note: str | None, by: str | None,
-    now: datetime | None, records_sql: str | None, records_params: tuple[object, ...] = (),
+    ts: str, records_sql: str | None, records_params: tuple[object, ...] = (),
 ) -> GroupOutcome | None:
-    """Set a group's status (with note, who and when) and update its records
-    with ``records_sql`` in one transaction; ``None`` when there is no such group."""
-    ts = format_ts(now or utcnow())
+    """Set a group's status (with note, who and when ``ts``) and update its
+    records with ``records_sql`` in one transaction; ``None`` when there is no
+    such group."""
     with transaction(conn):
         row = conn.execute("SELECT status FROM error_groups WHERE id = ?", (group_id,)).fetchone()
         if row is None:
@@ -150,7 +150,7 @@ def resolve_group(
     the group ``regressed``."""
     ts = format_ts(now or utcnow())
     return _group_action(
-        conn, group_id, "resolved", note, by, now,
+        conn, group_id, "resolved", note, by, ts,
         "UPDATE records SET is_resolved = 1, resolution = ?, resolved_at = ?, resolved_by = ? "
         "WHERE group_id = ? AND type = 'error' AND is_resolved = 0", (note, ts, by))
 
@@ -158,11 +158,13 @@ def resolve_group(
 def unresolve_group(
     conn: sqlite3.Connection, group_id: int, *, by: str | None = None, now: datetime | None = None,
 ) -> GroupOutcome | None:
-    """Reopen a group (resolved, regressed or ignored) and its resolved records."""
+    """Reopen a group (resolved, regressed or ignored), and the records its
+    resolution resolved (records resolved one by one stay resolved)."""
     return _group_action(
-        conn, group_id, "open", None, by, now,
+        conn, group_id, "open", None, by, format_ts(now or utcnow()),
         "UPDATE records SET is_resolved = 0, resolution = NULL, resolved_at = NULL, resolved_by = NULL "
-        "WHERE group_id = ? AND type = 'error' AND is_resolved = 1")
+        "WHERE group_id = ?1 AND type = 'error' AND is_resolved = 1 AND resolved_at = "
+        "(SELECT status_at FROM error_groups WHERE id = ?1 AND status IN ('resolved', 'regressed'))")
 
 
 def ignore_group(
@@ -171,4 +173,4 @@ def ignore_group(
 ) -> GroupOutcome | None:
     """Hide a group from the default group list; its records stay as they are
     and it keeps counting new ones (``unresolve_group`` shows it again)."""
-    return _group_action(conn, group_id, "ignored", note, by, now, None)
+    return _group_action(conn, group_id, "ignored", note, by, format_ts(now or utcnow()), None)
