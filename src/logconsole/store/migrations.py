@@ -366,6 +366,7 @@ def _backfill_batch(conn: sqlite3.Connection, backfill: Backfill, size: int) -> 
         up_to = min(done + size, last)
         backfill.fill(conn, done, up_to)
         conn.execute("UPDATE meta SET value = ? WHERE key = ?", (str(up_to), key))
+    log.debug("backfill %s done up to id %d of %d", backfill.name, up_to, last)
 
 
 # ---------------------------------------------------------------- backups
