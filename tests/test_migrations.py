@@ -298,6 +298,6 @@ def test_a_newer_database_is_refused_by_the_daemon(v2: Path, tmp_path: Path) -> 
 
 def test_the_upgrade_promises_in_the_docs_are_what_the_store_does() -> None:
     docs = (Path(__file__).parents[1] / "docs" / "cli.md").read_text()
-    assert f"Error: {M.newer_message('/srv/app/logs.db', 4, 3)}" in docs
+    assert f"Error: {M.newer_message('/srv/app/logs.db', 5, 4)}" in docs
     assert f"`{M.backup_path(Path('logs.db'), 'N').name}`" in docs  # type: ignore[arg-type]
     assert "mode `0600`" in docs.split("**Upgrades.**")[1].split("**Output.**")[0]

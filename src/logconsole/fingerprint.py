@@ -61,17 +61,23 @@ def _ipv6(match: re.Match[str]) -> str:
     return "{ip}" if is_address else text
 
 
-_BEFORE_QUOTES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"), "{time}"),
-    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "{email}"),
-    (re.compile(r"(?<![\w-])ObjectId\(\s*['\"]?[0-9a-fA-F]{24}['\"]?\s*\)"), "ObjectId({oid})"),
+_DIGIT = "0123456789"
+_Step = tuple[re.Pattern[str], str, str]
+"""A replacement: pattern, placeholder, and the characters of which the text
+must hold one for the pattern to match at all (a cheap test that skips most
+passes: messages without ``@`` have no e-mail address)."""
+
+_BEFORE_QUOTES: tuple[_Step, ...] = (
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"), "{time}", "-"),
+    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "{email}", "@"),
+    (re.compile(r"(?<![\w-])ObjectId\(\s*['\"]?[0-9a-fA-F]{24}['\"]?\s*\)"), "ObjectId({oid})", "("),
 )
-_AFTER_QUOTES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(_UUID), "{uuid}"),
-    (re.compile(r"\b[0-9a-fA-F]{24}\b"), "{oid}"),
-    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b"), "{ip}"),
-    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "{hex}"),
-    (re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{12,}\b"), "{hex}"),
+_AFTER_QUOTES: tuple[_Step, ...] = (
+    (re.compile(_UUID), "{uuid}", "-"),
+    (re.compile(r"\b[0-9a-fA-F]{24}\b"), "{oid}", _DIGIT),
+    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b"), "{ip}", "."),
+    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "{hex}", "x"),
+    (re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{12,}\b"), "{hex}", _DIGIT),
 )
 _QUOTED = re.compile(r"\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'|`[^`\n]*`|“[^”\n]*”")
 _URL_PATH = re.compile(r"(?:(?<=[\s(\[{=,:\"'])|^)(?:[a-z][a-z0-9+.-]*://[^/\s]+)?(/[^\s?#\"'<>)\]}]*)")
@@ -94,17 +100,43 @@ def template_path(path: str) -> str:
     return "/".join("{id}" if part and _ID_SEGMENT.match(part) else part for part in path.split("/"))
 
 
+def _has_any(text: str, chars: str) -> bool:
+    return any(c in text for c in chars)
+
+
+def _replace(text: str, steps: tuple[_Step, ...], digits: bool) -> str:
+    for pattern, placeholder, needs in steps:
+        if (digits if needs is _DIGIT else _has_any(text, needs)):
+            text = pattern.sub(placeholder, text)
+    return text
+
+
+_TEMPLATES: dict[str, str] = {}
+"""Messages seen before and their templates: an app repeats its messages."""
+_TEMPLATES_MAX = 20_000
+
+
 def message_template(message: str) -> str:
     """``message`` with its variable parts replaced by placeholders (see the module)."""
+    hit = _TEMPLATES.get(message)
+    if hit is not None:
+        return hit
     text = _SPACES.sub(" ", message).strip()
-    text = _URL_PATH.sub(_template_path, text)
-    for pattern, placeholder in _BEFORE_QUOTES:
-        text = pattern.sub(placeholder, text)
-    text = _QUOTED.sub("{str}", text)
-    for pattern, placeholder in _AFTER_QUOTES:
-        text = pattern.sub(placeholder, text)
-    text = _IPV6.sub(_ipv6, text)
-    return _NUMBER.sub("{n}", text)
+    digits = _has_any(text, _DIGIT)
+    if "/" in text:
+        text = _URL_PATH.sub(_template_path, text)
+    text = _replace(text, _BEFORE_QUOTES, digits)
+    if _has_any(text, "\"'`“"):
+        text = _QUOTED.sub("{str}", text)
+    if digits:
+        text = _replace(text, _AFTER_QUOTES, digits)
+        if ":" in text:
+            text = _IPV6.sub(_ipv6, text)
+        text = _NUMBER.sub("{n}", text)
+    if len(_TEMPLATES) >= _TEMPLATES_MAX:
+        _TEMPLATES.clear()
+    _TEMPLATES[message] = text
+    return text
 
 
 # ---------------------------------------------------------------- stacks
@@ -124,6 +156,9 @@ class Frame:
 _NODE = re.compile(r"^\s*at (?:(?P<fn>.+?) \()?(?P<file>[^()\s]+?)(?::\d+)?(?::\d+)?\)?\s*$")
 _PYTHON = re.compile(r'^\s*File "(?P<file>[^"]+)", line \d+(?:, in (?P<fn>.+?))?\s*$')
 _JAVA = re.compile(r"^\s*at (?P<fn>[\w$.<>/-]+)\((?P<file>[^:()]*)(?::\d+)?\)\s*$")
+
+_ALIAS = re.compile(r" \[as [^\]]+\]$")
+"""Node's ``Layer.handle [as handle_request]``: the name it was called by."""
 
 _LIBRARY_PATHS = (
     "node_modules", "node:", "internal/", "<anonymous>", "site-packages", "dist-packages",
@@ -170,7 +205,8 @@ def app_frame(stack: str) -> Frame | None:
             fn = (m["fn"] or "").strip()
             for prefix in ("async ", "new "):
                 fn = fn.removeprefix(prefix)
-            fn = re.sub(r" \[as [^\]]+\]$", "", fn)
+            if "[as " in fn:
+                fn = _ALIAS.sub("", fn)
             return Frame(_short_file(m["file"]), fn or "<anonymous>")
     return python[-1] if python else None
 
