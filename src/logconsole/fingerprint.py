@@ -111,9 +111,12 @@ def _replace(text: str, steps: tuple[_Step, ...], digits: bool) -> str:
     return text
 
 
+_CACHE_MAX = 5_000
+"""Entries of each cache below; only texts up to :data:`_CACHED_CHARS` are kept,
+so the caches stay within a few megabytes."""
+_CACHED_CHARS = 1_000
 _TEMPLATES: dict[str, str] = {}
 """Messages seen before and their templates: an app repeats its messages."""
-_TEMPLATES_MAX = 20_000
 
 
 def message_template(message: str) -> str:
@@ -133,9 +136,10 @@ def message_template(message: str) -> str:
         if ":" in text:
             text = _IPV6.sub(_ipv6, text)
         text = _NUMBER.sub("{n}", text)
-    if len(_TEMPLATES) >= _TEMPLATES_MAX:
-        _TEMPLATES.clear()
-    _TEMPLATES[message] = text
+    if len(message) <= _CACHED_CHARS:
+        if len(_TEMPLATES) >= _CACHE_MAX:
+            _TEMPLATES.clear()
+        _TEMPLATES[message] = text
     return text
 
 
@@ -153,7 +157,7 @@ class Frame:
         return f"{self.file} in {self.function}" if self.function else self.file
 
 
-_NODE = re.compile(r"^\s*at (?:(?P<fn>.+?) \()?(?P<file>[^()\s]+?)(?::\d+)?(?::\d+)?\)?\s*$")
+_NODE = re.compile(r"^\s*at (?:(?P<fn>[^()]+?) \()?(?P<loc>[^()\s]+)\)?\s*$")
 _PYTHON = re.compile(r'^\s*File "(?P<file>[^"]+)", line \d+(?:, in (?P<fn>.+?))?\s*$')
 _JAVA = re.compile(r"^\s*at (?P<fn>[\w$.<>/-]+)\((?P<file>[^:()]*)(?::\d+)?\)\s*$")
 
@@ -181,34 +185,71 @@ def _is_library_path(path: str) -> bool:
     return any(mark in path for mark in _LIBRARY_PATHS)
 
 
+_FRAMES: dict[str, Frame | None] = {}
+"""Stacks seen before and their application frames: the same code path gives
+the same stack, line numbers and all."""
+
+
 def app_frame(stack: str) -> Frame | None:
     """The application frame nearest to where the error was raised, or ``None``."""
+    if stack in _FRAMES:
+        return _FRAMES[stack]
+    frame = _find_app_frame(stack)
+    if len(stack) <= _CACHED_CHARS:
+        if len(_FRAMES) >= _CACHE_MAX:
+            _FRAMES.clear()
+        _FRAMES[stack] = frame
+    return frame
+
+
+def _find_app_frame(stack: str) -> Frame | None:
     python: list[Frame] = []
     for line in stack.splitlines():
-        m = _PYTHON.match(line)
-        if m:
-            if not _is_library_path(m["file"]):
+        text = line.lstrip()
+        if text.startswith('File "'):
+            m = _PYTHON.match(line)
+            if m and not _is_library_path(m["file"]):
                 python.append(Frame(_short_file(m["file"]), (m["fn"] or "").strip()))
-            continue
-        if python or line.lstrip().startswith("Caused by:"):
-            if line.lstrip().startswith("Caused by:"):
-                break
-            continue
-        m = _JAVA.match(line)
-        if m and "." in m["fn"]:
-            fn = m["fn"].split("/")[-1]  # java.base/java.lang.Thread.run
-            if not fn.startswith(_LIBRARY_PACKAGES):
-                return Frame(m["file"] or fn.rsplit(".", 2)[0], fn)
-            continue
-        m = _NODE.match(line)
-        if m and not _is_library_path(m["file"]):
-            fn = (m["fn"] or "").strip()
-            for prefix in ("async ", "new "):
-                fn = fn.removeprefix(prefix)
-            if "[as " in fn:
-                fn = _ALIAS.sub("", fn)
-            return Frame(_short_file(m["file"]), fn or "<anonymous>")
+        elif text.startswith("Caused by:"):
+            break
+        elif text.startswith("at ") and not python:
+            frame = _java_frame(line) or _node_frame(line)
+            if frame is not None and frame is not _SKIP:
+                return frame
     return python[-1] if python else None
+
+
+_SKIP = Frame("", "")
+"""A frame read and skipped (a library's)."""
+
+
+def _java_frame(line: str) -> Frame | None:
+    m = _JAVA.match(line)
+    if m is None or "." not in m["fn"]:
+        return None
+    fn = m["fn"].split("/")[-1]  # java.base/java.lang.Thread.run
+    if fn.startswith(_LIBRARY_PACKAGES):
+        return _SKIP
+    return Frame(m["file"] or fn.rsplit(".", 2)[0], fn)
+
+
+def _node_frame(line: str) -> Frame | None:
+    m = _NODE.match(line)
+    if m is None:
+        return None
+    file = m["loc"]
+    for _ in range(2):  # :line:column
+        head, sep, tail = file.rpartition(":")
+        if sep and tail.isdigit():
+            file = head
+    if _is_library_path(file):
+        return None
+    fn = (m["fn"] or "").strip()
+    for prefix in ("async ", "new "):
+        fn = fn.removeprefix(prefix)
+    if "[as " in fn:
+        fn = _ALIAS.sub("", fn)
+    return Frame(_short_file(file), fn or "<anonymous>")
 
 
 # ---------------------------------------------------------------- the rule
