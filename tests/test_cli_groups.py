@@ -144,3 +144,19 @@ def test_groups_on_a_database_not_yet_upgraded_says_so(tmp_path: Path) -> None:
     run(old, "prune", "--dry-run")  # any command that writes upgrades it
     result = run(old, "groups", "--status", "all", "-f", "jsonl")
     assert result.exit_code == 0 and len(jsonl(result.stdout)) == 6
+
+
+def test_the_docs_describe_the_group_commands() -> None:
+    root = Path(__file__).parents[1]
+    cli_doc = (root / "docs" / "cli.md").read_text()
+    section = cli_doc.split("## groups")[1].split("\n## ")[0]
+    for option in ("--status", "--since", "--search", "--where", "--sort last|count|first|users",
+                   "--format table|jsonl|json|csv", "unresolved"):
+        assert option in section, option
+    for name in GROUP_FIELDS:
+        assert f"`{name}`" in section, name
+    for line in ("group 12: resolved, 34 records (was open)", "group 31: ignored (was open)",
+                 "logconsole query --group 12"):
+        assert line in cli_doc, line
+    readme = (root / "README.md").read_text()
+    assert "logconsole groups" in readme and "docs/groups.md" in readme

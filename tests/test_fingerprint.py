@@ -186,3 +186,25 @@ def test_ingest_fingerprints_errors_only_and_the_store_assigns_groups() -> None:
 def test_a_secret_in_a_message_never_reaches_the_fingerprint() -> None:
     row = normalize({"type": "error", "message": "login failed password=hunter2 for 5"})
     assert "hunter2" not in row["fingerprint"]
+
+
+def _doc_examples() -> list[list[str]]:
+    """The rows of the examples table in docs/groups.md, cells unquoted."""
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "docs" / "groups.md").read_text()
+    table = text.split("Examples (each is checked by the tests):")[1].split("\n\n")[1]
+    rows = []
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        rows.append([c[1:-1] if c.startswith("`") else c for c in cells])
+    return rows
+
+
+def test_the_examples_in_the_docs_are_what_the_rule_gives() -> None:
+    rows = _doc_examples()
+    assert len(rows) >= 6
+    for error_type, message, frame, expected in rows:
+        stack = f"{error_type}: {message}\n    {frame}" if frame.startswith("at ") else (
+            f"Traceback (most recent call last):\n  {frame}\n" if frame else None)
+        assert fingerprint({"error_type": error_type, "message": message, "stack": stack}) == expected

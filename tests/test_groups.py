@@ -276,3 +276,16 @@ def test_the_groups_backfill_resumes_where_it_stopped(v2: Path, monkeypatch: pyt
     assert conn.execute("SELECT count(*) FROM records WHERE type = 'error' AND group_id IS NULL").fetchone() == (0,)
     assert_true_counts(conn)
     conn.close()
+
+
+def test_a_recovered_database_has_its_errors_grouped_again(db_path: Path, tmp_path: Path) -> None:
+    from logconsole.store.doctor import recover
+
+    conn = connect(db_path)
+    add_many(conn, [err(f"order {i} failed", user_id=f"u{i % 3}") for i in range(5)] + [err("disk full")])
+    conn.close()
+    recover(db_path, tmp_path / "recovered.db")
+    conn = connect(tmp_path / "recovered.db")
+    assert_true_counts(conn)
+    assert sorted(g["count"] for g in fetch_groups(conn)) == [1, 5]
+    conn.close()
