@@ -289,3 +289,13 @@ def test_a_recovered_database_has_its_errors_grouped_again(db_path: Path, tmp_pa
     assert_true_counts(conn)
     assert sorted(g["count"] for g in fetch_groups(conn)) == [1, 5]
     conn.close()
+
+
+def test_the_demo_errors_make_a_few_dozen_groups(conn: sqlite3.Connection) -> None:
+    from logconsole import demo
+
+    demo.fill(conn, now=NOW, seed=3)
+    errors = conn.execute("SELECT count(*) FROM records WHERE type = 'error'").fetchone()[0]
+    n = count_groups(conn, make_group_filter(statuses=["all"]))
+    assert errors > 500 and 20 <= n <= 60, (errors, n)
+    assert_true_counts(conn)
