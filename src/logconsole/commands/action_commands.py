@@ -15,6 +15,7 @@ import click
 from logconsole.cli_options import (
     CONTEXT_SETTINGS,
     RECORD_ID,
+    F,
     build_filter,
     config_option,
     days_option,
@@ -30,10 +31,11 @@ from logconsole.commands.command_helpers import (
     existing_db,
     interactive,
     is_filtered,
+    login_name,
     plural,
     say,
 )
-from logconsole.commands.group_commands import login_name, report_groups
+from logconsole.commands.group_commands import report_groups
 from logconsole.store import actions, retention
 from logconsole.store.query import Condition, Filter, count, get, iter_rows
 
@@ -67,7 +69,8 @@ def _report_outcome(conn: sqlite3.Connection, ids: tuple[int, ...], outcome: act
         sys.exit(1)
 
 
-def _group_option(f: object) -> object:
+def _group_option(f: F) -> F:
+    """``--group ID`` (repeatable): act on error groups instead of records."""
     return click.option("--group", "-g", "group_ids", type=RECORD_ID, multiple=True, metavar="GROUP",
                         help="Act on error groups (repeatable) instead of record ids.")(f)
 

@@ -11,13 +11,14 @@ import csv
 import json
 import sqlite3
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
 import click
 
 from logconsole.cli_options import CONTEXT_SETTINGS, RECORD_ID, db_option, limit_option, user_errors
-from logconsole.commands.command_helpers import existing_db, say
+from logconsole.commands.command_helpers import existing_db, login_name, say
 from logconsole.store import actions
 from logconsole.store.export import csv_cell
 from logconsole.store.group_query import (
@@ -36,17 +37,6 @@ from logconsole.store.query import QueryError
 TABLE_LIMIT = 50
 """Groups a ``groups`` table shows unless ``--limit`` says otherwise."""
 FORMATS = ("table", "jsonl", "json", "csv")
-
-
-def login_name() -> str | None:
-    """Who is acting: ``$USER``, else the login name (cron, containers)."""
-    import getpass
-    import os
-
-    try:
-        return os.environ.get("USER") or getpass.getuser()
-    except (KeyError, OSError):
-        return None
 
 
 def _require_groups(conn: sqlite3.Connection) -> None:
@@ -121,7 +111,7 @@ def groups_command(statuses: tuple[str, ...], since: str | None, until: str | No
                 say(f"showing {page:,} of {total:,} groups; use --limit N for more (--limit 0 for all)")
 
 
-def write_groups(groups: Any, out: TextIO, fmt: str) -> int:
+def write_groups(groups: Iterable[dict[str, Any]], out: TextIO, fmt: str) -> int:
     """Write output groups (:func:`~logconsole.store.group_query.to_group`) as
     ``jsonl``, ``json`` or ``csv``; returns how many."""
     n = 0
@@ -211,7 +201,8 @@ def ignore(group_ids: tuple[int, ...], note: str | None, by: str | None, db_path
         report_groups(group_ids, lambda gid: actions.ignore_group(conn, gid, note=note, by=by), "ignored")
 
 
-def report_groups(group_ids: tuple[int, ...], act: Any, done: str) -> None:
+def report_groups(group_ids: tuple[int, ...], act: Callable[[int], actions.GroupOutcome | None],
+                  done: str) -> None:
     """Act on each group, one line each (``group 12: resolved, 34 records``);
     exit 1 when an id named no group."""
     failed = False
