@@ -63,8 +63,9 @@ def _require_groups(conn: sqlite3.Connection) -> None:
               help="Match a group field (repeatable): count>100, severity=critical, endpoints~/api/pay; "
               "also !=, >, >=, <, <=, ~ (contains).")
 @click.option("--sort", "sort_name", type=click.Choice(list(SORTS)), default="last", show_default=True,
-              help="Latest seen, most records, first seen, or most users first.")
-@click.option("--reverse", is_flag=True, help="Oldest, fewest first instead.")
+              help="First the latest seen (last), the newest groups by when first seen (first), "
+              "the most records (count) or the most users (users).")
+@click.option("--reverse", is_flag=True, help="The other way round (oldest, fewest first).")
 @limit_option
 @click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output format.")
