@@ -299,3 +299,12 @@ def test_the_demo_errors_make_a_few_dozen_groups(conn: sqlite3.Connection) -> No
     n = count_groups(conn, make_group_filter(statuses=["all"]))
     assert errors > 500 and 20 <= n <= 60, (errors, n)
     assert_true_counts(conn)
+
+
+def test_an_error_row_without_a_fingerprint_is_fingerprinted_by_the_writer(conn: sqlite3.Connection) -> None:
+    """A spill file written by a release before groups holds rows without one."""
+    row = normalize(err("order 5 failed", error_type="E"), now=NOW)
+    del row["fingerprint"]
+    BatchWriter(conn).commit([row])
+    assert conn.execute("SELECT fingerprint, group_id IS NOT NULL FROM records").fetchone() == ("E: order {n} failed", 1)
+    assert_true_counts(conn)

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,6 +126,14 @@ class _Group:
     open: bool = False
     resolved: tuple[Any, Any, Any] | None = None
     """``(note, by, at)`` of the batch's latest resolved occurrence (backfill only)."""
+
+
+def fingerprint_missing(rows: Iterable[dict[str, Any]]) -> None:
+    """Give each error row without a fingerprint its default one (rows made by
+    a release before fingerprints: a spill file replayed after an upgrade)."""
+    for row in rows:
+        if row.get("type") == "error" and row.get("fingerprint") is None:
+            row["fingerprint"] = fingerprint(row)
 
 
 def _gather(rows: Sequence[dict[str, Any]]) -> dict[str, _Group]:
@@ -328,5 +336,5 @@ def backfill(conn: sqlite3.Connection, after_id: int, up_to_id: int) -> None:
 
 __all__ = [
     "GROUP_ID_SQL", "MAX_ENDPOINTS", "Pending", "STATUSES", "USERS_BOUND", "after_insert", "backfill",
-    "before_insert", "refresh", "schema_sql",
+    "before_insert", "fingerprint_missing", "refresh", "schema_sql",
 ]

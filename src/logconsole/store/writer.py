@@ -48,6 +48,7 @@ def insert_rows(conn: sqlite3.Connection, rows: Iterable[Row]) -> int:
     rows = list(rows)
     if not rows:
         return 0
+    groups.fingerprint_missing(rows)
     values = [row_values(r) for r in rows]
     with transaction(conn):
         pending = groups.before_insert(conn, rows)
@@ -59,6 +60,7 @@ def insert_rows(conn: sqlite3.Connection, rows: Iterable[Row]) -> int:
 
 def insert_row(conn: sqlite3.Connection, row: Row) -> int:
     """Insert one row (with its group) and return its id."""
+    groups.fingerprint_missing([row])
     with transaction(conn):
         pending = groups.before_insert(conn, [row])
         cur = conn.execute(INSERT_SQL, row_values(row))
@@ -127,6 +129,7 @@ class BatchWriter:
         """
         started = perf_counter()
         rows = list(rows)
+        groups.fingerprint_missing(rows)
         values = [row_values(r) for r in rows]
         latest = {o[0]: o for o in offsets}  # the last offset of a file wins
         if not values and not latest:
