@@ -178,13 +178,16 @@ def _upsert_sql(backfill: bool) -> str:
         # History, not news: a group some of whose stored errors are open is open.
         status = "CASE WHEN status = 'resolved' AND excluded.status = 'open' THEN 'open' ELSE status END"
         regressed = "regressed_at"
-        note = "CASE WHEN status = 'resolved' AND excluded.status = 'open' THEN NULL ELSE note END"
+        reopened = "status = 'resolved' AND excluded.status = 'open'"
+        note = f"CASE WHEN {reopened} THEN NULL ELSE note END"
+        by = f"CASE WHEN {reopened} THEN NULL ELSE status_by END"
+        at = f"CASE WHEN {reopened} THEN NULL ELSE status_at END"
     else:
         newer = "status = 'resolved' AND excluded.last_seen > coalesce(status_at, '')"
         status = f"CASE WHEN {newer} THEN 'regressed' ELSE status END"
         regressed = (f"CASE WHEN {newer} THEN (CASE WHEN excluded.first_seen > coalesce(status_at, '') "
                      "THEN excluded.first_seen ELSE excluded.last_seen END) ELSE regressed_at END")
-        note = "note"
+        note, by, at = "note", "status_by", "status_at"
     return (
         "INSERT INTO error_groups (fingerprint, error_type, message, culprit, count, first_seen, last_seen, "
         "severity, endpoints, status, note, status_by, status_at) "
@@ -203,7 +206,7 @@ def _upsert_sql(backfill: bool) -> str:
         f"{MAX_ENDPOINTS} THEN endpoints ELSE (SELECT json_group_array(value) FROM (SELECT value FROM "
         "json_each(error_groups.endpoints) UNION SELECT value FROM json_each(excluded.endpoints) "
         f"LIMIT {MAX_ENDPOINTS})) END, "
-        f"note = {note}, status = {status}, regressed_at = {regressed}"
+        f"note = {note}, status_by = {by}, status_at = {at}, status = {status}, regressed_at = {regressed}"
     )
 
 
