@@ -17,9 +17,10 @@ Who keeps it in step:
   inserts the rows, so a count is never out of step.  The work is per batch,
   not per row: one upsert for every group the batch touches, and the rows take
   their ``group_id`` from the unique index on the fingerprint as they are
-  inserted.  (A trigger per row was the other way to do it; it costs an
-  upsert and an update of the new row for each error, where a batch of
-  thousands touches a handful of groups.)
+  inserted.  (A trigger per error row was the other way; it costs about the
+  same at 12 % errors, ``benchmarks/bench_group_upkeep.py``, but the endpoint
+  templates and the bounded users are Python, shared with the backfill, and
+  a trigger would need them registered on every connection that writes.)
 - **Deletes**: a trigger on ``records`` (``records_group_ad``) takes one from
   its group's count for every error deleted, whoever deletes it, and marks the
   group ``stale``; :func:`refresh` (called by ``delete``, retention and the
