@@ -42,6 +42,9 @@ from logconsole.store.migrations import SCHEMA_VERSION  # noqa: E402
 from logconsole.store.query import (  # noqa: E402
     NEWEST, Cursor, Filter, Sort, count, cursor_of, fetch_page, iter_rows, make_filter, select_sql,
 )
+from logconsole.store.group_query import (  # noqa: E402
+    SORTS, GroupFilter, count_groups, fetch_groups, group_cursor, sort_of,
+)
 from logconsole.store.schema import SORT_INDEXES  # noqa: E402
 from logconsole.store.writer import INSERT_SQL, insert_rows, row_values  # noqa: E402
 
@@ -159,7 +162,7 @@ def upgrade_of(path: Path, rows: int) -> None:
     steps = _Steps()
     store_log = logging.getLogger("logconsole.store")
     store_log.addHandler(steps)
-    store_log.setLevel(logging.INFO)
+    store_log.setLevel(logging.DEBUG)  # each backfill batch is a transaction too
     t0 = time.perf_counter()
     connect(path).close()
     total = time.perf_counter() - t0
@@ -387,6 +390,33 @@ def bench_sorts(db: Path, rows: int) -> None:
     conn.close()
 
 
+def bench_groups(db: Path, rows: int) -> None:
+    """The first page of 50 error groups in each ``--sort``, default filter
+    (all but ignored), and the page after it; the reference is the same list
+    computed from the records (``GROUP BY fingerprint``), what it would cost
+    without the groups table (1 run)."""
+    conn = connect(db, readonly=True)
+    n = count_groups(conn, GroupFilter(statuses=("open", "resolved", "regressed", "ignored")))
+    errors = conn.execute("SELECT count(*) FROM records WHERE type = 'error'").fetchone()[0]
+    print(f"error groups: page of 50 ({rows:,} records, {errors:,} errors in {n:,} groups)", flush=True)
+    reference_sql = {
+        "last_seen": "max(created_at)", "first_seen": "min(created_at)", "count": "count(*)",
+        "users": "count(DISTINCT user_id)",
+    }
+    for name, column in SORTS.items():
+        sort = sort_of(name)
+        first_ms = median_ms(lambda: fetch_groups(conn, GroupFilter(), sort, limit=50))
+        page = fetch_groups(conn, GroupFilter(), sort, limit=50)
+        after = group_cursor(page[-1], sort) if page else None
+        next_ms = median_ms(lambda: fetch_groups(conn, GroupFilter(), sort, limit=50, after=after))
+        ref_sql = (f"SELECT fingerprint, {reference_sql[column]} AS k FROM records WHERE type = 'error' "
+                   "GROUP BY fingerprint ORDER BY k DESC LIMIT 50")
+        ref = median_ms(lambda: conn.execute(ref_sql).fetchall(), runs=1)
+        report(Result(f"groups by {name}, first page / next page: {next_ms:.2f} ms", first_ms, "ms", ref,
+                      "GROUP BY over the records", "<= 20 ms", first_ms <= 20 and next_ms <= 20))
+    conn.close()
+
+
 def bench_sort_index_cost(rows: int, work: Path) -> None:
     """What the sort indexes cost ingest: normalize + insert_rows into a fresh
     database, with them and without them (dropped), alternating, best of 2."""
@@ -520,10 +550,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--import-rows", type=int, default=200_000,
                         help="records for the import measurement (default 200,000, at most --rows)")
     parser.add_argument("--rebuild", action="store_true", help="build the database again")
-    parser.add_argument("--only", choices=("import", "queries", "sorts", "command", "export"), action="append",
+    parser.add_argument("--only", choices=("import", "queries", "sorts", "groups", "command", "export"),
+                        action="append",
                         help="run only these parts (repeatable)")
     args = parser.parse_args(argv)
-    parts = set(args.only or ("import", "queries", "sorts", "command", "export"))
+    parts = set(args.only or ("import", "queries", "sorts", "groups", "command", "export"))
     print(f"python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs")
     db = database_of(args.rows, args.rebuild)
     small = database_of(1000, args.rebuild)
@@ -536,6 +567,8 @@ def main(argv: list[str] | None = None) -> int:
         if "sorts" in parts:
             bench_sorts(db, args.rows)
             bench_sort_index_cost(min(args.rows, 100_000), work)
+        if "groups" in parts:
+            bench_groups(db, args.rows)
         if "command" in parts:
             bench_query_command(db, small)
         if "export" in parts:

@@ -68,7 +68,7 @@ def test_resolve_by_defaults_to_user(db_path: Path, ids: dict[str, int]) -> None
 
 
 def test_resolve_needs_ids_that_are_numbers(db_path: Path, ids: dict[str, int]) -> None:
-    assert_user_error(run(db_path, "resolve"), "Missing argument")
+    assert_user_error(run(db_path, "resolve"), "give record ids", "--group")
     assert_user_error(run(db_path, "resolve", "abc"), "not a valid integer")
 
 

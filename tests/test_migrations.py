@@ -86,8 +86,9 @@ def test_a_release_2_database_upgrades_with_every_record_and_search_intact(v2: P
     conn.execute("INSERT INTO records_fts(records_fts) VALUES ('integrity-check')")
     conn.close()
     after = snapshot(v2)
-    assert after["columns"] == before["columns"]
-    assert after["records"] == before["records"]  # every column of every record
+    # The fields declared since release 2 are added; every value stored before is kept.
+    assert after["columns"] == [*before["columns"], "fingerprint", "group_id"]
+    assert records_of(v2, before["columns"]) == before["records"]  # every column of every record
     assert after["offsets"] == before["offsets"]
     assert after["found"] == before["found"]
     indexes = {r[0] for r in raw(v2).execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
@@ -138,7 +139,8 @@ def test_a_change_of_the_fts_fields_rebuilds_the_index_after_a_backup(v2: Path) 
     with transaction(conn):
         M.rebuild_fts(conn, older)
     conn.close()
-    original = records_of(v2, snapshot(v2)["columns"])
+    columns = snapshot(v2)["columns"]
+    original = records_of(v2, columns)
     assert not snapshot(v2)["found"]["東京"]  # only in stack traces
 
     conn = connect(v2)
@@ -151,7 +153,7 @@ def test_a_change_of_the_fts_fields_rebuilds_the_index_after_a_backup(v2: Path) 
 
     backup = M.backup_path(v2, 2)
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600
-    assert records_of(backup, snapshot(backup)["columns"]) == original
+    assert records_of(backup, columns) == original
     connect(v2).close()  # the next start finds the database current and drops the backup
     assert not backup.exists()
     assert raw(v2).execute("SELECT count(*) FROM meta WHERE key = ?", (M.BACKUP_KEY,)).fetchone() == (0,)
@@ -296,6 +298,6 @@ def test_a_newer_database_is_refused_by_the_daemon(v2: Path, tmp_path: Path) -> 
 
 def test_the_upgrade_promises_in_the_docs_are_what_the_store_does() -> None:
     docs = (Path(__file__).parents[1] / "docs" / "cli.md").read_text()
-    assert f"Error: {M.newer_message('/srv/app/logs.db', 4, 3)}" in docs
+    assert f"Error: {M.newer_message('/srv/app/logs.db', 5, 4)}" in docs
     assert f"`{M.backup_path(Path('logs.db'), 'N').name}`" in docs  # type: ignore[arg-type]
     assert "mode `0600`" in docs.split("**Upgrades.**")[1].split("**Output.**")[0]

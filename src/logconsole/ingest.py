@@ -18,6 +18,7 @@ from typing import Any
 
 from logconsole import json_decode
 from logconsole import kinds as K
+from logconsole.fingerprint import fingerprint, sent_fingerprint
 from logconsole.redact import REDACTED, TextScrubber
 from logconsole.timeutil import format_ts, to_stored, utcnow
 
@@ -352,6 +353,13 @@ def normalize(
         ) from None
 
     fields.pop("id", None)  # the store assigns ids
+    sent: list[str] | None = None
+    if spec is K.ERROR:
+        fields.pop("group_id", None)  # the store assigns groups, by fingerprint
+        try:
+            sent = sent_fingerprint(fields.pop("fingerprint", None))
+        except ValueError as exc:
+            raise IngestError(f"field `fingerprint` {exc}, got {_show(raw.get('fingerprint'))}", "fingerprint") from None
     row: Row = {"type": spec.name}
     created = fields.pop("created_at", None)
     if created is None or created == "":
@@ -390,6 +398,9 @@ def normalize(
         value = row.get(name)
         if type(value) is str:
             row[name] = scrub(value)
+    if spec is K.ERROR:
+        # From the scrubbed text, so a secret never reaches a group's key.
+        row["fingerprint"] = fingerprint(row, [scrub(s) for s in sent] if sent else None)
 
     if trusted:
         extra.update(trusted)

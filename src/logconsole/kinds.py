@@ -197,6 +197,8 @@ ERROR = Kind(
         Field("resolution"),
         Field("resolved_at", "time"),
         Field("resolved_by", width=12),
+        Field("fingerprint", width=30),
+        Field("group_id", "int", width=6, label="group"),
     ),
     columns=("severity", "is_resolved", "error_type", "endpoint", "message"),
     level_field="severity",

@@ -262,7 +262,8 @@ class Daemon:
             return
         path = self.opts.db_path
         try:
-            conn = connect(path, group_readable=self.opts.settings.group_readable)
+            # Backfills are the pump's, between batches (:mod:`.pipeline`).
+            conn = connect(path, group_readable=self.opts.settings.group_readable, backfills=False)
             try:
                 result = check_before_writing(conn, path, seconds)
             finally:
@@ -505,7 +506,7 @@ def _gid(group: str) -> int:
 
 
 def _prune(db_path: Path, days: float) -> int:
-    conn = connect(db_path)
+    conn = connect(db_path, backfills=False)
     try:
         return retention.prune(conn, days)
     finally:

@@ -19,6 +19,11 @@ takes, while the queue fills and the sockets stop being read.  A sync waits at
 most ``sync_timeout`` seconds and then fails with the reason, leaving the
 records queued.  When the daemon stops while the database still refuses, what
 is held in memory goes to a spill file (:mod:`logconsole.collectors.spill`).
+
+An upgraded database may have backfills pending (fingerprints and groups for
+the errors of an older release): the pump runs them a short batch at a time
+on the writer thread, after each batch of records and while the queue is
+idle, so records are taken and committed all along.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from logconsole.collectors.spill import Spill, SpillError, write_spill
 from logconsole.ingest import Redactor, Row, normalize
 from logconsole.store.db import connect
 from logconsole.store.errors import describe
+from logconsole.store.migrations import Backfiller, SchemaError, pending_backfills
 from logconsole.store.writer import BatchWriter, OffsetValues
 
 log = logging.getLogger("logconsole.daemon")
@@ -163,6 +169,7 @@ class Pipeline:
         self._conn: sqlite3.Connection | None = None
         self._writer: BatchWriter | None = None
         self._pump: asyncio.Task[None] | None = None
+        self._backfiller: Backfiller | None = None
         self._rate_mark = (time.monotonic(), 0)
 
     # -- the Sink -------------------------------------------------------------
@@ -238,12 +245,46 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         self._conn = await loop.run_in_executor(self._executor, self._open)
         self._writer = BatchWriter(self._conn)
+        if await loop.run_in_executor(self._executor, pending_backfills, self._conn):
+            self._backfiller = Backfiller(self._conn)
+            log.info("filling in the upgraded database in the background")
         self._pump = asyncio.create_task(self._run(), name="writer-pump")
 
     def _open(self) -> sqlite3.Connection:
-        conn = connect(self.db_path, group_readable=self.group_readable)
+        conn = connect(self.db_path, group_readable=self.group_readable, backfills=False)
         conn.execute(f"PRAGMA busy_timeout = {int(self.timings.busy_timeout * 1000)}")
         return conn
+
+    @property
+    def backfilling(self) -> bool:
+        """Whether an upgrade's backfill is still running."""
+        return self._backfiller is not None
+
+    def _backfill_step(self) -> bool | None:
+        """One short backfill transaction on the writer thread: ``True`` while
+        there is more, ``False`` once there is nothing left (or it cannot go on:
+        logged, records unaffected), ``None`` when the database refused it now."""
+        assert self._backfiller is not None
+        try:
+            return self._backfiller.step()
+        except SchemaError as exc:
+            log.error("cannot fill in the upgraded database: %s", exc)
+            return False
+        except sqlite3.Error as exc:
+            log.warning("backfill paused: %s", describe(exc))
+            return None
+
+    async def _backfill(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._backfiller is None:
+            return
+        more = await loop.run_in_executor(self._executor, self._backfill_step)
+        if more is None and not self._items:
+            self._ready.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), self.timings.retry_max_delay)
+        elif not more:
+            self._backfiller = None
+            log.info("the upgraded database is filled in")
 
     def open_floodgates(self) -> None:
         """Stop making senders wait for room: the daemon is stopping and takes what
@@ -323,6 +364,9 @@ class Pipeline:
             while not self._items:
                 if stopping:
                     return
+                if self._backfiller is not None:
+                    await self._backfill(loop)
+                    continue
                 self._ready.clear()
                 await self._ready.wait()
             batch = self._take()
@@ -337,6 +381,8 @@ class Pipeline:
                     mark.future.set_result(None)
                 else:
                     mark.future.set_exception(CommitError(UNSTORABLE, retrying=False))
+            if self._backfiller is not None and not stopping:
+                await self._backfill(loop)
 
     async def _commit(self, loop: asyncio.AbstractEventLoop, rows: list[Row], offsets: list[OffsetValues]) -> bool:
         """Commit one batch, waiting out a refusing database; false only when the

@@ -6,8 +6,6 @@ happened, and never delete without asking (or ``--yes``).
 
 from __future__ import annotations
 
-import getpass
-import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -17,6 +15,7 @@ import click
 from logconsole.cli_options import (
     CONTEXT_SETTINGS,
     RECORD_ID,
+    F,
     build_filter,
     config_option,
     days_option,
@@ -32,9 +31,11 @@ from logconsole.commands.command_helpers import (
     existing_db,
     interactive,
     is_filtered,
+    login_name,
     plural,
     say,
 )
+from logconsole.commands.group_commands import report_groups
 from logconsole.store import actions, retention
 from logconsole.store.query import Condition, Filter, count, get, iter_rows
 
@@ -68,48 +69,74 @@ def _report_outcome(conn: sqlite3.Connection, ids: tuple[int, ...], outcome: act
         sys.exit(1)
 
 
+def _group_option(f: F) -> F:
+    """``--group ID`` (repeatable): act on error groups instead of records."""
+    return click.option("--group", "-g", "group_ids", type=RECORD_ID, multiple=True, metavar="GROUP",
+                        help="Act on error groups (repeatable) instead of record ids.")(f)
+
+
+def _ids_or_groups(ids: tuple[int, ...], group_ids: tuple[int, ...]) -> None:
+    if ids and group_ids:
+        raise click.UsageError("give record ids or --group, not both")
+    if not ids and not group_ids:
+        raise click.UsageError("give record ids, or --group ID for an error group")
+
+
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("ids", nargs=-1, required=True, type=RECORD_ID, metavar="ID...")
+@click.argument("ids", nargs=-1, type=RECORD_ID, metavar="[ID]...")
+@_group_option
 @click.option("--note", "-m", metavar="TEXT", help="What was done (stored as the resolution).")
 @click.option("--by", metavar="NAME", default=None, help="Who resolved it [default: $USER].")
 @db_option
 @user_errors
-def resolve(ids: tuple[int, ...], note: str | None, by: str | None, db_path: Path | None) -> None:
-    """Mark error records resolved, with a note and who did it.
+def resolve(ids: tuple[int, ...], group_ids: tuple[int, ...], note: str | None, by: str | None,
+            db_path: Path | None) -> None:
+    """Mark error records, or whole error groups, resolved, with a note and who did it.
 
     Prints what happened to each id.  Exits 1 when an id has no record or is
     not an error; an error that was already resolved is left as it was.
+    With --group, the group and all its unresolved records are resolved in
+    one step; a new occurrence afterwards marks the group regressed.
+    Resolving records one by one leaves their group's status as it is.
 
     \b
-    Example:
+    Examples:
         logconsole resolve 1042 1043 --note "fixed in 2.14.1" --by ops
+        logconsole resolve --group 12 --note "fixed in 2.14.1"
     """
-    by = by or os.environ.get("USER") or _login_name()
+    _ids_or_groups(ids, group_ids)
+    by = by or login_name()
     with existing_db(db_path) as conn:
+        if group_ids:
+            report_groups(group_ids, lambda gid: actions.resolve_group(conn, gid, note=note, by=by), "resolved")
+            return
         outcome = actions.resolve(conn, ids, note=note, by=by)
         _report_outcome(conn, ids, outcome, "resolved", resolving=True)
 
 
-def _login_name() -> str | None:
-    """The login name when ``$USER`` is not set (cron, containers)."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return None
-
-
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("ids", nargs=-1, required=True, type=RECORD_ID, metavar="ID...")
+@click.argument("ids", nargs=-1, type=RECORD_ID, metavar="[ID]...")
+@_group_option
+@click.option("--by", metavar="NAME", default=None, help="Who reopens a group [default: $USER].")
 @db_option
 @user_errors
-def unresolve(ids: tuple[int, ...], db_path: Path | None) -> None:
+def unresolve(ids: tuple[int, ...], group_ids: tuple[int, ...], by: str | None, db_path: Path | None) -> None:
     """Reopen resolved error records (their note, who and when are cleared).
 
+    With --group, the group (resolved, regressed or ignored) is open again,
+    and so are the records its resolution resolved.
+
     \b
-    Example:
+    Examples:
         logconsole unresolve 1042
+        logconsole unresolve --group 12
     """
+    _ids_or_groups(ids, group_ids)
     with existing_db(db_path) as conn:
+        if group_ids:
+            who = by or login_name()
+            report_groups(group_ids, lambda gid: actions.unresolve_group(conn, gid, by=who), "reopened")
+            return
         outcome = actions.unresolve(conn, ids)
         _report_outcome(conn, ids, outcome, "reopened", resolving=False)
 

@@ -46,6 +46,16 @@ def writable_db(db_path: Path | None) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
+def login_name() -> str | None:
+    """Who is acting (``--by``'s default): ``$USER``, else the login name (cron, containers)."""
+    import getpass
+
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
 def is_filtered(types: tuple[str, ...], since: str | None, until: str | None,
                 search: str | None, where: tuple[str, ...]) -> bool:
     """Whether any filter option was given."""

@@ -27,6 +27,7 @@ import click
 from logconsole import kinds as K
 from logconsole.cli_options import (
     CONTEXT_SETTINGS,
+    RECORD_ID,
     build_filter,
     config_option,
     db_option,
@@ -38,7 +39,7 @@ from logconsole.cli_options import (
     sort_of,
     user_errors,
 )
-from logconsole.commands import action_commands, doctor_command, overview_commands
+from logconsole.commands import action_commands, doctor_command, group_commands, overview_commands
 from logconsole.commands.command_helpers import (
     existing_db,
     plural,
@@ -62,7 +63,7 @@ from logconsole.paths import default_config_path
 from logconsole.store import export as exporter
 from logconsole.store import retention
 from logconsole.store.db import check_before_writing
-from logconsole.store.query import count, fetch_page, iter_rows
+from logconsole.store.query import count, fetch_page, iter_rows, parse_types
 
 TABLE_LIMIT = 50
 """Rows a ``query`` table shows unless ``--limit`` says otherwise."""
@@ -240,11 +241,13 @@ def _table_columns(spec: str | None, types: tuple[str, ...]) -> list[str]:
               default="table", show_default=True, help="Output format.")
 @click.option("--columns", "-c", metavar="A,B,...",
               help="Table columns (field names, plus summary and level).")
+@click.option("--group", "-g", "group_id", type=RECORD_ID, default=None, metavar="ID",
+              help="Only the records of this error group (see `logconsole groups`).")
 @db_option
 @user_errors
 def query(types: tuple[str, ...], since: str | None, until: str | None, search: str | None,
           where: tuple[str, ...], limit: int | None, order: str, fmt: str,
-          columns: str | None, db_path: Path | None) -> None:
+          columns: str | None, group_id: int | None, db_path: Path | None) -> None:
     """Print matching records: a table that fits the terminal, or JSON / CSV.
 
     The table shows the newest 50 records unless --limit says otherwise; one
@@ -256,7 +259,12 @@ def query(types: tuple[str, ...], since: str | None, until: str | None, search: 
         logconsole query --type error --since 2h --where severity=critical
         logconsole query --search "payment declined" --limit 20
         logconsole query --type ai --format jsonl | jq .tokens_used
+        logconsole query --group 12 --limit 5
     """
+    if group_id is not None:
+        if types and "error" not in parse_types(types):
+            raise click.UsageError("--group lists error records; leave out --type or give --type error")
+        types, where = ("error",), (*where, f"group_id={group_id}")
     flt = build_filter(types, since, until, search, where)
     sort = sort_of(order)
     if columns and fmt != "table":
@@ -357,6 +365,7 @@ def export(types: tuple[str, ...], since: str | None, until: str | None, search:
 
 
 COMMANDS: list[click.Command] = [
-    import_command, query, export, *action_commands.COMMANDS, *overview_commands.COMMANDS,
+    import_command, query, export, *action_commands.COMMANDS, *group_commands.COMMANDS,
+    *overview_commands.COMMANDS,
     *doctor_command.COMMANDS,
 ]

@@ -40,8 +40,12 @@ def connect(
     readonly: bool = False,
     group_readable: bool = False,
     check_same_thread: bool = True,
+    backfills: bool = True,
 ) -> sqlite3.Connection:
-    """Open (creating and migrating unless ``readonly``) the store at ``path``."""
+    """Open (creating and migrating unless ``readonly``) the store at ``path``.
+
+    ``backfills=False`` leaves pending backfills to the caller
+    (:class:`~logconsole.store.migrations.Backfiller`)."""
     path = Path(path)
     if readonly:
         if not path.exists():
@@ -65,7 +69,7 @@ def connect(
         conn.execute("PRAGMA cache_size = -32000")
         conn.execute("PRAGMA temp_store = MEMORY")
         if not readonly:
-            upgrade(conn)
+            upgrade(conn, backfills=backfills)
     except SchemaError as exc:
         conn.close()
         raise StoreError(str(exc)) from None

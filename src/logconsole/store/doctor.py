@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from logconsole.store.db import StoreError, check_problems, connect
-from logconsole.store.migrations import SCHEMA_VERSION, newer_message
+from logconsole.store.migrations import SCHEMA_VERSION, newer_message, run_backfills, schedule_backfill
 from logconsole.store.transaction import transaction
 
 MIN_ID = -(1 << 63)
@@ -249,6 +249,10 @@ def recover(
             _copy_records(src, dest, result, progress, chunk)
             for table in SMALL_TABLES:
                 result.tables[table] = _copy_table(src, dest, table)
+            # Groups are made anew from the records recovered (counts true to
+            # what was saved; a group's status follows its records' resolution).
+            schedule_backfill(dest, "groups")
+            run_backfills(dest)
             result.fts = _fts_check(dest)
         except BaseException:
             dest.close()
@@ -262,7 +266,9 @@ def recover(
 
 
 def _columns(src: sqlite3.Connection, dest: sqlite3.Connection) -> list[str]:
-    wanted = [r[1] for r in dest.execute("PRAGMA table_info(records)")]
+    """The columns to copy: those both stores have, but ``group_id`` (the new
+    store groups the recovered errors itself)."""
+    wanted = [r[1] for r in dest.execute("PRAGMA table_info(records)") if r[1] != "group_id"]
     try:
         found = {r[1] for r in src.execute("PRAGMA table_info(records)")}
     except sqlite3.DatabaseError:

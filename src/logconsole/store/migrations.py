@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from logconsole.kinds import ALL_FIELDS, FTS_COLUMNS
-from logconsole.store import schema
+from logconsole.store import groups, schema
 from logconsole.store.transaction import transaction
 
 log = logging.getLogger("logconsole.store")
@@ -99,6 +99,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "records, indexes, full-text index, meta, file offsets", tuple(schema.schema_v1())),
     Migration(2, "indexes for open errors and needed actions", tuple(schema.index_sql(schema.INDEXES_V2))),
     Migration(3, "an index for every column the console sorts by", _sort_indexes),
+    # Filling the new fingerprint and group_id columns changes no stored value,
+    # so no backup: a release that does not know groups reads the same records.
+    Migration(4, "error groups: fingerprints, the groups table and its upkeep", tuple(groups.schema_sql()),
+              backfill=Backfill("groups", groups.backfill)),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
@@ -138,18 +142,22 @@ def newer_message(where: object, found: int, known: int) -> str:
 # ---------------------------------------------------------------- the upgrade
 
 
-def upgrade(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> int:
+def upgrade(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS, *,
+            backfills: bool = True) -> int:
     """Bring ``conn``'s database to the schema of ``migrations`` and ``kinds``;
     returns the version found.
 
-    Cheap when there is nothing to do (a few catalogue reads): every read-write
-    open calls it.
+    ``backfills=False`` leaves the pending backfills to the caller (the
+    collector runs them between its own batches with a :class:`Backfiller`,
+    so it takes records while an old database is filled in).  Cheap when there
+    is nothing to do (a few catalogue reads): every read-write open calls it.
     """
     target = migrations[-1].version
     found = refuse_newer(conn, target)
-    idle = found == target and not _derived_changes(conn) and not pending_backfills(conn)
+    idle = found == target and not _derived_changes(conn) and not (backfills and pending_backfills(conn))
     if idle:
-        _forget_backup(conn)
+        if not pending_backfills(conn):
+            _forget_backup(conn)
         return found
     _add_missing_columns(conn)
     _reconcile_sort_indexes(conn)
@@ -157,7 +165,8 @@ def upgrade(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIO
         pass
     _reconcile_fts(conn, found)
     _reconcile_sort_indexes(conn)
-    run_backfills(conn, migrations)
+    if backfills:
+        run_backfills(conn, migrations)
     return found
 
 
@@ -285,6 +294,12 @@ def pending_backfills(conn: sqlite3.Connection) -> dict[str, int]:
     return {key[len(BACKFILL_PREFIX):]: int(value) for key, value in rows}
 
 
+def schedule_backfill(conn: sqlite3.Connection, name: str) -> None:
+    """Have the backfill ``name`` run (again) over every record, from the start."""
+    with transaction(conn):
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '0')", (BACKFILL_PREFIX + name,))
+
+
 BATCH_SECONDS = 0.25
 """What one backfill batch aims to take; it halves its size when a batch takes
 longer, so the writer is never held near a second."""
@@ -295,36 +310,63 @@ def run_backfills(
     batch_seconds: float = BATCH_SECONDS, first_batch: int = 1000,
 ) -> None:
     """Finish every pending backfill, one short transaction per batch of ids."""
-    known = {m.backfill.name: m.backfill for m in migrations if m.backfill is not None}
-    for name in pending_backfills(conn):
-        backfill = known.get(name)
+    backfiller = Backfiller(conn, migrations, batch_seconds=batch_seconds, first_batch=first_batch)
+    while backfiller.step():
+        pass
+
+
+class Backfiller:
+    """Runs the pending backfills one batch (one short transaction) per
+    :meth:`step`, so a caller can interleave them with its own writes."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS, *,
+        batch_seconds: float = BATCH_SECONDS, first_batch: int = 1000,
+    ) -> None:
+        self.conn = conn
+        self.known = {m.backfill.name: m.backfill for m in migrations if m.backfill is not None}
+        self.batch_seconds = batch_seconds
+        self.first_batch = first_batch
+        self.sizes: dict[str, int] = {}
+
+    def step(self) -> bool:
+        """Run one batch of the first pending backfill; ``False`` once none is left."""
+        pending = pending_backfills(self.conn)
+        if not pending:
+            return False
+        name = next(iter(pending))
+        backfill = self.known.get(name)
         if backfill is None:
             raise SchemaError(f"the database lists a backfill this logconsole does not know: {name}")
-        _run_backfill(conn, backfill, batch_seconds, first_batch)
-
-
-def _run_backfill(conn: sqlite3.Connection, backfill: Backfill, batch_seconds: float, size: int) -> None:
-    key = BACKFILL_PREFIX + backfill.name
-    while True:
+        size = self.sizes.get(name, self.first_batch)
         started = time.perf_counter()
-        with transaction(conn):
-            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-            if row is None:
-                return  # another opener finished it
-            done = int(row[0])
-            last = conn.execute("SELECT max(id) FROM records").fetchone()[0] or 0
-            if done >= last:
-                conn.execute("DELETE FROM meta WHERE key = ?", (key,))
-                log.info("backfill %s finished", backfill.name)
-                return
-            up_to = min(done + size, last)
-            backfill.fill(conn, done, up_to)
-            conn.execute("UPDATE meta SET value = ? WHERE key = ?", (str(up_to), key))
+        _backfill_batch(self.conn, backfill, size)
         took = time.perf_counter() - started
-        if took > batch_seconds:
+        if took > self.batch_seconds:
             size = max(1, size // 2)
-        elif took < batch_seconds / 4:
+        elif took < self.batch_seconds / 4:
             size = min(size * 2, 1_000_000)
+        self.sizes[name] = size
+        return True
+
+
+def _backfill_batch(conn: sqlite3.Connection, backfill: Backfill, size: int) -> None:
+    """One transaction: the next ``size`` ids of ``backfill``, or its end."""
+    key = BACKFILL_PREFIX + backfill.name
+    with transaction(conn):
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return  # another opener finished it
+        done = int(row[0])
+        last = conn.execute("SELECT max(id) FROM records").fetchone()[0] or 0
+        if done >= last:
+            conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+            log.info("backfill %s finished", backfill.name)
+            return
+        up_to = min(done + size, last)
+        backfill.fill(conn, done, up_to)
+        conn.execute("UPDATE meta SET value = ? WHERE key = ?", (str(up_to), key))
+    log.debug("backfill %s done up to id %d of %d", backfill.name, up_to, last)
 
 
 # ---------------------------------------------------------------- backups

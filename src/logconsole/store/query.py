@@ -101,6 +101,14 @@ def parse_types(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def split_condition(text: str, example: str = "severity=critical") -> tuple[str, str, str]:
+    """``(name, op, value text)`` of a ``--where`` condition, or :class:`QueryError`."""
+    m = _OP_RE.match(text)
+    if not m:
+        raise QueryError(f"cannot read --where {text!r}: expected FIELD=VALUE, e.g. {example}")
+    return m.group(1), m.group(2), m.group(3).strip()
+
+
 def parse_condition(text: str, types: Sequence[str] = ()) -> Condition:
     """``field=value`` (also ``!=``, ``>``, ``>=``, ``<``, ``<=``, ``~`` for contains).
 
@@ -108,10 +116,7 @@ def parse_condition(text: str, types: Sequence[str] = ()) -> Condition:
     ``severity=CRITICAL`` -> ``critical``); ``null`` means no value.
     A dotted name reaches into a JSON column: ``metrics.cpu_usage>90``.
     """
-    m = _OP_RE.match(text)
-    if not m:
-        raise QueryError(f"cannot read --where {text!r}: expected FIELD=VALUE, e.g. severity=critical")
-    name, op, raw = m.group(1), m.group(2), m.group(3).strip()
+    name, op, raw = split_condition(text)
     kinds = tuple(K.KINDS[t] for t in types)
     head, _, path = name.partition(".")
     try:

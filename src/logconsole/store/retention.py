@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
+from logconsole.store import groups
 from logconsole.store.transaction import transaction
 from logconsole.store.wal import checkpoint, settle
 from logconsole.timeutil import bound_sql, format_ts, utcnow
@@ -100,6 +101,7 @@ def prune(
                 (*params, batch),
             )
             total += cur.rowcount
+            groups.refresh(conn)
             last = cur.rowcount < batch
             run = RetentionRun(run.started, run.days, cutoff, total, format_ts(utcnow()) if last else None)
             _record(conn, run)

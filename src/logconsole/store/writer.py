@@ -1,4 +1,6 @@
-"""Writing rows: one ``executemany`` per batch inside one transaction.
+"""Writing rows: one statement per batch inside one transaction, with the
+error groups the rows belong to kept in the same transaction
+(:mod:`logconsole.store.groups`).
 
 Rows come from :func:`logconsole.ingest.normalize`; nothing else writes records.
 """
@@ -12,35 +14,59 @@ from itertools import islice
 from time import perf_counter
 
 from logconsole.ingest import Row
+from logconsole.store import groups
 from logconsole.store.schema import INSERT_COLUMNS
 from logconsole.store.transaction import transaction
 from logconsole.timeutil import format_ts, utcnow
 
+VALUE_COLUMNS: tuple[str, ...] = tuple(c for c in INSERT_COLUMNS if c != "group_id")
+"""The columns a row gives values for; ``group_id`` is looked up by fingerprint."""
+_FINGERPRINT_AT = VALUE_COLUMNS.index("fingerprint")
+
 INSERT_SQL = (
-    f"INSERT INTO records ({', '.join(INSERT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in INSERT_COLUMNS)})"
+    f"INSERT INTO records ({', '.join(VALUE_COLUMNS)}, group_id) "
+    f"VALUES ({', '.join('?' for _ in VALUE_COLUMNS)}, "
+    f"{groups.GROUP_ID_SQL.format(fp=f'?{_FINGERPRINT_AT + 1}')})"
 )
+"""Insert one row (values from :func:`row_values`); it takes the id of its
+fingerprint's group, which :func:`logconsole.store.groups.before_insert` made sure exists."""
 
 
 def row_values(row: Row) -> tuple[object, ...]:
-    return tuple(map(row.get, INSERT_COLUMNS))
+    return tuple(map(row.get, VALUE_COLUMNS))
+
+
+def _consecutive_ids(conn: sqlite3.Connection, n: int) -> range:
+    """The ids of the ``n`` rows just inserted in this transaction: consecutive,
+    since ids are AUTOINCREMENT and the transaction holds the write lock."""
+    last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+    return range(last - n + 1, last + 1)
 
 
 def insert_rows(conn: sqlite3.Connection, rows: Iterable[Row]) -> int:
-    """Insert ``rows`` in one transaction; returns how many."""
-    values = [row_values(r) for r in rows]
-    if not values:
+    """Insert ``rows`` in one transaction with their groups; returns how many."""
+    rows = list(rows)
+    if not rows:
         return 0
+    groups.fingerprint_missing(rows)
+    values = [row_values(r) for r in rows]
     with transaction(conn):
+        pending = groups.before_insert(conn, rows)
         conn.executemany(INSERT_SQL, values)
+        if pending is not None:
+            groups.after_insert(conn, pending, _consecutive_ids(conn, len(rows)))
     return len(values)
 
 
 def insert_row(conn: sqlite3.Connection, row: Row) -> int:
-    """Insert one row and return its id."""
+    """Insert one row (with its group) and return its id."""
+    groups.fingerprint_missing([row])
     with transaction(conn):
+        pending = groups.before_insert(conn, [row])
         cur = conn.execute(INSERT_SQL, row_values(row))
-    return int(cur.lastrowid or 0)
+        new_id = int(cur.lastrowid or 0)
+        groups.after_insert(conn, pending, [new_id])
+    return new_id
 
 
 def batched(items: Iterable[Row], size: int) -> Iterator[list[Row]]:
@@ -54,8 +80,9 @@ OFFSET_SQL = (
 )
 
 BATCH_INSERT_SQL = (
-    f"INSERT INTO records ({', '.join(INSERT_COLUMNS)}) "
-    f"SELECT {', '.join(f'value ->> {i}' for i in range(len(INSERT_COLUMNS)))} FROM json_each(?)"
+    f"INSERT INTO records ({', '.join(VALUE_COLUMNS)}, group_id) "
+    f"SELECT {', '.join(f'value ->> {i}' for i in range(len(VALUE_COLUMNS)))}, "
+    f"{groups.GROUP_ID_SQL.format(fp=f'value ->> {_FINGERPRINT_AT}')} FROM json_each(?)"
 )
 """Insert a whole batch given as one JSON array of rows (each an array of column values).
 
@@ -74,8 +101,9 @@ OffsetValues = tuple[str, int, int, str]
 
 class BatchWriter:
     """Group commit: each call to :meth:`commit` is one transaction holding a
-    whole batch of rows (one statement, see :data:`BATCH_INSERT_SQL`) and the
-    tailed-file offsets read with them, so a crash keeps both or neither.
+    whole batch of rows (one statement, see :data:`BATCH_INSERT_SQL`), their
+    error groups and the tailed-file offsets read with them, so a crash keeps
+    all or none.
 
     The collector calls it from one thread while the next batch gathers in its
     queue; the bigger the backlog, the bigger the batch, so the cost of a commit
@@ -100,20 +128,26 @@ class BatchWriter:
         batch is stored.
         """
         started = perf_counter()
+        rows = list(rows)
+        groups.fingerprint_missing(rows)
         values = [row_values(r) for r in rows]
         latest = {o[0]: o for o in offsets}  # the last offset of a file wins
         if not values and not latest:
             return 0
         payload = _encode_rows(values)
         if payload is None:
-            kept = [v for v in values if _encode_rows([v]) is not None]
-            self.unstorable += len(values) - len(kept)
-            values = kept
+            keep = [i for i, v in enumerate(values) if _encode_rows([v]) is not None]
+            self.unstorable += len(values) - len(keep)
+            rows = [rows[i] for i in keep]
+            values = [values[i] for i in keep]
             payload = _encode_rows(values)
         conn = self.conn
         with transaction(conn):
             if values:
+                pending = groups.before_insert(conn, rows)
                 conn.execute(BATCH_INSERT_SQL, (payload,))
+                if pending is not None:
+                    groups.after_insert(conn, pending, _consecutive_ids(conn, len(values)))
             if latest:
                 now = format_ts(utcnow())
                 conn.executemany(OFFSET_SQL, [(*o, now) for o in latest.values()])
