@@ -89,12 +89,13 @@ class KindTabs(Tabs, can_focus=False):
 
 @dataclass
 class Polled(Message):
-    """The database as the poller saw it."""
+    """The database as the poller saw it: ``arrived`` counts the records of the
+    list's query above its reference point, None when the list had none yet."""
 
     top_id: int
     empty: bool
     generation: int
-    arrived: int
+    arrived: int | None
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, Polled)
@@ -168,6 +169,8 @@ class MainScreen(RecordActions, Screen[None]):
         self._stats_key: object = None
         self._stats_top = 0
         self._after_count = False
+        self._texts: dict[str, Text] = {}
+        """What each status line shows (see :meth:`_set_line`)."""
 
     # ---------------------------------------------------------------- layout
 
@@ -225,8 +228,9 @@ class MainScreen(RecordActions, Screen[None]):
         tabs = self.query_one(KindTabs)
         for tab in TABS:
             widget = tabs.get_tab(f"tab-{tab}")
-            if widget is not None:
-                widget.label = self._tab_title(tab)
+            title = self._tab_title(tab)
+            if widget is not None and widget.label != title:  # a relabel repaints the whole tab bar
+                widget.label = title
 
     # ---------------------------------------------------------------- showing
 
@@ -295,7 +299,7 @@ class MainScreen(RecordActions, Screen[None]):
         line.append("  ● live" if self.live else "  ⏸ paused", "green" if self.live else "yellow")
         if self.read_only:
             line.append("  read-only", "dim")
-        self.query_one("#summary", Static).update(line)
+        self._set_line("#summary", line)
 
         words = state.describe()
         filters = Text(no_wrap=True, overflow="ellipsis")
@@ -307,7 +311,17 @@ class MainScreen(RecordActions, Screen[None]):
             filters.append("no filters · all time", "dim")
         if view.marks:
             filters.append(f"  {len(view.marks):,} marked", "bold reverse")
-        self.query_one("#filters", Static).update(filters)
+        self._set_line("#filters", filters)
+
+    def _set_line(self, selector: str, text: Text) -> None:
+        """Show ``text`` in a one-line status bar, unless it already shows exactly that.
+
+        An update repaints the line, and a layout pass (which a line of fixed
+        size does not need) would repaint the list's scrollbar too.
+        """
+        if self._texts.get(selector) != text:
+            self._texts[selector] = text
+            self.query_one(selector, Static).update(text, layout=False)
 
     # ---------------------------------------------------------------- list events
 
@@ -461,9 +475,9 @@ class MainScreen(RecordActions, Screen[None]):
         self._update_status()
 
     def action_refresh(self) -> None:
+        """Read the view again; the poll after its count looks for arrivals beyond the new reference."""
         self.arrived = 0
         self._show(reset=False)
-        self._poll()
 
     def _tick(self) -> None:
         self.view.refresh_clock()
@@ -471,15 +485,17 @@ class MainScreen(RecordActions, Screen[None]):
 
     def _poll(self) -> None:
         view = self.view
-        self._poll_worker(view.flt, view.snapshot_id, view.generation)
+        self._poll_worker(view.flt, view.reference, view.generation)
 
     @work(thread=True, exclusive=True, group="poll")
-    def _poll_worker(self, flt: Filter, snapshot_id: int, generation: int) -> None:
+    def _poll_worker(self, flt: Filter, reference: int | None, generation: int) -> None:
+        """Read the newest id and count the query's records above ``reference``,
+        the point its rows were read up to (None while unknown: nothing is counted)."""
         try:
             with self.pool.connection() as conn:
                 top = max_id(conn)
                 empty = top == 0 and is_empty(conn)
-                arrived = count_after(conn, flt, snapshot_id) if snapshot_id and top > snapshot_id else 0
+                arrived = None if reference is None else count_after(conn, flt, reference) if top > reference else 0
         except STORE_ERRORS:
             return  # the database is busy or gone for a moment; the next tick retries
         self.post_message(Polled(top, empty, generation, arrived))
@@ -496,8 +512,10 @@ class MainScreen(RecordActions, Screen[None]):
                 self._reload()
         self.top_id = message.top_id
         view = self.view
-        if message.generation == view.generation and message.arrived:
-            if self.live and view.at_top:
+        if message.generation == view.generation and message.arrived is not None:
+            # The count is against the list's own reference point, so it is the
+            # truth about this list: a 0 clears a badge that a reload made stale.
+            if message.arrived and self.live and view.at_top:
                 self.arrived = 0
                 view.reload()
             else:
