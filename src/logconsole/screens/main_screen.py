@@ -50,6 +50,7 @@ from logconsole.screens.data import (
     STORE_ERRORS,
     ConnectionPool,
     count_after,
+    files_signature,
     is_empty,
     max_id,
 )
@@ -66,6 +67,9 @@ from logconsole.store.query import Filter, Sort
 
 SUMMARY_EVERY = 5.0
 """Seconds between tab-summary refreshes while records keep arriving."""
+
+FULL_POLL_EVERY = 10
+"""Ticks between polls that run even when the database files look unchanged."""
 
 WIDE = 120
 """From this width the detail pane opens at the side, below it at the bottom."""
@@ -170,6 +174,8 @@ class MainScreen(RecordActions, Screen[None]):
         self._stats_top = 0
         self._after_count = False
         self._texts: dict[str, Text] = {}
+        self._polled_files: object = None
+        self._quiet_ticks = 0
         """What each status line shows (see :meth:`_set_line`)."""
 
     # ---------------------------------------------------------------- layout
@@ -480,11 +486,19 @@ class MainScreen(RecordActions, Screen[None]):
         self._show(reset=False)
 
     def _tick(self) -> None:
+        """Once a second: relative times, then a poll, unless the database files
+        are as the last poll found them (an idle console does no database work).
+        Every :data:`FULL_POLL_EVERY` ticks the poll runs regardless."""
         self.view.refresh_clock()
+        self._quiet_ticks += 1
+        if files_signature(self.pool.path) == self._polled_files and self._quiet_ticks < FULL_POLL_EVERY:
+            return
         self._poll()
 
     def _poll(self) -> None:
         view = self.view
+        self._quiet_ticks = 0
+        self._polled_files = files_signature(self.pool.path)  # before reading: a later commit changes it
         self._poll_worker(view.flt, view.reference, view.generation)
 
     @work(thread=True, exclusive=True, group="poll")
@@ -521,6 +535,8 @@ class MainScreen(RecordActions, Screen[None]):
             else:
                 self.arrived = message.arrived
             self._update_status()
+        else:
+            self._polled_files = None  # this poll counted nothing for the list: the next tick polls again
         self._refresh_stats()
 
     # ---------------------------------------------------------------- summaries
