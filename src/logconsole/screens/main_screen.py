@@ -9,6 +9,7 @@
 | ``s`` / ``S`` | sort by the next column / flip the direction |
 | ``T`` | relative or absolute times |
 | ``enter`` | detail pane (``y`` copies the record as JSON, ``escape`` closes) |
+| ``z`` | detail pane full screen (also ``enter`` on the same row again; ``escape`` back) |
 | ``space`` / ``A`` | mark the row / mark every row matching the filters |
 | ``escape`` | close the detail pane, else clear marks |
 | ``r`` / ``u`` | resolve (asks for a note) / unresolve the marked or current errors |
@@ -40,6 +41,7 @@ from textual.containers import Container, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Static, Tab, Tabs
 
 from logconsole import kinds as K
@@ -138,6 +140,7 @@ class MainScreen(RecordActions, Screen[None]):
         Binding("S", "sort_flip", "Flip sort direction", show=False, id="sort.flip"),
         Binding("T", "toggle_time", "Relative/absolute time", show=False, id="time"),
         Binding("y", "copy_record", "Copy record as JSON", show=False, id="copy"),
+        Binding("z", "toggle_full_detail", "Detail full screen", show=False, id="detail_full"),
         Binding("A", "mark_all", "Mark all matching", show=False, id="mark_all"),
         Binding("escape", "escape", "Close detail / clear marks", show=False, id="escape"),
         Binding("r", "resolve", "Resolve", show=False, id="resolve"),
@@ -353,7 +356,7 @@ class MainScreen(RecordActions, Screen[None]):
         if message.row is None:
             return
         if self.detail.display and self.detail.row is not None and self.detail.row.get("id") == message.row.get("id"):
-            self.detail.focus()
+            self.action_toggle_full_detail()
             return
         self.detail.display = True
         self.detail.show_row(message.row, self._now())
@@ -464,8 +467,41 @@ class MainScreen(RecordActions, Screen[None]):
             self.notify("Marks cleared", timeout=2)
 
     def action_close_detail(self) -> None:
+        self.minimize()
         self.detail.display = False
         self.view.focus()
+
+    def action_toggle_full_detail(self) -> None:
+        """The detail pane fills the screen, so a stack or a JSON body reads
+        without scrolling a small box; from full screen, back beside the list."""
+        detail = self.detail
+        if self.maximized is detail:
+            self.minimize()
+            return
+        if not detail.display:
+            row = self.view.current_row
+            if row is None:
+                self.notify("No record to show", severity="warning")
+                return
+            detail.display = True
+            detail.show_row(row, self._now())
+        self.maximize(detail, container=False)
+        detail.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """In full screen the detail pane's keys lead back to the list; beside it, they
+        close it or make it fill the screen (so the footer names what each key does)."""
+        full = self.maximized is not None
+        if action in ("close_detail", "toggle_full_detail"):
+            return not full
+        if action == "minimize":
+            return full
+        return True
+
+    def watch_maximized(self, before: Widget | None, after: Widget | None) -> None:
+        """Leaving full screen (``escape``, ``z``) brings the list back, with the keys."""
+        if before is self.detail and after is None:
+            self.view.focus()
 
     def action_focus_list(self) -> None:
         self.view.focus()
