@@ -628,7 +628,7 @@ async def test_help_lists_every_key(seeded: Path) -> None:
         await pilot.pause()
         assert type(app.screen).__name__ == "HelpScreen"
         keys = dict(main(app).key_bindings())
-        for key in ("/", "t", "f", "c", "A", "r", "u", "x", "e", "p", "space", "enter", "?", ":", "ctrl+p", "y"):
+        for key in ("/", "t", "f", "c", "A", "r", "u", "x", "e", "p", "space", "enter", "?", ":", "ctrl+p", "y", "z"):
             assert any(key in k.split(", ") for k in keys), key
 
 

@@ -206,16 +206,26 @@ async def test_an_idle_console_reads_the_database_only_when_its_files_change(
                          timeout=FULL_POLL_EVERY * TICK * 0.8)
 
 
-async def test_an_arrival_the_tab_does_not_show_repaints_no_row(seeded: Path) -> None:
+@pytest.mark.parametrize("tab", ["2", "3", "5"], ids=["errors", "ai-panel", "system-panel"])
+async def test_an_arrival_the_tab_does_not_show_repaints_no_row(
+    seeded: Path, monkeypatch: pytest.MonkeyPatch, tab: str,
+) -> None:
+    """An activity record arrives while another kind's tab is shown: the tab
+    titles count it, but no row (and no statistics panel, whose figures are
+    read again and found the same) is written."""
+    monkeypatch.setattr(main_screen_module, "SUMMARY_EVERY", 0.0)
     app, out = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("2")  # errors
+        await pilot.press(tab)
         await quiet(pilot, out, 0)
         new_id = await asyncio.to_thread(add, seeded, "activity")
         await wait_until(pilot, lambda: screen(app).top_id == new_id)
+        tabs = screen(app).query_one("#tabs").region
+        await wait_until(pilot, lambda: bool(out.lines & set(range(tabs.y, tabs.bottom))))  # the All tab's count
         await settle(pilot)
         await pilot.pause(0.2)
-        assert not out.lines & set(list_lines(app)), sorted(out.lines)
+        below_tabs = set(range(tabs.bottom, SIZE[1]))
+        assert not out.lines & below_tabs, sorted(out.lines)
         assert out.full_updates == 0
 
 
@@ -250,3 +260,13 @@ async def test_an_arrival_at_the_top_repaints_the_rows_once(seeded: Path) -> Non
         assert sorted(row_lines) == sorted(set(row_lines)), "a row was written twice"
         assert len(row_lines) == rows
         assert out.full_updates == 0
+
+
+async def test_moving_the_cursor_rewrites_two_lines(seeded: Path) -> None:
+    app, out = console(seeded, poll_interval=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await quiet(pilot, out, 0)
+        await pilot.press("down")
+        await pilot.pause(0.1)
+        first = view(app).region.y + HEADER_LINES
+        assert out.lines == {first, first + 1}

@@ -101,7 +101,8 @@ class LogView(ScrollView, can_focus=True):
     }
     """
 
-    cursor: reactive[int] = reactive(0, always_update=True, init=False)
+    cursor: reactive[int] = reactive(0, always_update=True, init=False, repaint=False)
+    """The row under the cursor; moving it repaints only the lines it leaves and reaches."""
 
     # ---------------------------------------------------------------- messages
 
@@ -577,7 +578,8 @@ class LogView(ScrollView, can_focus=True):
             self.scroll_to(y=new, animate=False, immediate=True)
         elif new >= top + body:
             self.scroll_to(y=new - body + 1, animate=False, immediate=True)
-        self._repaint()
+        if int(self.scroll_offset.y) == top:  # a scroll repaints every line by itself
+            self._repaint()
         self._announce_cursor()
 
     def _announce_cursor(self) -> None:
