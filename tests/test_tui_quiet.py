@@ -270,3 +270,22 @@ async def test_moving_the_cursor_rewrites_two_lines(seeded: Path) -> None:
         await pilot.pause(0.1)
         first = view(app).region.y + HEADER_LINES
         assert out.lines == {first, first + 1}
+
+
+async def test_back_at_the_top_waiting_arrivals_come_in_at_the_next_tick(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Skipping polls while the files are unchanged must not hold back arrivals
+    counted while the list was scrolled away: the next tick at the top takes them in."""
+    monkeypatch.setattr(main_screen_module, "FULL_POLL_EVERY", 1000)
+    app, out = console(make_db(db_path, n_per_kind=20))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("pagedown")
+        await settle(pilot)
+        new_id = await asyncio.to_thread(add, db_path, "error")
+        await wait_until(pilot, lambda: screen(app).arrived == 1)
+        await pilot.pause(3 * TICK)
+        await pilot.press("home")
+        await wait_until(pilot, lambda: (view(app).row_at(0) or {}).get("id") == new_id, timeout=1.0)
+        assert screen(app).arrived == 0

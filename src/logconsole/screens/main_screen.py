@@ -102,6 +102,8 @@ class Polled(Message):
     empty: bool
     generation: int
     arrived: int | None
+    files: object = None
+    """:func:`files_signature` taken before the poll read the database."""
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, Polled)
@@ -177,9 +179,10 @@ class MainScreen(RecordActions, Screen[None]):
         self._stats_top = 0
         self._after_count = False
         self._texts: dict[str, Text] = {}
-        self._polled_files: object = None
-        self._quiet_ticks = 0
         """What each status line shows (see :meth:`_set_line`)."""
+        self._polled_files: object = None
+        """The database files as the last poll that counted for the list found them."""
+        self._quiet_ticks = 0
 
     # ---------------------------------------------------------------- layout
 
@@ -534,13 +537,13 @@ class MainScreen(RecordActions, Screen[None]):
     def _poll(self) -> None:
         view = self.view
         self._quiet_ticks = 0
-        self._polled_files = files_signature(self.pool.path)  # before reading: a later commit changes it
         self._poll_worker(view.flt, view.reference, view.generation)
 
     @work(thread=True, exclusive=True, group="poll")
     def _poll_worker(self, flt: Filter, reference: int | None, generation: int) -> None:
         """Read the newest id and count the query's records above ``reference``,
         the point its rows were read up to (None while unknown: nothing is counted)."""
+        files = files_signature(self.pool.path)  # before reading: a commit after it changes it
         try:
             with self.pool.connection() as conn:
                 top = max_id(conn)
@@ -548,7 +551,7 @@ class MainScreen(RecordActions, Screen[None]):
                 arrived = None if reference is None else count_after(conn, flt, reference) if top > reference else 0
         except STORE_ERRORS:
             return  # the database is busy or gone for a moment; the next tick retries
-        self.post_message(Polled(top, empty, generation, arrived))
+        self.post_message(Polled(top, empty, generation, arrived, files))
 
     def on_polled(self, message: Polled) -> None:
         if message.empty != self.empty:
@@ -571,8 +574,9 @@ class MainScreen(RecordActions, Screen[None]):
             else:
                 self.arrived = message.arrived
             self._update_status()
-        else:
-            self._polled_files = None  # this poll counted nothing for the list: the next tick polls again
+            # Until the files change a poll would find the same, unless arrivals
+            # wait (scrolled away, paused): each tick looks whether to take them in.
+            self._polled_files = None if self.arrived else message.files
         self._refresh_stats()
 
     # ---------------------------------------------------------------- summaries
