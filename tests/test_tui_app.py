@@ -282,13 +282,56 @@ async def test_detail_opens_shows_fields_and_closes(seeded: Path) -> None:
         text = screen_text(app)
         assert "upstream timed out #0" in text
         assert "resolved by ops" in text
-        # enter again focuses the pane; escape returns to the list, again closes it
+        # enter again: the pane fills the screen; escape brings the list back, again closes the pane
         await pilot.press("enter")
-        assert pane.has_focus
+        await pilot.pause()
+        assert pane.has_focus and main(app).maximized is pane
+        await pilot.press("escape")
+        await pilot.pause()
+        assert pane.display and main(app).maximized is None
+        assert view(app).has_focus
         await pilot.press("escape")
         await pilot.pause()
         assert not pane.display
         assert view(app).has_focus
+
+
+async def test_detail_fills_the_screen_at_80x24(seeded: Path) -> None:
+    """Below the list at 80x24 the pane has a few lines; full screen shows the
+    whole record, stack included, and escape brings the list back."""
+    app = console(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2", "down")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        pane = app.screen.query_one(DetailPane)
+        assert pane.region.height <= 10
+        assert "ValueError: bad value" not in screen_text(app)
+        await pilot.press("z")
+        await pilot.pause()
+        assert main(app).maximized is pane and pane.has_focus
+        assert pane.region.height == SIZE[1] - 1  # all but the footer
+        text = screen_text(app)
+        assert "ValueError: bad value" in text and "resolved by ops" in text
+        assert "no filters" not in text  # the list and its status lines are gone
+        assert "esc Back to the list" in text
+        await pilot.press("z")
+        await pilot.pause()
+        assert main(app).maximized is None and view(app).has_focus and pane.display
+        await pilot.press("down", "z")  # the next row, straight to full screen
+        await pilot.pause()
+        assert main(app).maximized is pane
+        assert "upstream timed out #0" not in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert main(app).maximized is None and pane.display and view(app).has_focus
+        await pilot.press("tab")  # the list's tab: the next tab, the pane stays open
+        await settle(pilot)
+        pane.focus()
+        await pilot.press("escape")  # beside the list, escape closes the pane
+        await pilot.pause()
+        assert not pane.display and view(app).has_focus
 
 
 async def test_detail_is_beside_the_list_when_wide(seeded: Path) -> None:
@@ -585,7 +628,7 @@ async def test_help_lists_every_key(seeded: Path) -> None:
         await pilot.pause()
         assert type(app.screen).__name__ == "HelpScreen"
         keys = dict(main(app).key_bindings())
-        for key in ("/", "t", "f", "c", "A", "r", "u", "x", "e", "p", "space", "enter", "?", ":", "ctrl+p", "y"):
+        for key in ("/", "t", "f", "c", "A", "r", "u", "x", "e", "p", "space", "enter", "?", ":", "ctrl+p", "y", "z"):
             assert any(key in k.split(", ") for k in keys), key
 
 

@@ -427,3 +427,95 @@ async def test_search_then_clear(db: Path) -> None:
         await pilot.press("c")
         await assert_shows_store(pilot, db)
         assert view(app).flt.search is None
+
+
+# ---------------------------------------------------------------- live arrivals: the view's reference point
+
+
+def summary_text(app: LogConsoleApp) -> str:
+    from textual.widgets import Static
+
+    return str(screen(app).query_one("#summary", Static).render())
+
+
+def commit_from_a_writer_thread(db_path: Path) -> Callable[[], None]:
+    """A hook that commits one record from another thread (and waits for it)."""
+
+    def run() -> None:
+        thread = threading.Thread(target=add, args=(db_path,))
+        thread.start()
+        thread.join(timeout=5)
+
+    return run
+
+
+@pytest.fixture
+def empty_db(db_path: Path) -> Path:
+    connect(db_path).close()
+    return db_path
+
+
+async def test_launch_on_an_empty_database_takes_in_a_record_committed_before_the_first_poll(
+    empty_db: Path, before_count: list[Callable[[], None]],
+) -> None:
+    """The first page is read from an empty database; a writer commits a record
+    before the first poll.  The list's reference point is 0, and the poll must
+    count that record as an arrival (it used to be taken for "no reference",
+    leaving the list empty under a header of ``0 records`` for good)."""
+    before_count.append(commit_from_a_writer_thread(empty_db))
+    app = console(empty_db, poll_interval=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, caught_up(app, empty_db))
+        await assert_shows_store(pilot, empty_db)
+        assert view(app).total == 1 and view(app).display
+        assert "1 record" in summary_text(app)
+
+
+async def test_launch_on_an_empty_database_while_a_writer_floods_it(
+    empty_db: Path, before_count: list[Callable[[], None]],
+) -> None:
+    app = console(empty_db, poll_interval=0.1)
+    writer = Writer(empty_db)
+    before_count.append(writer.thread.start)  # the first page was read empty
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: writer.written > 20)
+            writer.stop.set()
+            writer.thread.join(timeout=5)
+            await wait_until(pilot, caught_up(app, empty_db))
+            await assert_shows_store(pilot, empty_db)
+            await press(pilot, "2")
+            await wait_until(pilot, caught_up(app, empty_db))
+            await assert_shows_store(pilot, empty_db)
+            await press(pilot, "0")
+            await wait_until(pilot, caught_up(app, empty_db))
+            await assert_shows_store(pilot, empty_db)
+            assert screen(app).arrived == 0
+    finally:
+        writer.stop.set()
+
+
+async def test_refresh_while_scrolled_during_arrivals_leaves_no_stale_badge(db: Path) -> None:
+    """``ctrl+r`` while scrolled down after arrivals: the reload takes them in,
+    so no poll may count them again against the reference point of the list
+    before the reload (that put back a ``▲ N new`` badge that never cleared)."""
+    app = console(db, poll_interval=0.1)
+    with Writer(db) as writer:
+        async with app.run_test(size=SIZE) as pilot:
+            await press(pilot, "2")
+            for _ in range(3):
+                await pilot.press("pagedown")
+            await wait_until(pilot, lambda: screen(app).arrived > 0)
+            writer.stop.set()
+            writer.thread.join(timeout=5)
+            await pilot.press("ctrl+r")
+            await settle(pilot)
+            await pilot.pause(0.4)  # a few polls
+            assert screen(app).arrived == 0
+            assert "new" not in summary_text(app)
+            await assert_shows_store(pilot, db)
+            await pilot.press("g")
+            await pilot.pause(0.4)
+            assert screen(app).arrived == 0
+            assert "new" not in summary_text(app)
+            await assert_shows_store(pilot, db)

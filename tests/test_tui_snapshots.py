@@ -57,6 +57,12 @@ def test_detail_pane(snap_compare: Callable[..., bool], db_path: Path, size: tup
     assert snap_compare(app, run_before=keys("2", "down", "enter"), terminal_size=size)
 
 
+def test_detail_pane_full_screen(snap_compare: Callable[..., bool], db_path: Path) -> None:
+    """``enter`` on the same row again: the pane fills an 80x24 terminal."""
+    app = console(make_db(db_path, hostile=True))
+    assert snap_compare(app, run_before=keys("2", "down", "enter", "enter"), terminal_size=(80, 24))
+
+
 def test_detail_pane_json(snap_compare: Callable[..., bool], db_path: Path) -> None:
     app = console(make_db(db_path))
     assert snap_compare(app, run_before=keys("1", "enter"), terminal_size=(120, 40))

@@ -8,6 +8,7 @@ page cache of a connection stays warm between fetches.
 
 from __future__ import annotations
 
+import os
 import queue
 import sqlite3
 from collections.abc import Iterator
@@ -161,7 +162,25 @@ def is_empty(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None
 
 
+def files_signature(path: Path) -> tuple[tuple[int, int, int] | None, ...]:
+    """Inode, size and modification time of the database file and its WAL.
+
+    Every commit writes one of them (the WAL in WAL mode, the file itself
+    otherwise), so while the signature stays the same nothing was committed and
+    a poll would find nothing: two ``stat`` calls instead of a thread and a query.
+    """
+    out: list[tuple[int, int, int] | None] = []
+    for suffix in ("", "-wal"):
+        try:
+            st = os.stat(f"{path}{suffix}")
+        except OSError:
+            out.append(None)
+        else:
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
 __all__ = [
     "PAGE_SIZE", "STORE_ERRORS", "ConnectionPool", "store_error_text", "Cursor", "Neighbours", "count_after",
-    "fetch_page_rows", "is_empty", "max_id", "up_to",
+    "fetch_page_rows", "files_signature", "is_empty", "max_id", "up_to",
 ]

@@ -6,7 +6,8 @@ text wrapped; the pane scrolls.  Every string from the record passes
 a syntax highlighter, never as markup.
 
 Keys (when the pane has focus): ``escape`` back to the list, ``y`` copy the
-record as JSON, arrows and page keys scroll.
+record as JSON, ``enter`` or ``z`` the pane fills the screen (again: back
+beside the list), arrows and page keys scroll.
 """
 
 from __future__ import annotations
@@ -120,11 +121,20 @@ def _resolution(row: dict[str, Any], now: datetime) -> RenderableType:
 
 
 class DetailPane(VerticalScroll, can_focus=True):
-    """A scrollable pane showing the record under the list's cursor."""
+    """A scrollable pane showing the record under the list's cursor.
+
+    Below the list of a small terminal it has a handful of lines, so it can
+    fill the screen (:meth:`textual.screen.Screen.maximize`); ``escape`` brings
+    the list back.
+    """
+
+    ALLOW_MAXIMIZE = True
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "screen.close_detail", "Close", id="detail.close"),
         Binding("y", "screen.copy_record", "Copy JSON", id="detail.copy"),
+        Binding("enter,z", "screen.toggle_full_detail", "Full screen", id="detail.full"),
+        Binding("escape,enter,z", "screen.minimize", "Back to the list", id="detail.back"),
         Binding("tab,shift+tab", "screen.focus_list", "List", show=False, id="detail.list"),
     ]
 

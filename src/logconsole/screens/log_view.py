@@ -8,6 +8,13 @@ whose page is not loaded yet renders as dots and asks a thread worker for the
 page, which arrives as a :class:`LogView.PageLoaded` message.  Workers never
 touch the widget; they post messages.
 
+Over a slow link every byte written to the terminal counts, so the view
+repaints only lines whose content changed: it remembers the strip it last
+handed out for each line, and a change of data (a page, a count, marks, the
+cursor) refreshes just the lines that now read differently.  The clock's tick
+repaints a row only when its relative time's text changes (``5m ago`` once a
+minute); an idle console writes nothing.
+
 Keys (when the list has focus):
 
 | key | action |
@@ -33,7 +40,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events, work
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -95,7 +102,8 @@ class LogView(ScrollView, can_focus=True):
     }
     """
 
-    cursor: reactive[int] = reactive(0, always_update=True, init=False)
+    cursor: reactive[int] = reactive(0, always_update=True, init=False, repaint=False)
+    """The row under the cursor; moving it repaints only the lines it leaves and reaches."""
 
     # ---------------------------------------------------------------- messages
 
@@ -203,6 +211,8 @@ class LogView(ScrollView, can_focus=True):
         self._previous_count = 0
         self._count_lock = threading.Lock()
         self._counting_conn: sqlite3.Connection | None = None
+        self._painted: dict[int, Strip] = {}
+        """The strip last handed to Textual for each line of the widget (see :meth:`_repaint`)."""
 
     # ---------------------------------------------------------------- public API
 
@@ -219,7 +229,7 @@ class LogView(ScrollView, can_focus=True):
         self.set_reactive(LogView.cursor, 0)
         self.scroll_to(y=0, animate=False, immediate=True)
         self._start_count()
-        self.refresh()
+        self._repaint()
 
     def reload(self) -> None:
         """Read the same query again (after arrivals or changes), keeping the cursor's place."""
@@ -227,7 +237,7 @@ class LogView(ScrollView, can_focus=True):
         self.generation += 1
         self._pending.clear()
         self._start_count()
-        self.refresh()
+        self._repaint()
 
     def set_time_mode(self, mode: str, columns: tuple[C.Column, ...]) -> None:
         self.time_mode = mode
@@ -262,6 +272,16 @@ class LogView(ScrollView, can_focus=True):
         return self._previous_count
 
     @property
+    def reference(self) -> int | None:
+        """The newest id the current query's rows and count were read up to
+        (:attr:`snapshot_id`), or None while its first page is still being read.
+
+        Records above it are arrivals.  0 is a reference too: the query was
+        first read from an empty database, and every record since has arrived.
+        """
+        return self.snapshot_id if self._snapshot_generation == self.generation else None
+
+    @property
     def at_top(self) -> bool:
         """True when the view shows the first rows (where live arrivals appear)."""
         return self.cursor == 0 and self.scroll_offset.y == 0
@@ -269,12 +289,12 @@ class LogView(ScrollView, can_focus=True):
     def clear_marks(self) -> None:
         self.marks.clear()
         self.post_message(self.MarksChanged(0))
-        self.refresh()
+        self._repaint()
 
     def set_marks(self, ids: set[int]) -> None:
         self.marks = ids
         self.post_message(self.MarksChanged(len(ids)))
-        self.refresh()
+        self._repaint()
 
     # ---------------------------------------------------------------- workers
 
@@ -391,7 +411,7 @@ class LogView(ScrollView, can_focus=True):
             self._counting = 0
             self._count(message.generation, self.flt, message.snapshot_id)
         self._update_virtual_size()
-        self.refresh()
+        self._repaint()
         if message.page == self.cursor // PAGE_SIZE:
             self._announce_cursor()
 
@@ -404,17 +424,33 @@ class LogView(ScrollView, can_focus=True):
         if self.cursor >= max(1, self.total):
             self.set_reactive(LogView.cursor, max(0, self.total - 1))
         self._update_virtual_size()
-        self.refresh()
+        self._repaint()
         self._announce_cursor()
 
     # ---------------------------------------------------------------- geometry
 
     def _update_virtual_size(self) -> None:
-        width = self.scrollable_content_region.width
-        self.virtual_size = Size(width, self.row_count + HEADER_LINES)
+        size = Size(self.scrollable_content_region.width, self.row_count + HEADER_LINES)
+        if size == self.virtual_size:
+            return
+        if size.width == self.virtual_size.width:
+            # Setting ``virtual_size`` repaints every line; a new row count
+            # changes only the scrollbar (the lines repaint themselves if they change).
+            self.set_reactive(LogView.virtual_size, size)
+            self._scroll_update(size)
+        else:
+            self.virtual_size = size
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        """Textual's layout hands a Line-API view its viewport as the virtual size,
+        which never equals the row count, so every layout pass anywhere on the
+        screen (a tab relabelled, a notification) repainted the scrollbar.  The
+        view keeps its own virtual size (:meth:`_update_virtual_size`)."""
+        return super()._size_updated(size, self.virtual_size, container_size, layout)
 
     def on_resize(self, event: events.Resize) -> None:
         self._widths = []
+        self._painted.clear()
         self._update_virtual_size()
 
     @property
@@ -429,6 +465,28 @@ class LogView(ScrollView, can_focus=True):
     # ---------------------------------------------------------------- rendering
 
     def render_line(self, y: int) -> Strip:
+        strip = self._line(y)
+        self._painted[y] = strip
+        return strip
+
+    def _repaint(self) -> None:
+        """Refresh the lines that would now be drawn differently, and only those.
+
+        Textual writes every refreshed line to the terminal in full; a
+        ``refresh()`` of the whole list after each poll or page costs a screenful
+        of escape sequences (10 KB at 120x40) even when nothing visible changed.
+        """
+        height = self.scrollable_content_region.height
+        if not self._painted:
+            self.refresh()
+            return
+        top = int(self.scroll_offset.y)
+        for y in range(height):
+            if self._painted.get(y) != self._line(y):
+                self.refresh_line(top + y)
+
+    def _line(self, y: int) -> Strip:
+        """Line ``y`` of the widget (0 is the header) as it should look now."""
         width = self.scrollable_content_region.width
         base = self.rich_style
         widths = self._layout()
@@ -479,9 +537,38 @@ class LogView(ScrollView, can_focus=True):
         return Strip(segments).crop_extend(0, width, style)
 
     def refresh_clock(self) -> None:
-        """Take the time again (for relative times) and repaint."""
-        self._now = self.clock()
-        self.refresh()
+        """Take the time again; repaint the time cells whose relative time now reads differently.
+
+        Only the cell is refreshed, not its line: Textual then writes those few
+        characters, so an idle list costs a few bytes a minute, not a screenful
+        a second.
+        """
+        now = self.clock()
+        before, self._now = self._now, now
+        if now == before or self.time_mode != "relative":
+            return
+        cell = self._cell_span("created_at")
+        if cell is None:
+            return
+        x, width = cell
+        top = int(self.scroll_offset.y)
+        for y in range(HEADER_LINES, self.scrollable_content_region.height):
+            index = top + y - HEADER_LINES
+            row = self.row_at(index) if index < self.row_count else None
+            if row is None:
+                continue
+            stored = row.get("created_at") or ""
+            if C.relative_time(stored, before) != C.relative_time(stored, now):
+                self.refresh(Region(x, y, width, 1))
+
+    def _cell_span(self, name: str) -> tuple[int, int] | None:
+        """Where column ``name`` sits on a line: its first screen column and its width."""
+        x = GUTTER
+        for column, width in zip(self.columns, self._layout()):
+            if column.name == name:
+                return x, width
+            x += width + 1
+        return None
 
     # ---------------------------------------------------------------- cursor
 
@@ -492,7 +579,8 @@ class LogView(ScrollView, can_focus=True):
             self.scroll_to(y=new, animate=False, immediate=True)
         elif new >= top + body:
             self.scroll_to(y=new - body + 1, animate=False, immediate=True)
-        self.refresh()
+        if int(self.scroll_offset.y) == top:  # a scroll repaints every line by itself
+            self._repaint()
         self._announce_cursor()
 
     def _announce_cursor(self) -> None:
@@ -531,7 +619,7 @@ class LogView(ScrollView, can_focus=True):
             self.marks.add(rid)
         self.post_message(self.MarksChanged(len(self.marks)))
         self._move(self.cursor + 1)
-        self.refresh()
+        self._repaint()
 
     def action_select(self) -> None:
         self.post_message(self.Selected(self, self.current_row))

@@ -9,6 +9,7 @@
 | ``s`` / ``S`` | sort by the next column / flip the direction |
 | ``T`` | relative or absolute times |
 | ``enter`` | detail pane (``y`` copies the record as JSON, ``escape`` closes) |
+| ``z`` | detail pane full screen (also ``enter`` on the same row again; ``escape`` back) |
 | ``space`` / ``A`` | mark the row / mark every row matching the filters |
 | ``escape`` | close the detail pane, else clear marks |
 | ``r`` / ``u`` | resolve (asks for a note) / unresolve the marked or current errors |
@@ -40,6 +41,7 @@ from textual.containers import Container, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Static, Tab, Tabs
 
 from logconsole import kinds as K
@@ -50,6 +52,7 @@ from logconsole.screens.data import (
     STORE_ERRORS,
     ConnectionPool,
     count_after,
+    files_signature,
     is_empty,
     max_id,
     store_error_text,
@@ -69,6 +72,9 @@ from logconsole.store.query import Filter, Sort
 
 SUMMARY_EVERY = 5.0
 """Seconds between tab-summary refreshes while records keep arriving."""
+
+FULL_POLL_EVERY = 10
+"""Ticks between polls that run even when the database files look unchanged."""
 
 WIDE = 120
 """From this width the detail pane opens at the side, below it at the bottom."""
@@ -92,12 +98,15 @@ class KindTabs(Tabs, can_focus=False):
 
 @dataclass
 class Polled(Message):
-    """The database as the poller saw it."""
+    """The database as the poller saw it: ``arrived`` counts the records of the
+    list's query above its reference point, None when the list had none yet."""
 
     top_id: int
     empty: bool
     generation: int
-    arrived: int
+    arrived: int | None
+    files: object = None
+    """:func:`files_signature` taken before the poll read the database."""
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, Polled)
@@ -136,6 +145,7 @@ class MainScreen(RecordActions, RetentionNotice, Screen[None]):
         Binding("S", "sort_flip", "Flip sort direction", show=False, id="sort.flip"),
         Binding("T", "toggle_time", "Relative/absolute time", show=False, id="time"),
         Binding("y", "copy_record", "Copy record as JSON", show=False, id="copy"),
+        Binding("z", "toggle_full_detail", "Detail full screen", show=False, id="detail_full"),
         Binding("A", "mark_all", "Mark all matching", show=False, id="mark_all"),
         Binding("escape", "escape", "Close detail / clear marks", show=False, id="escape"),
         Binding("r", "resolve", "Resolve", show=False, id="resolve"),
@@ -171,6 +181,11 @@ class MainScreen(RecordActions, RetentionNotice, Screen[None]):
         self._stats_key: object = None
         self._stats_top = 0
         self._after_count = False
+        self._texts: dict[str, Text] = {}
+        """What each status line shows (see :meth:`_set_line`)."""
+        self._polled_files: object = None
+        """The database files as the last poll that counted for the list found them."""
+        self._quiet_ticks = 0
 
     # ---------------------------------------------------------------- layout
 
@@ -228,8 +243,9 @@ class MainScreen(RecordActions, RetentionNotice, Screen[None]):
         tabs = self.query_one(KindTabs)
         for tab in TABS:
             widget = tabs.get_tab(f"tab-{tab}")
-            if widget is not None:
-                widget.label = self._tab_title(tab)
+            title = self._tab_title(tab)
+            if widget is not None and widget.label != title:  # a relabel repaints the whole tab bar
+                widget.label = title
 
     # ---------------------------------------------------------------- showing
 
@@ -299,7 +315,7 @@ class MainScreen(RecordActions, RetentionNotice, Screen[None]):
         line.append("  ● live" if self.live else "  ⏸ paused", "green" if self.live else "yellow")
         if self.read_only:
             line.append("  read-only", "dim")
-        self.query_one("#summary", Static).update(line)
+        self._set_line("#summary", line)
 
         words = state.describe()
         filters = Text(no_wrap=True, overflow="ellipsis")
@@ -311,7 +327,17 @@ class MainScreen(RecordActions, RetentionNotice, Screen[None]):
             filters.append("no filters · all time", "dim")
         if view.marks:
             filters.append(f"  {len(view.marks):,} marked", "bold reverse")
-        self.query_one("#filters", Static).update(filters)
+        self._set_line("#filters", filters)
+
+    def _set_line(self, selector: str, text: Text) -> None:
+        """Show ``text`` in a one-line status bar, unless it already shows exactly that.
+
+        An update repaints the line, and a layout pass (which a line of fixed
+        size does not need) would repaint the list's scrollbar too.
+        """
+        if self._texts.get(selector) != text:
+            self._texts[selector] = text
+            self.query_one(selector, Static).update(text, layout=False)
 
     # ---------------------------------------------------------------- list events
 
@@ -337,7 +363,7 @@ class MainScreen(RecordActions, RetentionNotice, Screen[None]):
         if message.row is None:
             return
         if self.detail.display and self.detail.row is not None and self.detail.row.get("id") == message.row.get("id"):
-            self.detail.focus()
+            self.action_toggle_full_detail()
             return
         self.detail.display = True
         self.detail.show_row(message.row, self._now())
@@ -448,8 +474,41 @@ class MainScreen(RecordActions, RetentionNotice, Screen[None]):
             self.notify("Marks cleared", timeout=2)
 
     def action_close_detail(self) -> None:
+        self.minimize()
         self.detail.display = False
         self.view.focus()
+
+    def action_toggle_full_detail(self) -> None:
+        """The detail pane fills the screen, so a stack or a JSON body reads
+        without scrolling a small box; from full screen, back beside the list."""
+        detail = self.detail
+        if self.maximized is detail:
+            self.minimize()
+            return
+        if not detail.display:
+            row = self.view.current_row
+            if row is None:
+                self.notify("No record to show", severity="warning")
+                return
+            detail.display = True
+            detail.show_row(row, self._now())
+        self.maximize(detail, container=False)
+        detail.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """In full screen the detail pane's keys lead back to the list; beside it, they
+        close it or make it fill the screen (so the footer names what each key does)."""
+        full = self.maximized is not None
+        if action in ("close_detail", "toggle_full_detail"):
+            return not full
+        if action == "minimize":
+            return full
+        return True
+
+    def watch_maximized(self, before: Widget | None, after: Widget | None) -> None:
+        """Leaving full screen (``escape``, ``z``) brings the list back, with the keys."""
+        if before is self.detail and after is None:
+            self.view.focus()
 
     def action_focus_list(self) -> None:
         self.view.focus()
@@ -465,29 +524,39 @@ class MainScreen(RecordActions, RetentionNotice, Screen[None]):
         self._update_status()
 
     def action_refresh(self) -> None:
+        """Read the view again; the poll after its count looks for arrivals beyond the new reference."""
         self.arrived = 0
         self._show(reset=False)
-        self._poll()
 
     def _tick(self) -> None:
+        """Once a second: relative times, then a poll, unless the database files
+        are as the last poll found them (an idle console does no database work).
+        Every :data:`FULL_POLL_EVERY` ticks the poll runs regardless."""
         self.view.refresh_clock()
+        self._quiet_ticks += 1
+        if files_signature(self.pool.path) == self._polled_files and self._quiet_ticks < FULL_POLL_EVERY:
+            return
         self._poll()
         self.check_retention()
 
     def _poll(self) -> None:
         view = self.view
-        self._poll_worker(view.flt, view.snapshot_id, view.generation)
+        self._quiet_ticks = 0
+        self._poll_worker(view.flt, view.reference, view.generation)
 
     @work(thread=True, exclusive=True, group="poll")
-    def _poll_worker(self, flt: Filter, snapshot_id: int, generation: int) -> None:
+    def _poll_worker(self, flt: Filter, reference: int | None, generation: int) -> None:
+        """Read the newest id and count the query's records above ``reference``,
+        the point its rows were read up to (None while unknown: nothing is counted)."""
+        files = files_signature(self.pool.path)  # before reading: a commit after it changes it
         try:
             with self.pool.connection() as conn:
                 top = max_id(conn)
                 empty = top == 0 and is_empty(conn)
-                arrived = count_after(conn, flt, snapshot_id) if snapshot_id and top > snapshot_id else 0
+                arrived = None if reference is None else count_after(conn, flt, reference) if top > reference else 0
         except STORE_ERRORS:
             return  # the database is busy or gone for a moment; the next tick retries
-        self.post_message(Polled(top, empty, generation, arrived))
+        self.post_message(Polled(top, empty, generation, arrived, files))
 
     def on_polled(self, message: Polled) -> None:
         if message.empty != self.empty:
@@ -501,13 +570,18 @@ class MainScreen(RecordActions, RetentionNotice, Screen[None]):
                 self._reload()
         self.top_id = message.top_id
         view = self.view
-        if message.generation == view.generation and message.arrived:
-            if self.live and view.at_top:
+        if message.generation == view.generation and message.arrived is not None:
+            # The count is against the list's own reference point, so it is the
+            # truth about this list: a 0 clears a badge that a reload made stale.
+            if message.arrived and self.live and view.at_top:
                 self.arrived = 0
                 view.reload()
             else:
                 self.arrived = message.arrived
             self._update_status()
+            # Until the files change a poll would find the same, unless arrivals
+            # wait (scrolled away, paused): each tick looks whether to take them in.
+            self._polled_files = None if self.arrived else message.files
         self._refresh_stats()
 
     # ---------------------------------------------------------------- summaries

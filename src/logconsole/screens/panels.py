@@ -162,8 +162,12 @@ class SystemPanel(Widget):
         self._show()
 
     def set_data(self, data: dict[str, list[float]]) -> None:
-        """Show ``data`` from :func:`logconsole.store.stats.system_series`."""
-        self.data = {m: list(data.get(m, [])) for m in METRICS}
+        """Show ``data`` from :func:`logconsole.store.stats.system_series`
+        (the same figures again repaint nothing)."""
+        data = {m: list(data.get(m, [])) for m in METRICS}
+        if data == self.data:
+            return
+        self.data = data
         if self.is_mounted:
             self._show()
 
@@ -224,7 +228,10 @@ class AIPanel(Widget):
         self._show()
 
     def set_data(self, data: Sequence[ModelStats]) -> None:
-        """Show ``data`` from :func:`logconsole.store.stats.ai_models`."""
+        """Show ``data`` from :func:`logconsole.store.stats.ai_models`
+        (the same figures again repaint nothing)."""
+        if list(data) == self.data:
+            return
         self.data = list(data)
         if self.is_mounted:
             self._show()
