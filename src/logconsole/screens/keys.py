@@ -128,7 +128,10 @@ def check_keymap(keys: Mapping[str, str], source: object = "config") -> dict[str
             name = b.id or b.action
             for key in keys_in_force(b, keymap).split(", "):
                 other = taken.setdefault((owner.scope, key), name)
-                if other != name:
+                # Two default bindings may share a key on purpose: which one
+                # applies depends on the state (escape leaves the full-screen
+                # detail pane, else closes it).  Only a remapping can clash.
+                if other != name and (name in keymap or other in keymap):
                     moved, kept = (name, other) if name in keymap else (other, name)
                     raise ConfigError(
                         f"{source}: [keys] {moved}: {key!r} is already the key of {kept!r} "
