@@ -433,20 +433,17 @@ class LogView(ScrollView, can_focus=True):
         size = Size(self.scrollable_content_region.width, self.row_count + HEADER_LINES)
         if size == self.virtual_size:
             return
-        if size.width == self.virtual_size.width:
-            # Setting ``virtual_size`` repaints every line; a new row count
-            # changes only the scrollbar (the lines repaint themselves if they change).
+        old = self.virtual_size
+        viewport = self.container_size.height
+        if size.width == old.width and (size.height > viewport) == (old.height > viewport):
+            # Setting ``virtual_size`` repaints every line; a new row count that
+            # neither shows nor hides the scrollbar changes only the scrollbar's
+            # length (the lines repaint themselves if they change).
             self.set_reactive(LogView.virtual_size, size)
-            self._scroll_update(size)
+            if size.height > viewport:
+                self.vertical_scrollbar.window_virtual_size = size.height
         else:
             self.virtual_size = size
-
-    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
-        """Textual's layout hands a Line-API view its viewport as the virtual size,
-        which never equals the row count, so every layout pass anywhere on the
-        screen (a tab relabelled, a notification) repainted the scrollbar.  The
-        view keeps its own virtual size (:meth:`_update_virtual_size`)."""
-        return super()._size_updated(size, self.virtual_size, container_size, layout)
 
     def on_resize(self, event: events.Resize) -> None:
         self._widths = []
