@@ -19,13 +19,14 @@ import asyncio
 import logging
 import sqlite3
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from logconsole.collectors.sink import FileOffset
-from logconsole.ingest import Redactor, Row, normalize
+from logconsole.ingest import Redactor, Row, Trusted, normalize
 from logconsole.store.db import connect
 from logconsole.store.writer import BatchWriter
 
@@ -91,7 +92,7 @@ class Pipeline:
     # -- the Sink -------------------------------------------------------------
 
     async def put_raw(
-        self, raw: dict[str, Any], *, kind: str | None = None, trusted: dict[str, Any] | None = None,
+        self, raw: dict[str, Any], *, kind: str | None = None, trusted: Mapping[str, Any] | Trusted | None = None,
         offset: FileOffset | None = None,
     ) -> None:
         """Normalise and queue one record (with the file offset reached after it, if
