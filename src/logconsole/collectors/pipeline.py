@@ -28,7 +28,7 @@ from typing import Any
 from logconsole.collectors.sink import FileOffset
 from logconsole.ingest import Redactor, Row, Trusted, normalize
 from logconsole.store.db import connect
-from logconsole.store.writer import BatchWriter
+from logconsole.store.writer import BatchWriter, encode_row
 
 log = logging.getLogger("logconsole.daemon")
 
@@ -102,7 +102,7 @@ class Pipeline:
             await self.put_row(row)
         else:
             self.counters.received += 1
-            await self._queue.put((row, offset))
+            await self._queue.put((encode_row(row), offset))
 
     async def put_offset(self, mark: FileOffset) -> None:
         """Queue a tailed file's offset, committed with the records put before it."""
@@ -113,7 +113,7 @@ class Pipeline:
     async def put_row(self, row: Row) -> None:
         """Queue an already normalised row (waits while the queue is full)."""
         self.counters.received += 1
-        await self._queue.put(row)
+        await self._queue.put(encode_row(row))
 
     async def sync(self) -> None:
         """Return once everything queued before this call is committed.
