@@ -23,12 +23,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import json
 import logging
 import os
 import socket
 import time
 from collections.abc import Callable
+
+from logconsole.protocol import refusal
 
 log = logging.getLogger("logconsole.daemon")
 
@@ -39,11 +40,6 @@ ACCEPT_BURST = 256
 OUT_OF_FILES_REASON = "too many connections (the collector is out of file descriptors)"
 _OUT_OF_FILES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 _WARN_EVERY = 60.0
-
-
-def refusal(reason: str) -> bytes:
-    """The answer that refuses a connection: ``{"ok": false, "error": REASON}``."""
-    return (json.dumps({"ok": False, "error": reason}, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
 def refuse(conn: socket.socket, reason: str) -> None:

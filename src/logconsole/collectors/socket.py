@@ -20,7 +20,6 @@ and puts it into the pipeline.  What the protocol promises:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import socket
 import struct
@@ -28,10 +27,11 @@ import time
 from typing import Any
 
 from logconsole.collectors.framing import Frame, Framer
-from logconsole.collectors.listener import Listener, refusal, refuse
+from logconsole.collectors.listener import Listener, refuse
 from logconsole.collectors.pipeline import CommitError, Pipeline
 from logconsole.collectors.syslog import SyslogError, parse_syslog
 from logconsole.ingest import IngestError, Trusted, decode_json
+from logconsole.protocol import SYNC_OP, encode_answer, refusal
 
 log = logging.getLogger("logconsole.daemon")
 
@@ -305,14 +305,14 @@ class Connection(asyncio.Protocol):
 
     async def _op(self, request: dict[str, Any]) -> None:
         op = request.get("op")
-        if op == "sync":
+        if op == SYNC_OP:
             try:
                 await self.pipeline.sync()
             except CommitError as exc:
-                self.answer({"ok": False, "op": "sync", "line": self.line, "error": str(exc)})
+                self.answer({"ok": False, "op": SYNC_OP, "line": self.line, "error": str(exc)})
                 return
             self.answer({
-                "ok": True, "op": "sync", "line": self.line,
+                "ok": True, "op": SYNC_OP, "line": self.line,
                 "stored": self.stored, "rejected": self.rejected,
             })
             return
@@ -327,9 +327,5 @@ class Connection(asyncio.Protocol):
         if t.get_write_buffer_size() > ANSWER_BUFFER:
             self.counters.answers_dropped += 1
             return
-        t.write(_encode(message))
-
-
-def _encode(message: dict[str, Any]) -> bytes:
-    return (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        t.write(encode_answer(message))
 
