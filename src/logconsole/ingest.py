@@ -99,9 +99,13 @@ def _says_credit_card(words: list[str]) -> bool:
 DEFAULT_REDACTOR = Redactor()
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+"""One encoder for every call: ``json.dumps`` with options builds a new one each time."""
+
+
 def encode_json(value: Any) -> str:
     """Compact JSON text, as stored."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _ENCODER.encode(value)
 
 
 def bounded_json(value: Any) -> str:

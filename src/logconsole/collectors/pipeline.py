@@ -33,7 +33,7 @@ from logconsole.store.writer import BatchWriter, encode_row
 log = logging.getLogger("logconsole.daemon")
 
 DEFAULT_CAPACITY = 10_000
-DEFAULT_MAX_BATCH = 5_000
+DEFAULT_MAX_BATCH = 10_000
 COMMIT_RETRIES = 3
 RETRY_DELAY = 0.5
 

@@ -5,13 +5,12 @@ Rows come from :func:`logconsole.ingest.normalize`; nothing else writes records.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from time import perf_counter
 
-from logconsole.ingest import Row
+from logconsole.ingest import Row, encode_json
 from logconsole.store.schema import INSERT_COLUMNS
 from logconsole.store.transaction import transaction
 from logconsole.timeutil import format_ts, utcnow
@@ -84,7 +83,7 @@ class EncodedRow(dict):  # type: ignore[type-arg]
 def encode_row(row: Row) -> Row:
     """``row`` with its values encoded (:class:`EncodedRow`), or as it is when a
     value cannot be UTF-8 (the writer then sorts it out)."""
-    text = json.dumps(row_values(row), ensure_ascii=False, separators=(",", ":"), default=str)
+    text = encode_json(row_values(row))
     if not text.isascii():
         try:
             text.encode("utf-8")
@@ -160,7 +159,7 @@ class BatchWriter:
 
 def _encode_rows(values: list[tuple[object, ...]]) -> str | None:
     """The batch as JSON text SQLite can read, or None when a value cannot be UTF-8."""
-    text = json.dumps(values, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = encode_json(values)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
