@@ -67,7 +67,6 @@ class Listener:
         """Told how many clients were refused for want of descriptors."""
         self._loop = asyncio.get_running_loop()
         self._sock: socket.socket | None = None
-        self._retired: list[socket.socket] = []
         self._paused: asyncio.TimerHandle | None = None
         self._spare: int | None = _open_spare()
         self._out_of_files = False

@@ -12,9 +12,11 @@ and puts it into the pipeline.  What the protocol promises:
   them loses them (counted), it never holds the daemon up;
 * while the pipeline is full the connection's task waits, reading stops, and
   the kernel pushes back on the client: nothing is dropped;
-* the peer's pid, uid, gid and process name (``SO_PEERCRED``) are stored with
-  every record as ``_pid``, ``_uid``, ``_gid``, ``_comm``, over anything the
-  client sent under those names.
+* the peer's pid, uid, gid and process name (``SO_PEERCRED``, read as the
+  connection is accepted) are stored with every record as ``_pid``, ``_uid``,
+  ``_gid``, ``_comm``, over anything the client sent under those names;
+* a connection beyond ``max_connections`` is refused with an answer; running
+  out of file descriptors is :mod:`logconsole.collectors.listener`'s to survive.
 """
 
 from __future__ import annotations
@@ -122,6 +124,9 @@ class SocketServer:
             await asyncio.get_running_loop().connect_accepted_socket(lambda: Connection(self, trusted), conn)
         except OSError as exc:
             log.debug("a new connection failed before it was served: %s", exc)
+            conn.close()
+        except Exception:  # one connection must never cost the daemon
+            log.exception("a new connection could not be set up")
             conn.close()
 
     def _count_refused(self, n: int) -> None:
