@@ -30,3 +30,17 @@ def test_client_imports_only_the_standard_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_client_package_shares_only_the_wire_protocol_with_the_rest() -> None:
+    code = (
+        "import sys; before = set(sys.modules)\n"
+        "import logconsole.client\n"
+        "new = set(sys.modules) - before\n"
+        "print(','.join(sorted(m for m in new if m.split('.')[0] not in sys.stdlib_module_names)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert set(out.stdout.strip().split(",")) == {
+        "logconsole", "logconsole.paths", "logconsole.protocol", "logconsole.client",
+        "logconsole.client.log_client", "logconsole.client.handler", "logconsole.client.middleware",
+    }

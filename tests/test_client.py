@@ -35,9 +35,9 @@ from logconsole.client import (
     LogClient,
     LogHandler,
     WSGIMiddleware,
-    _lines_within,
     encode_record,
 )
+from logconsole.client.log_client import _lines_within
 from logconsole.ingest import normalize
 
 

@@ -8,6 +8,8 @@ import json
 import logging
 import logging.handlers
 import os
+import resource
+import shutil
 import signal
 import sqlite3
 import stat
@@ -287,3 +289,145 @@ def test_socket_group_shares_the_socket_and_its_folder(tmp_path: Path) -> None:
     bad = Collector(tmp_path, "--socket-group", "no-such-group-here")
     out = subprocess.run(bad.command(), capture_output=True, text=True, timeout=20, env=isolated_env(tmp_path))
     assert out.returncode == 1 and "no such group 'no-such-group-here' (--socket-group)" in out.stderr
+
+
+def _open_fds(pid: int) -> set[int]:
+    return {int(fd) for fd in os.listdir(f"/proc/{pid}/fd")}
+
+
+def _answer_or_silence(sock_path: Path, timeout: float) -> dict | str:
+    """Connect, send a record and a sync, and return the first answer (or why none came)."""
+    import socket as socket_module
+
+    s = socket_module.socket(socket_module.AF_UNIX, socket_module.SOCK_STREAM)
+    try:
+        s.connect(os.fspath(sock_path))  # blocking: the kernel's backlog holds it
+        s.settimeout(timeout)
+        try:
+            s.sendall(b'{"type": "activity", "message": "crowd"}\n{"op": "sync"}\n')
+        except OSError:
+            pass  # refused before the send: the answer is still there to read
+        buf = b""
+        while b"\n" not in buf:
+            chunk = s.recv(4096)
+            if not chunk:
+                return "closed without an answer"
+            buf += chunk
+        return json.loads(buf.split(b"\n", 1)[0])
+    except TimeoutError:
+        return "no answer"
+    finally:
+        s.close()
+
+
+def test_out_of_file_descriptors_refuses_with_an_answer_quietly_and_recovers(tmp_path: Path) -> None:
+    c = Collector(tmp_path).start()
+    try:
+        assert c.proc is not None
+        pid = c.proc.pid
+        wait_for(lambda: c.rows("SELECT id FROM records WHERE type = 'system'"), 10, "the start health sample")
+        with Client(c.sock) as already:  # a connection made before the limit holds on
+            time.sleep(0.2)
+            soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+            fds = _open_fds(pid)
+            lowest_free = min(set(range(len(fds) + 1)) - fds)
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (lowest_free, hard))  # not one more file
+            answers = [_answer_or_silence(c.sock, timeout=5)]
+            assert isinstance(answers[0], dict), answers[0]
+            answers += [_answer_or_silence(c.sock, timeout=5) for _ in range(39)]
+            assert all(isinstance(a, dict) and a.get("ok") is False for a in answers), answers[:3]
+            assert {a["error"] for a in answers} == {"too many connections (the collector is out of file descriptors)"}
+            already.send_records({"type": "activity", "message": "still served"})
+            assert already.sync()[0]["stored"] == 1
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+
+            def served() -> bool:
+                answer = _answer_or_silence(c.sock, timeout=5)
+                return isinstance(answer, dict) and answer.get("op") == "sync" and answer["ok"]
+            wait_for(served, 5, "accepting again once files are free")
+        out = c.output()
+        assert out.count("Traceback") == 0, out[-2000:]
+        assert out.count("out of file descriptors") <= 2, out[-2000:]
+    finally:
+        assert c.stop() == 0
+
+
+def _first_answers(socks: list, timeout: float) -> list[dict | None]:
+    """Each socket's first answer line (None: closed without one, or none within ``timeout``)."""
+    import selectors
+
+    bufs = {s: b"" for s in socks}
+    done: dict = {}
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        for s in socks:
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ)
+        while len(done) < len(socks) and time.monotonic() < deadline:
+            for key, _ in sel.select(0.2):
+                s = key.fileobj
+                try:
+                    chunk = s.recv(4096)
+                except OSError:
+                    chunk = b""
+                bufs[s] += chunk
+                if b"\n" in bufs[s] or not chunk:
+                    done[s] = json.loads(bufs[s].split(b"\n", 1)[0]) if b"\n" in bufs[s] else None
+                    sel.unregister(s)
+    return [done.get(s) for s in socks]
+
+
+def test_a_burst_beyond_the_file_limit_logs_no_tracebacks_and_answers_everyone(tmp_path: Path) -> None:
+    c = Collector(tmp_path, max_files=64 + 40).start()
+    clients = []
+    try:
+        import socket as socket_module
+
+        for _ in range(300):  # far more than fit: the accept loop runs out of descriptors
+            s = socket_module.socket(socket_module.AF_UNIX, socket_module.SOCK_STREAM)
+            clients.append(s)
+            s.connect(os.fspath(c.sock))  # blocking: the kernel's backlog holds it
+            try:
+                s.sendall(b'{"type": "activity", "message": "burst"}\n{"op": "sync"}\n')
+            except OSError:
+                pass  # refused already: the answer is there to read
+        answers = _first_answers(clients, timeout=15)
+        synced = [a for a in answers if a and a.get("op") == "sync"]
+        assert synced and all(a is not None and (a.get("op") == "sync" or a["ok"] is False) for a in answers)
+        assert len(c.rows("SELECT id FROM records WHERE message = 'burst'")) == len(synced)
+        out = c.output()
+        tracebacks, lines = out.count("Traceback"), len(out.splitlines())
+        assert (tracebacks, lines < 10) == (0, True), f"{tracebacks} tracebacks, {lines} lines: {out[-2000:]}"
+    finally:
+        for s in clients:
+            s.close()
+        assert c.stop() == 0
+
+
+def test_a_removed_socket_file_comes_back_and_a_second_daemon_is_still_refused(tmp_path: Path) -> None:
+    c = Collector(tmp_path).start()
+    try:
+        with Client(c.sock) as before:
+            c.sock.unlink()
+            before.send_records({"type": "activity", "message": "connected before"})
+            assert before.sync()[0]["stored"] == 1  # a connection made before goes on
+        wait_for(lambda: can_connect(c.sock), 5, "the socket file to come back")
+        assert stat.S_IMODE(c.sock.stat().st_mode) == 0o600
+        with Client(c.sock) as after:
+            after.send_records({"type": "activity", "message": "connected after"})
+            assert after.sync()[0]["stored"] == 1
+        out = subprocess.run(Collector(tmp_path).command(), capture_output=True, text=True, timeout=20,
+                             env=isolated_env(tmp_path))
+        assert out.returncode == 1 and "another collector is already running on socket" in out.stderr
+        shutil.rmtree(c.sock.parent)  # the whole folder, lock file included
+        wait_for(lambda: can_connect(c.sock), 5, "the socket folder and file to come back")
+        assert stat.S_IMODE(c.sock.parent.stat().st_mode) == 0o700
+        out = subprocess.run(Collector(tmp_path, db=tmp_path / "other.db").command(), capture_output=True,
+                             text=True, timeout=20, env=isolated_env(tmp_path))
+        assert out.returncode == 1 and "another collector is already running on socket" in out.stderr
+        with Client(c.sock) as last:
+            last.send_records({"type": "activity", "message": "after the folder came back"})
+            assert last.sync()[0]["stored"] == 1
+    finally:
+        assert c.stop() == 0
+    assert not c.sock.exists()

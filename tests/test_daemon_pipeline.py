@@ -16,7 +16,7 @@ from logconsole.collectors.sink import FileOffset
 from logconsole.collectors.spill import read_spill, write_spill
 from logconsole.ingest import IngestError, Redactor, normalize
 from logconsole.store.db import connect
-from logconsole.store.writer import BatchWriter
+from logconsole.store.writer import BatchWriter, EncodedRow, encode_row
 
 
 async def started(db: Path, **kw: object) -> Pipeline:
@@ -193,3 +193,22 @@ def test_batch_writer_leaves_out_only_rows_it_cannot_encode(conn: sqlite3.Connec
     assert w.commit(rows) == 2 and w.unstorable == 1
     got = conn.execute("SELECT type, message, metrics, requires_action, typeof(requires_action) FROM records").fetchall()
     assert got == [("activity", "fine", None, None, "null"), ("system", None, '{"cpu":1.5}', 1, "integer")]
+
+
+def test_rows_encoded_before_the_writer_store_what_plain_rows_do(conn: sqlite3.Connection) -> None:
+    rows = [
+        {"type": "activity", "created_at": "2026-01-01T00:00:00.000Z", "message": "Zoë 🙂", "level": "info",
+         "duration_ms": 1.5, "status_code": 200, "extra": '{"_pid":7}'},
+        {"type": "system", "created_at": "2026-01-01T00:00:01.000Z", "metrics": '{"cpu":1.5}', "requires_action": 1},
+        {"type": "error", "created_at": "2026-01-01T00:00:02.000Z", "message": "big", "severity": "high",
+         "status_code": 2**62},
+    ]
+    encoded = [encode_row(r) for r in rows]
+    assert all(type(r) is EncodedRow and r == plain for r, plain in zip(encoded, rows))
+    assert type(encode_row({**rows[0], "message": "bad \ud800"})) is dict  # left to the writer to sort out
+    w = BatchWriter(conn)
+    assert w.commit(rows) == 3 and w.commit(encoded) == 3
+    got = conn.execute("SELECT * FROM records ORDER BY id").fetchall()
+    typed = conn.execute("SELECT typeof(duration_ms), typeof(status_code), typeof(requires_action) "
+                         "FROM records ORDER BY id").fetchall()
+    assert [r[1:] for r in got[:3]] == [r[1:] for r in got[3:]] and typed[:3] == typed[3:]

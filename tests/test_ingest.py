@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logconsole.ingest import MAX_JSON_CHARS, IngestError, normalize, parse_line
+from logconsole.ingest import MAX_JSON_CHARS, IngestError, Redactor, Trusted, normalize, parse_line
 from logconsole.store.db import connect
 from logconsole.store.query import get, to_record
 from logconsole.store.writer import insert_row, insert_rows
@@ -304,6 +304,29 @@ def test_extra_that_is_not_an_object_is_kept_as_a_value() -> None:
 def test_trusted_fields_override_what_the_record_claims() -> None:
     row = norm({"type": "activity", "pid": 1, "extra": {"uid": 0}}, trusted={"pid": 4242, "uid": 1000})
     assert json.loads(row["extra"]) == {"pid": 4242, "uid": 1000}
+
+
+_PEER = {"_pid": 4242, "_uid": 1000, "_gid": 1000, "_comm": "wörker"}
+
+
+@pytest.mark.parametrize("raw", [
+    {"type": "activity", "title": "t"},
+    {"type": "activity", "room": "lobby", "apiKey": "abc", "extra": {"nested": {"password": "x"}}},
+    {"type": "error", "message": "m", "_pid": 1, "extra": {"_comm": "init", "region": "eu"}},
+    {"type": "chat", "message": "hi", "blob": "y" * (MAX_JSON_CHARS + 1)},
+])
+@pytest.mark.parametrize("words", [(), ("comm",)])
+def test_trusted_fields_prepared_once_store_what_plain_ones_do(raw: dict[str, Any], words: tuple[str, ...]) -> None:
+    redactor = Redactor(words)
+    now = "2026-01-02T03:04:05.000Z"
+    plain = normalize(raw, now=now, redactor=redactor, trusted=_PEER)
+    prepared = Trusted(_PEER, redactor)
+    assert normalize(raw, now=now, redactor=redactor, trusted=prepared) == plain
+    # Prepared with another redactor, they are prepared again with this one.
+    assert normalize(raw, now=now, redactor=redactor, trusted=Trusted(_PEER)) == plain
+    extra = json.loads(plain["extra"])
+    assert {k: extra[k] for k in _PEER} == ({**_PEER, "_comm": "[REDACTED]"} if words else _PEER)
+    assert not Trusted({}) and normalize(raw, now=now, trusted=Trusted({})) == normalize(raw, now=now)
 
 
 def test_no_extra_column_when_nothing_unknown() -> None:

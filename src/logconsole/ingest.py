@@ -127,6 +127,10 @@ def _says_credit_card(words: list[str]) -> bool:
 DEFAULT_REDACTOR = Redactor()
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
+"""One encoder for every call: ``json.dumps`` with options builds a new one each time."""
+
+
 def encode_json(value: Any) -> str:
     """Compact JSON text, as stored.
 
@@ -134,7 +138,7 @@ def encode_json(value: Any) -> str:
     :class:`~logconsole.json_decode.JsonValueError` naming where it is.
     """
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
+        return _ENCODER.encode(value)
     except ValueError:
         found = json_decode.find_unholdable(value)
         if found is not None:
@@ -155,6 +159,34 @@ def _bounded(value: Any) -> Any:
     if len(text) > MAX_JSON_CHARS:
         return {"truncated": True, "size": len(text)}
     return value
+
+
+def _extra_value(key: str, value: Any, redactor: Redactor) -> Any:
+    """A value kept under ``extra`` as stored: redacted by its key or within, size-bounded."""
+    return REDACTED if redactor.is_secret(key) else _bounded(redactor.redact(value))
+
+
+class Trusted:
+    """Fields the collector vouches for (a socket peer's pid, uid, gid and process
+    name), prepared once for every record that carries them.
+
+    A connection's trusted fields are the same for all its records, so their
+    redaction and JSON text are worked out here once, not per record;
+    :func:`normalize` splices the text into each record's ``extra``.  Prepared
+    with one redactor; :func:`normalize` prepares them again if given another.
+    """
+
+    __slots__ = ("fields", "members", "redactor")
+
+    def __init__(self, fields: Mapping[str, Any], redactor: Redactor | None = None) -> None:
+        self.fields = {str(k): v for k, v in fields.items()}
+        self.redactor = redactor or DEFAULT_REDACTOR
+        text = encode_json({k: _extra_value(k, v, self.redactor) for k, v in self.fields.items()})
+        self.members = text[1:-1]
+        """The fields as JSON object members, without the braces."""
+
+    def __bool__(self) -> bool:
+        return bool(self.fields)
 
 
 def _show(value: Any) -> str:
@@ -312,14 +344,15 @@ def normalize(
     kind: str | None = None,
     now: datetime | str | None = None,
     redactor: Redactor = DEFAULT_REDACTOR,
-    trusted: Mapping[str, Any] | None = None,
+    trusted: Mapping[str, Any] | Trusted | None = None,
 ) -> Row:
     """Turn one decoded record into a row ready for the store.
 
     ``kind`` is the type to use when the record does not name one (``--type``).
     ``now`` stamps records without ``created_at``.  ``trusted`` fields (the
     sender's pid, uid, process name from socket credentials) go into ``extra``
-    over anything the record claimed under the same names.
+    over anything the record claimed under the same names; a door that sends
+    many records with the same ones passes them prepared (:class:`Trusted`).
     """
     if not isinstance(raw, Mapping):
         raise IngestError(f"a record must be a JSON object, got {type(raw).__name__}")
@@ -402,13 +435,17 @@ def normalize(
         # From the scrubbed text, so a secret never reaches a group's key.
         row["fingerprint"] = fingerprint(row, [scrub(s) for s in sent] if sent else None)
 
+    vouched = ""
     if trusted:
-        extra.update(trusted)
+        if not isinstance(trusted, Trusted) or trusted.redactor is not redactor:
+            trusted = Trusted(trusted.fields if isinstance(trusted, Trusted) else trusted, redactor)
+        if extra:
+            for name in trusted.fields:
+                extra.pop(name, None)
+        vouched = trusted.members
     if extra:
         try:
-            row["extra"] = encode_json(
-                {k: (REDACTED if redactor.is_secret(k) else _bounded(redactor.redact(v))) for k, v in extra.items()}
-            )
+            text = encode_json({k: _extra_value(k, v, redactor) for k, v in extra.items()})
         except IngestError as exc:
             raise IngestError(f"unknown fields: {exc.reason}", "extra") from None
         except json_decode.JsonValueError as exc:
@@ -416,6 +453,9 @@ def normalize(
             raise IngestError(str(found), found.field or "extra") from None
         except ValueError as exc:
             raise IngestError(f"unknown fields cannot be stored as JSON: {exc}", "extra") from None
+        row["extra"] = f"{text[:-1]},{vouched}}}" if vouched else text
+    elif vouched:
+        row["extra"] = f"{{{vouched}}}"
     for name, value in row.items():
         if type(value) is str and not value.isascii():
             row[name] = _utf8_safe(value)

@@ -3,7 +3,8 @@
 * one instance: an ``fcntl`` lock next to the socket (``SOCKET.lock``) and one
   next to the database (``DB.lock``); a second daemon on either exits non-zero
   saying which pid holds it.  A socket file left by a killed daemon is removed
-  once the lock is ours;
+  once the lock is ours.  A socket file (or its folder, or the lock file) removed
+  while the daemon runs is put back within ``socket_check_interval`` seconds;
 * the socket is created mode 0600 (``--socket-mode``, ``--socket-group`` to
   share) inside a folder only its owner can enter (created 0700 when missing);
 * SIGTERM and SIGINT: stop accepting, take what clients already sent, commit,
@@ -85,6 +86,8 @@ class DaemonOptions:
     """Time allowed for the start-up quick check (0: no check)."""
     idle_checkpoint: float = IDLE_CHECKPOINT
     """Seconds without a commit before the log is truncated (0: never)."""
+    socket_check_interval: float = 1.0
+    """How often the daemon checks that its socket file is still there."""
 
 
 # -- single instance ----------------------------------------------------------
@@ -220,6 +223,7 @@ class Daemon:
         self.stop_event: asyncio.Event | None = None
         self.pipeline: Pipeline | None = None
         self.server: SocketServer | None = None
+        self._socket_lock: InstanceLock | None = None
 
     @contextlib.contextmanager
     def _locks(self) -> Iterator[None]:
@@ -234,6 +238,7 @@ class Daemon:
             InstanceLock(lock_path_for(opts.socket_path), f"socket {opts.socket_path}"),
             InstanceLock(lock_path_for(opts.db_path), f"database {opts.db_path}"),
         ]
+        self._socket_lock = locks[0]
         taken: list[InstanceLock] = []
         try:
             for lock in locks:
@@ -326,6 +331,7 @@ class Daemon:
                 asyncio.create_task(self._health_loop(), name="health"),
                 asyncio.create_task(self._retention_loop(), name="retention"),
                 asyncio.create_task(self._wal_loop(), name="wal"),
+                asyncio.create_task(self._keep_socket_file(server, _identity(opts.socket_path)), name="socket-file"),
             ]
             tailer = self._start_tailer()
             await stop.wait()
@@ -393,6 +399,45 @@ class Daemon:
             if not replayed:
                 return len(spill.rows)
         return 0
+
+    async def _keep_socket_file(self, server: SocketServer, ours: tuple[int, int] | None) -> None:
+        """Put the socket file back when it disappears (a cleaner of ``/tmp`` or of the
+        runtime folder): clients find the daemon again, and the lock still keeps a
+        second daemon out.  ``ours`` is the socket file as bound."""
+        path = self.opts.socket_path
+        failed = ""
+        while True:
+            await asyncio.sleep(self.opts.socket_check_interval)
+            if _identity(path) == ours:
+                continue
+            try:
+                sock = self._rebind()
+            except DaemonError as exc:
+                if str(exc) != failed:
+                    log.error("socket file %s is gone and cannot be re-created: %s", path, exc)
+                failed = str(exc)
+                continue
+            server.serve_on(sock)
+            ours = _identity(path)
+            failed = ""
+            log.warning("socket file %s was removed; listening on a new one", path)
+
+    def _rebind(self) -> socket.socket:
+        """A new listening socket at the socket path, its folder and lock file first."""
+        opts = self.opts
+        prepare_socket_dir(opts.socket_path, _gid(opts.socket_group) if opts.socket_group else None)
+        held = self._socket_lock
+        if held is not None and held.fd is not None:
+            try:
+                current = _identity(held.path) == _fd_identity(held.fd)
+            except OSError:
+                current = False
+            if not current:  # the lock file went too: lock a new one, or give way
+                fresh = InstanceLock(held.path, held.what)
+                fresh.acquire()
+                os.close(held.fd)
+                held.fd = fresh.fd
+        return bind_socket(opts.socket_path, opts.socket_mode, opts.socket_group)
 
     async def _health_loop(self) -> None:
         """A health record at start, then every ``health_interval`` seconds."""
@@ -503,6 +548,20 @@ def _gid(group: str) -> int:
         return grp.getgrnam(group).gr_gid
     except KeyError:
         raise DaemonError(f"no such group {group!r} (--socket-group)") from None
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The file at ``path`` (device, inode), or None when there is none."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _fd_identity(fd: int) -> tuple[int, int]:
+    st = os.fstat(fd)
+    return st.st_dev, st.st_ino
 
 
 def _prune(db_path: Path, days: float) -> int:

@@ -34,7 +34,7 @@ import logging
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,16 +42,16 @@ from typing import Any
 
 from logconsole.collectors.sink import FileOffset
 from logconsole.collectors.spill import Spill, SpillError, write_spill
-from logconsole.ingest import Redactor, Row, normalize
+from logconsole.ingest import Redactor, Row, Trusted, normalize
 from logconsole.store.db import connect
 from logconsole.store.errors import describe
 from logconsole.store.migrations import Backfiller, SchemaError, pending_backfills
-from logconsole.store.writer import BatchWriter, OffsetValues
+from logconsole.store.writer import BatchWriter, OffsetValues, encode_row
 
 log = logging.getLogger("logconsole.daemon")
 
 DEFAULT_CAPACITY = 10_000
-DEFAULT_MAX_BATCH = 5_000
+DEFAULT_MAX_BATCH = 10_000
 DEFAULT_SYNC_TIMEOUT = 30.0
 """Seconds a sync waits for its records to be committed before it is answered with the reason."""
 DEFAULT_BUSY_TIMEOUT = 5.0
@@ -175,7 +175,7 @@ class Pipeline:
     # -- the Sink -------------------------------------------------------------
 
     async def put_raw(
-        self, raw: dict[str, Any], *, kind: str | None = None, trusted: dict[str, Any] | None = None,
+        self, raw: dict[str, Any], *, kind: str | None = None, trusted: Mapping[str, Any] | Trusted | None = None,
         offset: FileOffset | None = None,
     ) -> None:
         """Normalise and queue one record (with the file offset reached after it, if
@@ -185,7 +185,7 @@ class Pipeline:
             await self.put_row(row)
         else:
             self.counters.received += 1
-            await self._put((row, offset))
+            await self._put((encode_row(row), offset))
 
     async def put_offset(self, mark: FileOffset) -> None:
         """Queue a tailed file's offset, committed with the records put before it."""
@@ -196,7 +196,7 @@ class Pipeline:
     async def put_row(self, row: Row) -> None:
         """Queue an already normalised row (waits while the queue is full)."""
         self.counters.received += 1
-        await self._put(row)
+        await self._put(encode_row(row))
 
     async def sync(self) -> None:
         """Return once everything queued before this call is committed.

@@ -11,8 +11,12 @@ the two are never committed apart.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from logconsole.ingest import Trusted
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +32,7 @@ class FileOffset:
 
 class Sink(Protocol):
     async def put_raw(
-        self, raw: dict[str, Any], *, kind: str | None = None, trusted: dict[str, Any] | None = None,
+        self, raw: dict[str, Any], *, kind: str | None = None, trusted: Mapping[str, Any] | Trusted | None = None,
         offset: FileOffset | None = None,
     ) -> None:
         """Normalise and queue one record; raises ``IngestError`` when it is invalid.

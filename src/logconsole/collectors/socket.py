@@ -14,15 +14,16 @@ and puts it into the pipeline.  What the protocol promises:
   them loses them (counted), it never holds the daemon up;
 * while the pipeline is full the connection's task waits, reading stops, and
   the kernel pushes back on the client: nothing is dropped;
-* the peer's pid, uid, gid and process name (``SO_PEERCRED``) are stored with
-  every record as ``_pid``, ``_uid``, ``_gid``, ``_comm``, over anything the
-  client sent under those names.
+* the peer's pid, uid, gid and process name (``SO_PEERCRED``, read as the
+  connection is accepted) are stored with every record as ``_pid``, ``_uid``,
+  ``_gid``, ``_comm``, over anything the client sent under those names;
+* a connection beyond ``max_connections`` is refused with an answer; running
+  out of file descriptors is :mod:`logconsole.collectors.listener`'s to survive.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import socket
 import struct
@@ -30,9 +31,11 @@ import time
 from typing import Any
 
 from logconsole.collectors.framing import Frame, Framer
+from logconsole.collectors.listener import Listener, refuse
 from logconsole.collectors.pipeline import CommitError, Pipeline
 from logconsole.collectors.syslog import SyslogError, parse_syslog
-from logconsole.ingest import IngestError, decode_json
+from logconsole.ingest import IngestError, Trusted, decode_json
+from logconsole.protocol import SYNC_OP, encode_answer, refusal
 
 log = logging.getLogger("logconsole.daemon")
 
@@ -90,20 +93,54 @@ class SocketServer:
         self.max_connections = max_connections
         self.connections: set[Connection] = set()
         self.stopping = False
-        self._server: asyncio.AbstractServer | None = None
+        self._listener: Listener | None = None
+        self._opening: set[asyncio.Task[None]] = set()
+        """Accepted connections whose transport is being set up."""
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self, sock: socket.socket) -> None:
-        """Serve on an already bound and listening socket."""
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_unix_server(lambda: Connection(self), sock=sock)
+        """Serve on an already bound and listening socket (the server owns it from now on)."""
+        self._listener = Listener(self._admit, on_refused=self._count_refused)
+        self._listener.listen(sock)
         self._sweeper = asyncio.create_task(self._sweep(), name="idle-sweeper")
+
+    def serve_on(self, sock: socket.socket) -> None:
+        """Accept on ``sock`` instead of the current listening socket (a re-created socket file)."""
+        assert self._listener is not None
+        self._listener.listen(sock)
+
+    def _admit(self, conn: socket.socket) -> None:
+        """Take an accepted socket, or refuse it with an answer when there is no room."""
+        if self.stopping or len(self.connections) + len(self._opening) >= self.max_connections:
+            self._count_refused(1)
+            refuse(conn, "collector is shutting down" if self.stopping else "too many connections")
+            return
+        # Read at once: a short-lived sender (``logger``) may be gone a moment later.
+        trusted = peer_credentials(conn)
+        task = asyncio.create_task(self._open(conn, trusted))
+        self._opening.add(task)
+        task.add_done_callback(self._opening.discard)
+
+    async def _open(self, conn: socket.socket, trusted: dict[str, Any]) -> None:
+        try:
+            await asyncio.get_running_loop().connect_accepted_socket(lambda: Connection(self, trusted), conn)
+        except OSError as exc:
+            log.debug("a new connection failed before it was served: %s", exc)
+            conn.close()
+        except Exception:  # one connection must never cost the daemon
+            log.exception("a new connection could not be set up")
+            conn.close()
+
+    def _count_refused(self, n: int) -> None:
+        self.pipeline.counters.rejected += n
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting; let each connection finish what it has sent; close them."""
         self.stopping = True
-        if self._server is not None:
-            self._server.close()
+        if self._listener is not None:
+            self._listener.close()
+        if self._opening:
+            await asyncio.wait(list(self._opening), timeout=grace)
         if self._sweeper is not None:
             self._sweeper.cancel()
         # Let the loop read what is already waiting in the sockets.
@@ -133,13 +170,15 @@ class SocketServer:
 class Connection(asyncio.Protocol):
     """One client: bytes in through :class:`Framer`, answers out, bounded both ways."""
 
-    def __init__(self, server: SocketServer) -> None:
+    def __init__(self, server: SocketServer, trusted: dict[str, Any]) -> None:
         self.server = server
         self.pipeline = server.pipeline
         self.counters = server.pipeline.counters
         self.framer = Framer(server.max_record_bytes)
         self.transport: asyncio.Transport | None = None
-        self.trusted: dict[str, Any] = {}
+        self.trusted = trusted
+        self.vouched = Trusted(trusted, server.pipeline.redactor)
+        """The trusted fields prepared once for all the connection's records."""
         self.inbox: list[bytes] = []
         self.inbox_bytes = 0
         self.wake = asyncio.Event()
@@ -160,15 +199,13 @@ class Connection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         server = self.server
-        if server.stopping or len(server.connections) >= server.max_connections:
+        if server.stopping:
             self.counters.rejected += 1
-            reason = "collector is shutting down" if server.stopping else "too many connections"
-            transport.write(_encode({"ok": False, "error": reason}))
+            transport.write(refusal("collector is shutting down"))
             transport.close()
             return
         server.connections.add(self)
         self.counters.connections = len(server.connections)
-        self.trusted = peer_credentials(transport.get_extra_info("socket"))
         self.task = asyncio.create_task(self._serve(), name=f"conn-{self.trusted.get('_pid')}")
 
     def data_received(self, data: bytes) -> None:
@@ -252,14 +289,14 @@ class Connection(asyncio.Protocol):
                     raw = parse_syslog(frame.data.decode("utf-8", errors="replace"))
                 except SyslogError as exc:
                     raise IngestError(str(exc)) from None
-                await self.pipeline.put_raw(raw, trusted=self.trusted)
+                await self.pipeline.put_raw(raw, trusted=self.vouched)
                 self.stored += 1
                 return
             value = decode_json_line(frame.data)
             if isinstance(value, dict) and "op" in value and "type" not in value:
                 await self._op(value)
                 return
-            await self.pipeline.put_raw(value, trusted=self.trusted)
+            await self.pipeline.put_raw(value, trusted=self.vouched)
             self.stored += 1
         except IngestError as exc:
             self.reject(exc.reason)
@@ -275,17 +312,17 @@ class Connection(asyncio.Protocol):
 
     async def _op(self, request: dict[str, Any]) -> None:
         op = request.get("op")
-        if op == "sync":
+        if op == SYNC_OP:
             try:
                 await self.pipeline.sync()
             except CommitError as exc:
                 self.answer({
-                    "ok": False, "op": "sync", "line": self.line, "error": str(exc),
+                    "ok": False, "op": SYNC_OP, "line": self.line, "error": str(exc),
                     "retrying": exc.retrying, "stored": self.stored, "rejected": self.rejected,
                 })
                 return
             self.answer({
-                "ok": True, "op": "sync", "line": self.line,
+                "ok": True, "op": SYNC_OP, "line": self.line,
                 "stored": self.stored, "rejected": self.rejected,
             })
             return
@@ -300,9 +337,5 @@ class Connection(asyncio.Protocol):
         if t.get_write_buffer_size() > ANSWER_BUFFER:
             self.counters.answers_dropped += 1
             return
-        t.write(_encode(message))
-
-
-def _encode(message: dict[str, Any]) -> bytes:
-    return (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        t.write(encode_answer(message))
 

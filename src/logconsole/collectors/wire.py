@@ -1,12 +1,12 @@
 """Talking to a running collector from a command: is one listening, send and sync.
 
 Standard library only.  Used by ``logconsole send``, ``logconsole health`` and
-:func:`logconsole.collectors.spawn.ensure_collector`.
+:func:`logconsole.collectors.spawn.ensure_collector`.  The sync line and the
+reading of answers are :mod:`logconsole.protocol`'s, shared with the client.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading
@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SYNC_LINE = b'{"op":"sync"}\n'
+from logconsole.protocol import SYNC_LINE, LineReader, parse_answer
+
 SEND_CHUNK = 64 * 1024
 
 
@@ -81,29 +82,27 @@ def send_lines(path: Path, lines: Iterable[bytes], *, timeout: float = 60.0) -> 
     done = threading.Event()
 
     def read_answers() -> None:
-        buf = b""
+        lines = LineReader()
         try:
             while not done.is_set():
                 chunk = sock.recv(65536)
                 if not chunk:
                     break
-                buf += chunk
-                while b"\n" in buf:
-                    raw, buf = buf.split(b"\n", 1)
-                    try:
-                        answer = json.loads(raw)
-                    except ValueError:
+                lines.feed(chunk)
+                while (line := lines.next_line()) is not None:
+                    answer = parse_answer(line)
+                    if answer is None:
                         continue
-                    if answer.get("op") == "sync":
-                        result.sync = answer
-                        if not answer.get("ok"):
-                            result.error = answer.get("error", "the collector could not commit")
-                            result.retrying = bool(answer.get("retrying"))
+                    if answer.is_sync:
+                        result.sync = answer.fields
+                        if not answer.ok:
+                            result.error = answer.error or "the collector could not commit"
+                            result.retrying = answer.retrying
                         done.set()
-                    elif "line" in answer:
-                        result.rejected.append((int(answer["line"]), str(answer.get("error", ""))))
-                    elif answer.get("ok") is False:
-                        result.error = str(answer.get("error", "refused"))
+                    elif answer.is_rejection:
+                        result.rejected.append((answer.line or 0, answer.error))
+                    elif answer.is_refusal:
+                        result.error = answer.error or "refused"
                         done.set()
         except OSError as exc:
             if not done.is_set():

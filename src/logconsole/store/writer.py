@@ -7,13 +7,12 @@ Rows come from :func:`logconsole.ingest.normalize`; nothing else writes records.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from time import perf_counter
 
-from logconsole.ingest import Row
+from logconsole.ingest import Row, encode_json
 from logconsole.store import groups
 from logconsole.store.schema import INSERT_COLUMNS
 from logconsole.store.transaction import transaction
@@ -95,6 +94,35 @@ Values keep their SQL types: JSON strings are TEXT, integers INTEGER, other
 numbers REAL, null NULL.
 """
 
+
+class EncodedRow(dict):  # type: ignore[type-arg]
+    """A row that carries its values already encoded as :data:`BATCH_INSERT_SQL`
+    reads them (a JSON array), so the writer thread only joins a batch's rows.
+
+    The collector encodes each row on its event loop as it queues it: the
+    writer thread is the bottleneck of ingest, the loop is not.
+    """
+
+    __slots__ = ("values_json",)
+
+    values_json: str
+
+
+def encode_row(row: Row) -> Row:
+    """``row`` with its values encoded (:class:`EncodedRow`), or as it is when a
+    value cannot be UTF-8 (the writer then sorts it out)."""
+    groups.fingerprint_missing([row])
+    text = encode_json(row_values(row))
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return row
+    encoded = EncodedRow(row)
+    encoded.values_json = text
+    return encoded
+
+
 OffsetValues = tuple[str, int, int, str]
 """A tailed file's ``(path, inode, offset, head)``."""
 
@@ -129,37 +157,43 @@ class BatchWriter:
         """
         started = perf_counter()
         rows = list(rows)
+        latest = {o[0]: o for o in offsets}  # the last offset of a file wins
+        if not rows and not latest:
+            return 0
+        payload, rows = self._payload(rows)
+        conn = self.conn
+        with transaction(conn):
+            if rows:
+                pending = groups.before_insert(conn, rows)
+                conn.execute(BATCH_INSERT_SQL, (payload,))
+                if pending is not None:
+                    groups.after_insert(conn, pending, _consecutive_ids(conn, len(rows)))
+            if latest:
+                now = format_ts(utcnow())
+                conn.executemany(OFFSET_SQL, [(*o, now) for o in latest.values()])
+        self.batches += 1
+        self.rows += len(rows)
+        self.seconds += perf_counter() - started
+        return len(rows)
+
+    def _payload(self, rows: list[Row]) -> tuple[str, list[Row]]:
+        """The batch as one JSON array for :data:`BATCH_INSERT_SQL`, and the rows it holds."""
+        if all(type(r) is EncodedRow for r in rows):
+            return f"[{','.join(r.values_json for r in rows)}]", rows  # type: ignore[attr-defined]
         groups.fingerprint_missing(rows)
         values = [row_values(r) for r in rows]
-        latest = {o[0]: o for o in offsets}  # the last offset of a file wins
-        if not values and not latest:
-            return 0
         payload = _encode_rows(values)
         if payload is None:
             keep = [i for i, v in enumerate(values) if _encode_rows([v]) is not None]
             self.unstorable += len(values) - len(keep)
             rows = [rows[i] for i in keep]
-            values = [values[i] for i in keep]
-            payload = _encode_rows(values)
-        conn = self.conn
-        with transaction(conn):
-            if values:
-                pending = groups.before_insert(conn, rows)
-                conn.execute(BATCH_INSERT_SQL, (payload,))
-                if pending is not None:
-                    groups.after_insert(conn, pending, _consecutive_ids(conn, len(values)))
-            if latest:
-                now = format_ts(utcnow())
-                conn.executemany(OFFSET_SQL, [(*o, now) for o in latest.values()])
-        self.batches += 1
-        self.rows += len(values)
-        self.seconds += perf_counter() - started
-        return len(values)
+            payload = _encode_rows([values[i] for i in keep]) or "[]"
+        return payload, rows
 
 
 def _encode_rows(values: list[tuple[object, ...]]) -> str | None:
     """The batch as JSON text SQLite can read, or None when a value cannot be UTF-8."""
-    text = json.dumps(values, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = encode_json(values)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -1,22 +1,12 @@
-"""Logging to the logconsole collector from Python: standard library only.
-
-Three ways in, all through one :class:`LogClient`:
-
-* the client itself, a method per record type (``activity``, ``error``, ``ai``,
-  ``chat``, ``system``; also under the original service's names,
-  ``createActivityLog`` and friends) and :meth:`LogClient.time_ai_call`;
-* :class:`LogHandler`, a :class:`logging.Handler` (ERROR and above become
-  ``error`` records with the stack, the rest ``activity`` records);
-* :class:`WSGIMiddleware` and :class:`ASGIMiddleware`, which record every
-  request like the original request interceptor did.
+""":class:`LogClient`: records to the collector over its Unix socket, in the background.
 
 Calls never block the application and never raise into it.  Records are
 encoded at once (so later changes to the objects passed in do not leak in) and
 queued in a bounded buffer; a daemon thread sends them over the collector's
-Unix socket, each batch followed by ``{"op": "sync"}``, and forgets a batch
-only once the collector has answered that it is committed.  When the
-collector is away the thread reconnects with backoff while the buffer fills;
-once it is full, new records are dropped and counted (:attr:`LogClient.dropped`).
+Unix socket, each batch followed by the sync line, and forgets a batch only
+once the collector has answered that it is committed.  When the collector is
+away the thread reconnects with backoff while the buffer fills; once it is
+full, new records are dropped and counted (:attr:`LogClient.dropped`).
 
 Delivery: a batch whose commit was never confirmed because the connection
 broke after it was sent is counted in :attr:`LogClient.unconfirmed` and not
@@ -24,43 +14,30 @@ sent again (the collector may well have stored it; sending twice would store it
 twice).  Bytes the collector never received are sent again after reconnecting.
 
 Secrets are redacted by the collector before anything is stored; the client
-only bounds sizes.  This module must stay importable without third-party
-packages: an application that logs through it does not pull in the console.
+only bounds sizes.  Standard library only.
 """
 
 from __future__ import annotations
 
 import atexit
 import collections
-import io
 import json
-import logging
 import math
 import os
 import socket
 import threading
 import time
 import traceback
-import urllib.parse
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from logconsole.paths import default_socket_path
-
-__all__ = [
-    "ASGIMiddleware",
-    "AiCall",
-    "LogClient",
-    "LogHandler",
-    "WSGIMiddleware",
-    "get_client",
-]
+from logconsole.protocol import SYNC_LINE, Answer, LineReader, parse_answer
 
 DEFAULT_BUFFER = 10_000
 MAX_RECORD_BYTES = (1 << 20) - 1024
@@ -68,9 +45,6 @@ MAX_RECORD_BYTES = (1 << 20) - 1024
 MAX_TEXT_CHARS = 64 * 1024
 """Longest string value kept when a record would be too large as a whole."""
 MAX_BATCH = 1000
-MAX_BODY = 10_000
-"""Largest request body (bytes) the middleware records."""
-SYNC_LINE = b'{"op":"sync"}\n'
 BACKOFF_MIN = 0.05
 BACKOFF_MAX = 2.0
 
@@ -180,7 +154,7 @@ class LogClient:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
-        self._rbuf = bytearray()
+        self._answers = LineReader()
         self._line = 0
         self._flushed_trouble = 0
         self._hurry = False
@@ -375,7 +349,7 @@ class LogClient:
         self._cond = threading.Condition()
         self._thread = None
         self._sock = None
-        self._rbuf = bytearray()
+        self._answers = LineReader()
         self._queue = collections.deque()
         self._records = 0
 
@@ -480,7 +454,7 @@ class LogClient:
                 sock.close()
                 raise
             self._sock = sock
-            self._rbuf.clear()
+            self._answers.clear()
             self._line = 0
         return sock
 
@@ -508,42 +482,37 @@ class LogClient:
         deadline = time.monotonic() + self.timeout
         while True:
             answer = self._read_answer(deadline, sent)
-            if answer.get("op") == "sync" and answer.get("line", sync_line) >= sync_line:
+            if answer.is_sync and (answer.line is None or answer.line >= sync_line):
                 break
-            if answer.get("ok") is False and "line" not in answer:
+            if answer.is_refusal:
                 # The collector refused the connection (too many, shutting down):
                 # nothing sent on it was stored, so all of it goes again.
-                raise _ConnectionLost(f"collector refused the connection: {answer.get('error', '?')}", 0)
-            if answer.get("ok") is False and first_line <= _int(answer.get("line")) < sync_line:
+                raise _ConnectionLost(f"collector refused the connection: {answer.error or '?'}", 0)
+            if answer.is_rejection and not answer.ok and first_line <= answer.line < sync_line:  # type: ignore[operator]
                 refused += 1
-                self.last_error = f"collector refused a record: {answer.get('error', '?')}"
-        if answer.get("ok") is not True:
-            if answer.get("retrying"):
+                self.last_error = f"collector refused a record: {answer.error or '?'}"
+        if not answer.ok:
+            if answer.retrying:
                 # The collector keeps them and commits them once its database takes
                 # writes: sending them again would store them twice.
-                self.last_error = f"collector has not committed yet: {answer.get('error', '?')}"
+                self.last_error = f"collector has not committed yet: {answer.error or '?'}"
                 self._count(rejected=refused, unconfirmed=len(batch) - refused)
             else:
-                self.last_error = f"collector could not commit: {answer.get('error', '?')}"
+                self.last_error = f"collector could not commit: {answer.error or '?'}"
                 self._count(rejected=refused, dropped=len(batch) - refused)
             return False
         self._count(rejected=refused, committed=len(batch) - refused)
         return refused == 0
 
-    def _read_answer(self, deadline: float, sent: int) -> dict[str, Any]:
-        """The next answer line from the collector."""
+    def _read_answer(self, deadline: float, sent: int) -> Answer:
+        """The next answer from the collector."""
         sock = self._sock
         assert sock is not None
         while True:
-            nl = self._rbuf.find(b"\n")
-            if nl >= 0:
-                line = bytes(self._rbuf[:nl])
-                del self._rbuf[: nl + 1]
-                try:
-                    answer = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(answer, dict):
+            line = self._answers.next_line()
+            if line is not None:
+                answer = parse_answer(line)
+                if answer is not None:
                     return answer
                 continue
             if time.monotonic() > deadline:
@@ -554,7 +523,7 @@ class LogClient:
                 raise _ConnectionLost(f"connection lost waiting for the commit: {exc.strerror or exc}", sent) from None
             if not chunk:
                 raise _ConnectionLost("the collector closed the connection before confirming the commit", sent)
-            self._rbuf += chunk
+            self._answers.feed(chunk)
 
 
 _CLIENTS: weakref.WeakSet[LogClient] = weakref.WeakSet()
@@ -567,10 +536,6 @@ def _reset_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) else -1
 
 
 def _lines_within(batch: list[bytes], sent_bytes: int) -> int:
@@ -660,484 +625,3 @@ def get_client() -> LogClient:
         if _default_client is None or _default_client._closed:
             _default_client = LogClient()
         return _default_client
-
-
-# -- logging ------------------------------------------------------------------
-
-_LOG_RECORD_ATTRS = frozenset(
-    logging.LogRecord("", 0, "", 0, "", (), None).__dict__
-) | {"message", "asctime", "taskName"}
-
-_LEVELS = ((logging.ERROR, "error"), (logging.WARNING, "warn"), (logging.INFO, "info"), (0, "debug"))
-
-
-class LogHandler(logging.Handler):
-    """Python ``logging`` into the collector.
-
-    ERROR and above become ``error`` records (``critical`` severity for
-    CRITICAL, ``high`` for ERROR) with ``error_type`` and ``stack`` from
-    ``exc_info``; lower levels become ``activity`` records with the matching
-    level.  The logger's name, module, function and line go under ``extra``,
-    with anything passed as ``logging``'s own ``extra=``.
-    """
-
-    def __init__(
-        self,
-        client: LogClient | None = None,
-        level: int = logging.NOTSET,
-        *,
-        category: str | None = None,
-    ) -> None:
-        super().__init__(level)
-        self.client = client
-        self.category = category
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            client = self.client or get_client()
-            fields = self.fields(record)
-            client.log(fields.pop("type"), fields)
-        except Exception:
-            self.handleError(record)
-
-    def fields(self, record: logging.LogRecord) -> dict[str, Any]:
-        """The record ``record`` becomes (with its ``type``)."""
-        extra: dict[str, Any] = {
-            "logger": record.name,
-            "module": record.module,
-            "function": record.funcName,
-            "line": record.lineno,
-        }
-        for key, value in record.__dict__.items():
-            if key not in _LOG_RECORD_ATTRS and not key.startswith("_"):
-                extra[key] = value
-        created = datetime.fromtimestamp(record.created, UTC)
-        out: dict[str, Any] = {
-            "message": record.getMessage(),
-            "created_at": _stamp(created),
-            "extra": extra,
-        }
-        if record.levelno >= logging.ERROR:
-            out["type"] = "error"
-            out["severity"] = "critical" if record.levelno >= logging.CRITICAL else "high"
-            if record.exc_info and record.exc_info[0] is not None:
-                out["error_type"] = record.exc_info[0].__name__
-                out["stack"] = "".join(traceback.format_exception(*record.exc_info))
-            elif record.stack_info:
-                out["stack"] = record.stack_info
-        else:
-            out["type"] = "activity"
-            out["level"] = next(name for floor, name in _LEVELS if record.levelno >= floor)
-            out["title"] = record.name
-            if self.category:
-                out["category"] = self.category
-            if record.exc_info and record.exc_info[0] is not None:
-                extra["stack"] = "".join(traceback.format_exception(*record.exc_info))
-        return out
-
-
-# -- web middleware ------------------------------------------------------------
-
-DEFAULT_SKIP = ("/health", "/static", "/docs", "/favicon.ico")
-DEFAULT_CATEGORIES: Mapping[str, str] = {
-    "/api/auth": "security",
-    "/api/payments": "payment",
-    "/api/admin": "admin",
-    "/api/ai": "ai",
-    "/api/chat": "chat",
-    "/api/users": "user",
-    "/api/courses": "course",
-}
-
-
-def _under(path: str, prefix: str) -> bool:
-    """Whether ``path`` is ``prefix`` or below it (``/api`` covers ``/api/x``, not ``/apix``)."""
-    prefix = prefix.rstrip("/")
-    return not prefix or path == prefix or path.startswith(prefix + "/")
-
-
-@dataclass(slots=True)
-class _Request:
-    """What the middleware records about one request (server-neutral)."""
-
-    method: str
-    path: str
-    query: str
-    headers: Mapping[str, str]
-    remote_addr: str | None
-    started: float = field(default_factory=time.perf_counter)
-    body: bytes | None = None
-    body_size: int | None = None
-    status: int | None = None
-    response_size: int = 0
-    content_type: str | None = None
-
-
-class _RequestRecorder:
-    """The request-interceptor rules, shared by the WSGI and ASGI middleware."""
-
-    def __init__(
-        self,
-        client: LogClient | None,
-        skip: Iterable[str],
-        categories: Mapping[str, str] | None,
-        max_body: int,
-        trust_forwarded: bool,
-    ) -> None:
-        self._client = client
-        self.skip = tuple(skip)
-        rules = DEFAULT_CATEGORIES if categories is None else categories
-        self.categories = sorted(rules.items(), key=lambda kv: len(kv[0]), reverse=True)
-        self.max_body = max_body
-        self.trust_forwarded = trust_forwarded
-
-    @property
-    def client(self) -> LogClient:
-        return self._client or get_client()
-
-    def skipped(self, path: str) -> bool:
-        return any(_under(path, prefix) for prefix in self.skip)
-
-    def category(self, path: str) -> str | None:
-        """The category of the longest URL prefix rule ``path`` falls under."""
-        for prefix, name in self.categories:
-            if _under(path, prefix):
-                return name
-        return None
-
-    def wants_body(self, headers: Mapping[str, str]) -> bool:
-        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype != "application/json" and not ctype.endswith("+json"):
-            return False
-        try:
-            length = int(headers.get("content-length", ""))
-        except ValueError:
-            return False
-        return 0 < length <= self.max_body
-
-    def ip(self, req: _Request) -> str | None:
-        forwarded = req.headers.get("x-forwarded-for", "") if self.trust_forwarded else ""
-        first = forwarded.split(",")[0].strip()
-        return first or req.remote_addr
-
-    def request_data(self, req: _Request) -> dict[str, Any] | None:
-        data: dict[str, Any] = {}
-        if req.query:
-            if len(req.query) > self.max_body:
-                data["query"] = {"truncated": True, "size": len(req.query)}
-            else:
-                parsed = urllib.parse.parse_qs(req.query, keep_blank_values=True)
-                data["query"] = {k: v[0] if len(v) == 1 else v for k, v in parsed.items()}
-        if req.body is not None:
-            try:
-                data["body"] = json.loads(req.body)
-            except ValueError:
-                data["body"] = {"invalid_json": True, "size": len(req.body)}
-        elif req.body_size:
-            data["body"] = {"truncated": True, "size": req.body_size}
-        return data or None
-
-    def record(
-        self, req: _Request, user_id: Any, exc: BaseException | None = None
-    ) -> None:
-        """Log the activity record of a finished request (and its error record)."""
-        try:
-            status = req.status if req.status is not None else 500
-            duration = round((time.perf_counter() - req.started) * 1000, 1)
-            common: dict[str, Any] = {
-                "endpoint": req.path,
-                "method": req.method,
-                "status_code": status,
-                "ip_address": self.ip(req),
-                "user_agent": req.headers.get("user-agent"),
-            }
-            if user_id is not None:
-                common["user_id"] = str(user_id)
-            level = "error" if status >= 500 or exc is not None else "warn" if status >= 400 else "info"
-            phrase = _phrase(status)
-            activity = {
-                **common,
-                "level": level,
-                "title": f"{req.method} {req.path}",
-                "message": (
-                    f"Request failed: {type(exc).__name__}" if exc is not None
-                    else "Request completed successfully" if status < 400
-                    else f"Request failed: {status} {phrase}"
-                ),
-                "duration_ms": duration,
-                "request_data": self.request_data(req),
-                "response_data": {"size": req.response_size, "content_type": req.content_type},
-            }
-            category = self.category(req.path)
-            if category:
-                activity["category"] = category
-            client = self.client
-            client.activity(**activity)
-            if isinstance(exc, Exception):
-                client.error(exc, severity="critical", **common)
-            elif exc is None and status >= 400:
-                client.error(
-                    f"{req.method} {req.path} -> {status} {phrase}",
-                    severity="critical" if status >= 500 else "high",
-                    error_type=f"HTTP {status}",
-                    **common,
-                )
-        except Exception:  # recording must never break the app
-            pass
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
-
-
-def _remote_user(environ: Mapping[str, Any]) -> Any:
-    return environ.get("REMOTE_USER")
-
-
-class WSGIMiddleware:
-    """Records every request of a WSGI app: an activity record, and an error
-    record for exceptions (re-raised) and 4xx/5xx answers.
-
-    ``user`` maps the WSGI environ to a user id (default ``REMOTE_USER``);
-    ``categories`` maps URL prefixes to a category (longest prefix wins);
-    requests under ``skip`` are not recorded.  A JSON request body of at most
-    ``max_body`` bytes is recorded (the app still reads it as usual).
-    """
-
-    def __init__(
-        self,
-        app: Callable[..., Iterable[bytes]],
-        client: LogClient | None = None,
-        *,
-        skip: Iterable[str] = DEFAULT_SKIP,
-        categories: Mapping[str, str] | None = None,
-        user: Callable[[Mapping[str, Any]], Any] = _remote_user,
-        max_body: int = MAX_BODY,
-        trust_forwarded: bool = True,
-    ) -> None:
-        self.app = app
-        self.user = user
-        self.recorder = _RequestRecorder(client, skip, categories, max_body, trust_forwarded)
-
-    def __call__(self, environ: MutableMapping[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        path = _wsgi_path(environ)
-        if self.recorder.skipped(path):
-            return self.app(environ, start_response)
-        headers = {
-            key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
-        }
-        if environ.get("CONTENT_TYPE"):
-            headers["content-type"] = environ["CONTENT_TYPE"]
-        if environ.get("CONTENT_LENGTH"):
-            headers["content-length"] = environ["CONTENT_LENGTH"]
-        req = _Request(
-            method=environ.get("REQUEST_METHOD", "GET"),
-            path=path,
-            query=environ.get("QUERY_STRING", ""),
-            headers=headers,
-            remote_addr=environ.get("REMOTE_ADDR"),
-        )
-        req.body_size = _int_or_none(headers.get("content-length"))
-        if self.recorder.wants_body(headers):
-            try:
-                body = environ["wsgi.input"].read(req.body_size)
-            except Exception:
-                body = None
-            if body is not None:
-                req.body = body
-                environ["wsgi.input"] = io.BytesIO(body)  # the app reads the same bytes
-
-        def recording_start_response(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            try:
-                req.status = int(status.split(" ", 1)[0])
-            except ValueError:
-                req.status = None
-            for name, value in response_headers:
-                if name.lower() == "content-type":
-                    req.content_type = value
-            if exc_info is not None:
-                return start_response(status, response_headers, exc_info)
-            return start_response(status, response_headers)
-
-        try:
-            body_iter = self.app(environ, recording_start_response)
-        except BaseException as exc:
-            self.recorder.record(req, self._user(environ), exc)
-            raise
-        return _RecordingBody(body_iter, lambda exc: self.recorder.record(req, self._user(environ), exc), req)
-
-    def _user(self, environ: Mapping[str, Any]) -> Any:
-        try:
-            return self.user(environ)
-        except Exception:
-            return None
-
-
-def _wsgi_path(environ: Mapping[str, Any]) -> str:
-    """The request's path as the client sent it: ``SCRIPT_NAME`` + ``PATH_INFO``,
-    back from WSGI's latin-1 to UTF-8 text."""
-    raw = f"{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}" or "/"
-    try:
-        return raw.encode("latin-1").decode("utf-8", "replace")
-    except UnicodeEncodeError:
-        return raw
-
-
-class _RecordingBody:
-    """The app's response iterable, counting bytes and recording once it is closed."""
-
-    def __init__(self, inner: Iterable[bytes], done: Callable[[BaseException | None], None], req: _Request) -> None:
-        self.inner = inner
-        self.done = done
-        self.req = req
-        self.recorded = False
-
-    def __iter__(self) -> Iterator[bytes]:
-        try:
-            for chunk in self.inner:
-                self.req.response_size += len(chunk)
-                yield chunk
-        except BaseException as exc:
-            self._finish(exc)
-            raise
-
-    def close(self) -> None:
-        try:
-            close = getattr(self.inner, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self._finish(None)
-
-    def _finish(self, exc: BaseException | None) -> None:
-        if not self.recorded:
-            self.recorded = True
-            self.done(exc)
-
-
-def _int_or_none(text: str | None) -> int | None:
-    try:
-        return int(text) if text else None
-    except ValueError:
-        return None
-
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
-
-def _scope_user(scope: Mapping[str, Any]) -> Any:
-    """``scope["user"]`` as an id: its ``identity``/``username``/``id``, or a string."""
-    user = scope.get("user")
-    if user is None or isinstance(user, (str, int)):
-        return user
-    for attr in ("identity", "username", "id"):
-        value = getattr(user, attr, None)
-        if value:
-            return value
-    return None
-
-
-class ASGIMiddleware:
-    """The ASGI twin of :class:`WSGIMiddleware` (HTTP requests only; other
-    scopes such as ``lifespan`` and ``websocket`` pass straight through).
-
-    ``user`` maps the scope to a user id (default: ``scope["user"]``, as set by
-    authentication middleware); it is asked after the app has run.
-    """
-
-    def __init__(
-        self,
-        app: Callable[[Scope, Receive, Send], Awaitable[None]],
-        client: LogClient | None = None,
-        *,
-        skip: Iterable[str] = DEFAULT_SKIP,
-        categories: Mapping[str, str] | None = None,
-        user: Callable[[Mapping[str, Any]], Any] = _scope_user,
-        max_body: int = MAX_BODY,
-        trust_forwarded: bool = True,
-    ) -> None:
-        self.app = app
-        self.user = user
-        self.recorder = _RequestRecorder(client, skip, categories, max_body, trust_forwarded)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "") or "/"
-        if scope.get("type") != "http" or self.recorder.skipped(path):
-            await self.app(scope, receive, send)
-            return
-        headers: dict[str, str] = {}
-        for name, value in scope.get("headers") or ():
-            key = name.decode("latin-1").lower()
-            text = value.decode("latin-1")
-            headers[key] = f"{headers[key]}, {text}" if key in headers else text
-        client = scope.get("client")
-        req = _Request(
-            method=scope.get("method", "GET"),
-            path=path,
-            query=(scope.get("query_string") or b"").decode("latin-1"),
-            headers=headers,
-            remote_addr=client[0] if client else None,
-        )
-        req.body_size = _int_or_none(headers.get("content-length"))
-        app_receive = receive
-        if self.recorder.wants_body(headers):
-            req.body, app_receive = await _buffer_body(receive, self.recorder.max_body)
-
-        async def recording_send(message: Message) -> None:
-            kind = message.get("type")
-            if kind == "http.response.start":
-                req.status = int(message.get("status", 200))
-                for name, value in message.get("headers") or ():
-                    if name.lower() == b"content-type":
-                        req.content_type = value.decode("latin-1")
-            elif kind == "http.response.body":
-                req.response_size += len(message.get("body", b""))
-            await send(message)
-
-        try:
-            await self.app(scope, app_receive, recording_send)
-        except BaseException as exc:
-            self.recorder.record(req, self._user(scope), exc)
-            raise
-        self.recorder.record(req, self._user(scope))
-
-    def _user(self, scope: Mapping[str, Any]) -> Any:
-        try:
-            return self.user(scope)
-        except Exception:
-            return None
-
-
-async def _buffer_body(receive: Receive, limit: int) -> tuple[bytes | None, Receive]:
-    """Read the request body (up to ``limit`` bytes) and a ``receive`` replaying it.
-
-    The app then receives the same messages, and after them whatever the
-    server sends next (``http.disconnect``).
-    """
-    messages: list[Message] = []
-    body = bytearray()
-    more = True
-    while more:
-        message = await receive()
-        messages.append(message)
-        if message.get("type") != "http.request":
-            break
-        body += message.get("body", b"")
-        more = bool(message.get("more_body", False))
-        if len(body) > limit:
-            break
-    replay = collections.deque(messages)
-
-    async def replaying_receive() -> Message:
-        if replay:
-            return replay.popleft()
-        return await receive()
-
-    complete = not more and messages and messages[-1].get("type") == "http.request"
-    return (bytes(body) if complete else None), replaying_receive
