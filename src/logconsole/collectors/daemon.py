@@ -43,6 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from logconsole.alert_rules import Rule
+from logconsole.collectors.alerts import AlertEngine
 from logconsole.collectors.pipeline import Pipeline, WriterTimings
 from logconsole.collectors.spill import find_spills, read_spill, spill_path_for
 from logconsole.collectors.socket import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, SocketServer
@@ -85,6 +87,7 @@ class DaemonOptions:
     """Time allowed for the start-up quick check (0: no check)."""
     idle_checkpoint: float = IDLE_CHECKPOINT
     """Seconds without a commit before the log is truncated (0: never)."""
+    alert_rules: tuple[Rule, ...] = ()
 
 
 # -- single instance ----------------------------------------------------------
@@ -220,6 +223,7 @@ class Daemon:
         self.stop_event: asyncio.Event | None = None
         self.pipeline: Pipeline | None = None
         self.server: SocketServer | None = None
+        self.alerts: AlertEngine | None = None
 
     @contextlib.contextmanager
     def _locks(self) -> Iterator[None]:
@@ -289,6 +293,8 @@ class Daemon:
             "db_size_bytes": file_size(self.opts.db_path),
             "connections": c.connections,
             "write_error": p.condition,
+            **({"alerts_dropped": self.alerts.counters.dropped, "alert_failures": self.alerts.counters.failures}
+               if self.alerts is not None else {}),
         }
 
     async def _serve(self) -> int:
@@ -307,6 +313,9 @@ class Daemon:
             await pipeline.start()
         except StoreError as exc:
             raise DaemonError(str(exc)) from None
+        alerts = self.alerts = AlertEngine(opts.db_path, opts.alert_rules, store=pipeline.put_raw)
+        pipeline.on_commit = alerts.offer
+        alerts.start()
         sock = None
         try:
             left = await self._replay_spills(stop)
@@ -339,6 +348,7 @@ class Daemon:
                 with contextlib.suppress(asyncio.TimeoutError, Exception):
                     await asyncio.wait_for(tailer, STOP_GRACE)
         finally:
+            await alerts.close()
             await pipeline.close()
             if sock is not None:
                 sock.close()

@@ -40,7 +40,7 @@ from logconsole.cli_options import (
     sort_of,
     user_errors,
 )
-from logconsole.commands import action_commands, doctor_command, group_commands, overview_commands
+from logconsole.commands import action_commands, alert_commands, doctor_command, group_commands, overview_commands
 from logconsole.commands.command_helpers import (
     existing_db,
     plural,
@@ -417,5 +417,5 @@ def export(types: tuple[str, ...], since: str | None, until: str | None, search:
 COMMANDS: list[click.Command] = [
     import_command, query, export, *action_commands.COMMANDS, *group_commands.COMMANDS,
     *overview_commands.COMMANDS,
-    *doctor_command.COMMANDS,
+    *doctor_command.COMMANDS, *alert_commands.COMMANDS,
 ]
