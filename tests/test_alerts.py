@@ -253,3 +253,19 @@ url = "http://127.0.0.1:9/hook"
     assert any(line.startswith("critical (off)") for line in lines)
     errors = next(line for line in lines if line.startswith("errors "))
     assert "count >= 50 within 10m" in errors and "POST http://127.0.0.1:9/hook" in errors and "never" in errors
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/alerts.md"])
+def test_the_documented_rules_are_read_as_written(doc: str) -> None:
+    import re
+    import tomllib
+
+    from logconsole.alert_rules import parse_rules
+
+    text = (Path(__file__).resolve().parents[1] / doc).read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", text, re.S)
+    assert blocks
+    for block in blocks:
+        rules = {r.name: r for r in parse_rules(tomllib.loads(block))}
+        assert {"new_group", "regression", "critical", "requires_action"} <= set(rules)
+        assert any(r.command or r.url for r in rules.values())

@@ -147,3 +147,16 @@ def test_follow_refuses_a_json_array(tmp_path: Path, db: Path) -> None:
     proc.wait(timeout=10)
     assert proc.stderr is not None
     assert proc.returncode == 2 and "--format jsonl" in proc.stderr.read()
+
+
+def test_csv_prints_its_header_once(tmp_path: Path, db: Path) -> None:
+    proc = follow(tmp_path, db, "-f", "csv", "--type", "activity", "--limit", "1")
+    assert read_line(proc).startswith("id,type,created_at")
+    assert "old 4" in read_line(proc)
+    conn = connect(db)
+    add(conn, type="activity", message="new row")
+    conn.close()
+    assert "new row" in read_line(proc)
+    code, _ = stop(proc)
+    assert code == 0
+    assert _LINES[proc.pid].empty()
