@@ -269,3 +269,63 @@ def test_the_documented_rules_are_read_as_written(doc: str) -> None:
         rules = {r.name: r for r in parse_rules(tomllib.loads(block))}
         assert {"new_group", "regression", "critical", "requires_action"} <= set(rules)
         assert any(r.command or r.url for r in rules.values())
+
+
+def test_a_firing_is_posted_as_json_and_a_refused_post_is_counted(tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    received: list[tuple[str, dict[str, Any]]] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (the http.server name)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.headers["Content-Type"], json.loads(body)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    closed = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    refused_port = closed.server_address[1]
+    closed.server_close()
+    config, _ = setup(tmp_path, f"""
+[[alerts]]
+name = "critical"
+url = "http://127.0.0.1:{server.server_address[1]}/hook"
+
+[[alerts]]
+name = "requires_action"
+url = "http://127.0.0.1:{refused_port}/hook"
+timeout = 2
+""")
+    collector = Collector(tmp_path, "--config", str(config)).start()
+    try:
+        send(collector, {"type": "error", "message": "disk on fire", "severity": "critical"},
+             {"type": "system", "message": "queue stuck", "requires_action": True, "status": "critical"})
+        [(kind, alert)] = wait_for(lambda: received, what="the POST")
+        assert kind == "application/json" and alert["rule"] == "critical"
+        assert alert["record"]["message"] == "disk on fire"
+        wait_for(lambda: alert_states(tmp_path, collector, config)["requires_action"]["failures"] == 1,
+                 what="the refused POST to be counted")
+        assert "POST http://127.0.0.1" in collector.output()
+    finally:
+        collector.stop()
+        server.shutdown()
+        server.server_close()
+
+
+async def test_a_full_alert_queue_drops_evaluations_without_waiting(tmp_path: Path) -> None:
+    from logconsole.alert_rules import BUILTIN
+    from logconsole.collectors.alerts import AlertEngine
+
+    async def store(_: dict[str, Any]) -> None:
+        pass
+
+    engine = AlertEngine(tmp_path / "logs.db", BUILTIN, store=store, capacity=2)
+    for i in range(5):
+        engine.offer(range(i * 10 + 1, i * 10 + 11), [])  # not started: nothing takes them
+    assert engine.counters.dropped == 3
