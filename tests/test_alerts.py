@@ -329,3 +329,37 @@ async def test_a_full_alert_queue_drops_evaluations_without_waiting(tmp_path: Pa
     for i in range(5):
         engine.offer(range(i * 10 + 1, i * 10 + 11), [])  # not started: nothing takes them
     assert engine.counters.dropped == 3
+
+
+def test_a_rule_reads_only_the_new_rows_of_a_batch(tmp_path: Path) -> None:
+    """The cost of a rule follows the batch: its query walks the rowid range,
+    whatever index its filter could use."""
+    import re
+    import tomllib
+
+    from logconsole.alert_rules import parse_rules
+    from logconsole.collectors.alerts import Evaluator, range_sql
+    from logconsole.store.follow import new_rows_sql
+
+    conn = connect(tmp_path / "logs.db")
+    for i in range(30):
+        add(conn, type="error", message=f"timeout {i}", severity="critical" if i % 3 else "low")
+    rules = parse_rules(tomllib.loads('[[alerts]]\nname = "t"\ntype = "error"\nsearch = "timeout"\n'
+                                      'where = ["severity=critical"]\ntrigger = "any"\n'))
+    evaluator = Evaluator(conn, rules)
+    for rule in evaluator.rules:
+        if rule.trigger in ("new_group", "regression"):
+            continue
+        where, bind = evaluator._in_range[rule.name]
+        plan = " ".join(str(r[-1]) for r in conn.execute(f"EXPLAIN QUERY PLAN {range_sql(where)}", bind((1, 2))))
+        if rule.flt.search:  # the index gives the range's matches only (rowid bounds in the MATCH)
+            assert re.search(r"SCAN records_fts VIRTUAL TABLE INDEX 0:M\d+><", plan), plan
+        else:
+            assert "SEARCH records USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)" in plan, (rule.name, plan)
+    assert [f.count for f in evaluator.evaluate(range(21, 31), [])] == [7, 7]  # critical; t (timeout, critical)
+    for rule in (rules[2], rules[-1]):  # critical; t (a search)
+        sql, bind = new_rows_sql(conn, rule.flt)
+        plan = " ".join(str(r[-1]) for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", bind(1)))
+        assert ("SEARCH records USING INTEGER PRIMARY KEY (rowid>?)" in plan
+                or re.search(r"SCAN records_fts VIRTUAL TABLE INDEX 0:M\d+>", plan)), plan
+    conn.close()

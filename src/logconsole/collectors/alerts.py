@@ -49,7 +49,7 @@ from logconsole.alert_rules import ALERT_EVENT, EVENT_TRIGGERS, Rule, RuleState,
 from logconsole.store.db import connect
 from logconsole.store.errors import describe
 from logconsole.store.groups import GroupEvent
-from logconsole.store.query import get, to_record, where_sql
+from logconsole.store.query import get, range_where_sql, to_record, where_sql
 from logconsole.timeutil import format_ts, utcnow
 
 log = logging.getLogger("logconsole.alerts")
@@ -115,6 +115,15 @@ class Firing:
         }
 
 
+def range_sql(where: str) -> str:
+    """How many rows match ``where`` (from :func:`~logconsole.store.query.range_where_sql`
+    on ``id BETWEEN ? AND ?``), and the latest.
+
+    ``NOT INDEXED`` keeps SQLite on the rowid range: with ``type = 'error'`` it
+    would otherwise walk that kind's index over every stored error."""
+    return f"SELECT count(*), max(id) FROM records NOT INDEXED WHERE {where}"
+
+
 @dataclass(slots=True)
 class _Runtime:
     window: deque[tuple[float, int]] = field(default_factory=deque)
@@ -137,6 +146,8 @@ class Evaluator:
         self.clock = clock
         self._runtime = {r.name: _Runtime() for r in self.rules}
         self._where = {r.name: where_sql(conn, r.flt) for r in self.rules}
+        self._in_range = {r.name: range_where_sql(conn, r.flt, "{col} BETWEEN ? AND ?") for r in self.rules
+                          if r.trigger not in EVENT_TRIGGERS}
 
     def matches(self, rule: Rule, ids: range, events: Sequence[GroupEvent]) -> tuple[int, int | None, int | None]:
         """``(how many, the latest matching record's id, its group)`` of a batch."""
@@ -154,9 +165,8 @@ class Evaluator:
             return len(wanted), wanted[-1].record_id, wanted[-1].group_id
         if not ids:
             return 0, None, None
-        n, latest = self.conn.execute(
-            f"SELECT count(*), max(id) FROM records NOT INDEXED WHERE id BETWEEN ? AND ? AND {where}",
-            [ids[0], ids[-1], *params]).fetchone()
+        where, bind = self._in_range[rule.name]
+        n, latest = self.conn.execute(range_sql(where), bind((ids[0], ids[-1]))).fetchone()
         return int(n), latest, None
 
     def evaluate(self, ids: range, events: Sequence[GroupEvent]) -> list[Firing]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from logconsole.store.db import StoreError, connect
-from logconsole.store.query import NEWEST, Filter, fetch_page, where_sql
+from logconsole.store.query import NEWEST, Filter, fetch_page, range_where_sql
 
 DEFAULT_INTERVAL = 1.0
 """Seconds between two polls while nothing new arrives."""
@@ -39,15 +39,15 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def new_rows_sql(conn: sqlite3.Connection, flt: Filter) -> tuple[str, list[Any]]:
-    """Rows with ``id > ?`` (the first parameter) matching ``flt``, oldest first.
+def new_rows_sql(conn: sqlite3.Connection, flt: Filter) -> tuple[str, Callable[[int], list[Any]]]:
+    """Rows with an id above the one given to the second value matching ``flt``, oldest first.
 
     ``NOT INDEXED`` keeps SQLite on the rowid range: with ``type = 'error'`` it
     would otherwise walk that kind's index over every stored error.
     """
-    where, params = where_sql(conn, flt)
-    sql = f"SELECT * FROM records NOT INDEXED WHERE id > ? AND {where} ORDER BY id LIMIT {PAGE}"
-    return sql, params
+    where, bind = range_where_sql(conn, flt, "{col} > ?")
+    sql = f"SELECT * FROM records NOT INDEXED WHERE {where} ORDER BY id LIMIT {PAGE}"
+    return sql, lambda after: bind((after,))
 
 
 @dataclass(slots=True)
@@ -61,6 +61,7 @@ class Follower:
     last_id: int = 0
     _conn: sqlite3.Connection | None = field(default=None, repr=False)
     _identity: tuple[int, int] | None = field(default=None, repr=False)
+    _sql: tuple[str, Callable[[int], list[Any]]] | None = field(default=None, repr=False)
 
     def start(self, limit: int) -> list[dict[str, Any]]:
         """The last ``limit`` matches (oldest first), read in one snapshot with
@@ -102,8 +103,10 @@ class Follower:
                 # A database put in place of the one followed may hold fewer rows.
                 top = int(conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0])
                 self.last_id = min(self.last_id, top)
-            sql, params = new_rows_sql(conn, self.flt)
-            cur = conn.execute(sql, [self.last_id, *params])
+            if self._sql is None:
+                self._sql = new_rows_sql(conn, self.flt)
+            sql, bind = self._sql
+            cur = conn.execute(sql, bind(self.last_id))
             names = [d[0] for d in cur.description]
             rows = [dict(zip(names, values)) for values in cur]
         except (sqlite3.Error, StoreError):
