@@ -12,6 +12,10 @@ Each figure is printed next to a reference measured in the same run:
   and with ``synchronous=FULL`` (an fsync per commit);
 * sync round trip: one record and a sync at a time, paced at
   ``--sync-rate`` records per second (default 1,000); p50/p99 (target p99 <= 50 ms);
+* the daemon runs with error groups and alert rules active: the four built-in
+  rules plus :data:`ALERT_RULES` (a filter, a count within a window, a
+  search); the ingest is measured once more with every rule switched off, to
+  show what the rules cost;
 * idle daemon: CPU share over ``--idle-seconds`` (default 30; target <= 1 %)
   and resident memory (target <= 60 MB).
 
@@ -47,11 +51,37 @@ from logconsole.store.db import connect  # noqa: E402
 from logconsole.store.writer import INSERT_SQL, row_values  # noqa: E402
 
 
-class Daemon:
-    """A collector process on a fresh temp database."""
+ALERT_RULES = """
+[[alerts]]
+name = "payment errors"
+type = "error"
+where = ["endpoint~payment"]
+trigger = "any"
+command = ["true"]
 
-    def __init__(self, folder: Path) -> None:
+[[alerts]]
+name = "error storm"
+type = "error"
+trigger = "count >= 100 within 5m"
+command = ["true"]
+
+[[alerts]]
+name = "timeouts"
+search = "timeout"
+trigger = "count >= 50 within 1m"
+"""
+RULES_OFF = "".join(f'[[alerts]]\nname = "{n}"\nenabled = false\n'
+                    for n in ("new_group", "regression", "critical", "requires_action"))
+
+
+class Daemon:
+    """A collector process on a fresh temp database (with the alert rules of
+    ``config``: :data:`ALERT_RULES` unless told otherwise)."""
+
+    def __init__(self, folder: Path, config: str = ALERT_RULES) -> None:
         folder.mkdir(parents=True, exist_ok=True)
+        (folder / "config" / "logconsole").mkdir(parents=True, exist_ok=True)
+        (folder / "config" / "logconsole" / "config.toml").write_text(config)
         self.db = folder / "bench.db"
         self.sock = folder / "run" / "bench.sock"
         env = dict(os.environ, XDG_CONFIG_HOME=str(folder / "config"))
@@ -134,8 +164,8 @@ def bench_commit_each(rows: list[dict], folder: Path, synchronous: str = "NORMAL
     return rate
 
 
-def bench_socket(lines: list[bytes], clients: int, folder: Path) -> tuple[float, int]:
-    d = Daemon(folder / "ingest")
+def bench_socket(lines: list[bytes], clients: int, folder: Path, config: str = ALERT_RULES) -> tuple[float, int]:
+    d = Daemon(folder / ("ingest" if config == ALERT_RULES else "ingest-no-rules"), config)
     try:
         shares = [b"".join(lines[i::clients]) for i in range(clients)]
         counts = [len(lines[i::clients]) for i in range(clients)]
@@ -237,13 +267,16 @@ def main() -> None:
         each = bench_commit_each(rows[: args.commit_each], folder)
         durable = bench_commit_each(rows[: args.commit_each], folder, "FULL")
         rate, _ = bench_socket(lines, args.clients, folder)
+        rate_no_rules, _ = bench_socket(lines, args.clients, folder, RULES_OFF)
         print(f"bare executemany + group upkeep (one transaction):         {bare:>10,.0f} records/s")
         print(f"bare executemany without group upkeep (for comparison):    {bare_ungrouped:>10,.0f} records/s")
         print(f"commit per record (WAL, synchronous=NORMAL, as the store): {each:>10,.0f} records/s")
         print(f"commit per record (WAL, synchronous=FULL, an fsync each):  {durable:>10,.0f} records/s")
-        print(f"socket, {args.clients} clients, committed:                              {rate:>10,.0f} records/s")
+        print(f"socket, {args.clients} clients, committed, 7 alert rules:               {rate:>10,.0f} records/s")
+        print(f"socket, {args.clients} clients, committed, every alert rule off:        {rate_no_rules:>10,.0f} records/s")
         print(f"  vs bare executemany + group upkeep: {rate / bare:5.2f}x (target >= 0.8x) {verdict(rate / bare >= 0.8)}")
         print(f"  vs bare executemany without group upkeep: {rate / bare_ungrouped:5.2f}x")
+        print(f"  vs the same without alert rules: {rate / rate_no_rules:5.2f}x")
         print(f"  vs commit per record: {rate / each:5.1f}x (target >= 10x) {verdict(rate / each >= 10)}")
         print(f"  vs durable commit per record: {rate / durable:5.1f}x (target >= 10x) {verdict(rate / durable >= 10)}")
 

@@ -308,3 +308,20 @@ def test_an_error_row_without_a_fingerprint_is_fingerprinted_by_the_writer(conn:
     BatchWriter(conn).commit([row])
     assert conn.execute("SELECT fingerprint, group_id IS NOT NULL FROM records").fetchone() == ("E: order {n} failed", 1)
     assert_true_counts(conn)
+
+
+def test_the_writer_reports_new_groups_and_regressions_of_each_commit(conn: sqlite3.Connection) -> None:
+    writer = BatchWriter(conn)
+    writer.commit([normalize(err("pool exhausted", created_at=ago(2))), normalize({"type": "activity", "message": "x"}),
+                   normalize(err("pool exhausted", created_at=ago(1)))])
+    first = writer.ids
+    assert len(first) == 3
+    assert [(e.kind, e.record_id) for e in writer.events] == [("new_group", first[2])]
+    gid = writer.events[0].group_id
+    writer.commit([normalize(err("pool exhausted"))])
+    assert writer.events == [] and writer.ids[0] == first[-1] + 1
+    actions.resolve_group(conn, gid, note="bigger pool", now=NOW)
+    writer.commit([normalize(err("pool exhausted", created_at=(NOW + timedelta(minutes=1)).isoformat()))])
+    assert [(e.kind, e.group_id, e.record_id) for e in writer.events] == [("regression", gid, writer.ids[0])]
+    writer.commit([normalize(err("pool exhausted", created_at=(NOW + timedelta(minutes=2)).isoformat()))])
+    assert writer.events == []  # already regressed: no news

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
+from logconsole.alert_rules import Rule, RuleError, parse_rules
 from logconsole.config import ConfigError, Settings, load_settings
 from logconsole.kinds import KIND_NAMES
 from logconsole.paths import default_db_path, default_socket_path
@@ -86,6 +87,15 @@ def settings_from(path: Path | None) -> Settings:
     try:
         return load_settings(path)
     except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def alert_rules_from(settings: Settings) -> tuple[Rule, ...]:
+    """The alert rules of the config file (with the built-ins), or a one-line error
+    naming the rule and the key."""
+    try:
+        return parse_rules(settings.raw, settings.source)
+    except RuleError as exc:
         raise click.ClickException(str(exc)) from None
 
 

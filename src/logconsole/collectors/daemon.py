@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from logconsole.alert_rules import Rule
+from logconsole.collectors.alerts import AlertEngine
 from logconsole.collectors.pipeline import Pipeline, WriterTimings
 from logconsole.collectors.spill import find_spills, read_spill, spill_path_for
 from logconsole.collectors.socket import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, SocketServer
@@ -88,6 +90,7 @@ class DaemonOptions:
     """Seconds without a commit before the log is truncated (0: never)."""
     socket_check_interval: float = 1.0
     """How often the daemon checks that its socket file is still there."""
+    alert_rules: tuple[Rule, ...] = ()
 
 
 # -- single instance ----------------------------------------------------------
@@ -224,6 +227,7 @@ class Daemon:
         self.pipeline: Pipeline | None = None
         self.server: SocketServer | None = None
         self._socket_lock: InstanceLock | None = None
+        self.alerts: AlertEngine | None = None
 
     @contextlib.contextmanager
     def _locks(self) -> Iterator[None]:
@@ -294,6 +298,8 @@ class Daemon:
             "db_size_bytes": file_size(self.opts.db_path),
             "connections": c.connections,
             "write_error": p.condition,
+            **({"alerts_dropped": self.alerts.counters.dropped, "alert_failures": self.alerts.counters.failures}
+               if self.alerts is not None else {}),
         }
 
     async def _serve(self) -> int:
@@ -312,6 +318,9 @@ class Daemon:
             await pipeline.start()
         except StoreError as exc:
             raise DaemonError(str(exc)) from None
+        alerts = self.alerts = AlertEngine(opts.db_path, opts.alert_rules, store=pipeline.put_raw)
+        pipeline.on_commit = alerts.offer
+        alerts.start()
         sock = None
         try:
             left = await self._replay_spills(stop)
@@ -345,6 +354,7 @@ class Daemon:
                 with contextlib.suppress(asyncio.TimeoutError, Exception):
                     await asyncio.wait_for(tailer, STOP_GRACE)
         finally:
+            await alerts.close()
             await pipeline.close()
             if sock is not None:
                 sock.close()

@@ -34,7 +34,7 @@ import logging
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +45,7 @@ from logconsole.collectors.spill import Spill, SpillError, write_spill
 from logconsole.ingest import Redactor, Row, Trusted, normalize
 from logconsole.store.db import connect
 from logconsole.store.errors import describe
+from logconsole.store.groups import GroupEvent
 from logconsole.store.migrations import Backfiller, SchemaError, pending_backfills
 from logconsole.store.writer import BatchWriter, OffsetValues, encode_row
 
@@ -171,6 +172,9 @@ class Pipeline:
         self._pump: asyncio.Task[None] | None = None
         self._backfiller: Backfiller | None = None
         self._rate_mark = (time.monotonic(), 0)
+        self.on_commit: Callable[[range, list[GroupEvent]], None] | None = None
+        """Called after each successful commit with its ids and group events
+        (alerts); it must return at once."""
 
     # -- the Sink -------------------------------------------------------------
 
@@ -416,6 +420,8 @@ class Pipeline:
                          stored, time.monotonic() - failing_since)
             self.condition = ""
             self.counters.committed += stored
+            if self.on_commit is not None and (self._writer.ids or self._writer.events):
+                self.on_commit(self._writer.ids, self._writer.events)
             if stored < len(rows):
                 self.counters.dropped += len(rows) - stored
                 log.error("refused %d records holding text that cannot be stored", len(rows) - stored)

@@ -13,6 +13,7 @@ import click
 
 from logconsole.cli_options import (
     FiniteFloat,
+    alert_rules_from,
     config_option,
     days_option,
     db_option,
@@ -100,6 +101,7 @@ def daemon(
     from logconsole.collectors.pipeline import WriterTimings
 
     settings = settings_from(config_path)
+    rules = alert_rules_from(settings)
     group = socket_group if socket_group is not None else settings.socket_group
     mode = socket_mode
     if mode is None:
@@ -124,6 +126,7 @@ def daemon(
         ),
         check_seconds=check_seconds,
         idle_checkpoint=idle_checkpoint,
+        alert_rules=rules,
     )
     try:
         code = run_daemon(opts, verbose)

@@ -28,6 +28,7 @@ from logconsole import kinds as K
 from logconsole.cli_options import (
     CONTEXT_SETTINGS,
     RECORD_ID,
+    FiniteFloat,
     build_filter,
     config_option,
     db_option,
@@ -39,7 +40,7 @@ from logconsole.cli_options import (
     sort_of,
     user_errors,
 )
-from logconsole.commands import action_commands, doctor_command, group_commands, overview_commands
+from logconsole.commands import action_commands, alert_commands, doctor_command, group_commands, overview_commands
 from logconsole.commands.command_helpers import (
     existing_db,
     plural,
@@ -63,10 +64,13 @@ from logconsole.paths import default_config_path
 from logconsole.store import export as exporter
 from logconsole.store import retention
 from logconsole.store.db import check_before_writing
-from logconsole.store.query import count, fetch_page, iter_rows, parse_types
+from logconsole.store.follow import DEFAULT_INTERVAL, Follower
+from logconsole.store.query import Filter, count, fetch_page, iter_rows, parse_types
 
 TABLE_LIMIT = 50
 """Rows a ``query`` table shows unless ``--limit`` says otherwise."""
+FOLLOW_LIMIT = 10
+"""Matches ``query --follow`` prints before the new ones, unless ``--limit`` says otherwise."""
 
 
 # ---------------------------------------------------------------- import
@@ -243,11 +247,16 @@ def _table_columns(spec: str | None, types: tuple[str, ...]) -> list[str]:
               help="Table columns (field names, plus summary and level).")
 @click.option("--group", "-g", "group_id", type=RECORD_ID, default=None, metavar="ID",
               help="Only the records of this error group (see `logconsole groups`).")
+@click.option("--follow", "-F", is_flag=True,
+              help="Print the last matches (--limit, default 10), then each new match as it is committed.")
+@click.option("--poll-interval", type=FiniteFloat(0.01, 60), default=DEFAULT_INTERVAL, hidden=True,
+              help="Seconds between two looks for new records while following.")
 @db_option
 @user_errors
 def query(types: tuple[str, ...], since: str | None, until: str | None, search: str | None,
           where: tuple[str, ...], limit: int | None, order: str, fmt: str,
-          columns: str | None, group_id: int | None, db_path: Path | None) -> None:
+          columns: str | None, group_id: int | None, follow: bool, poll_interval: float,
+          db_path: Path | None) -> None:
     """Print matching records: a table that fits the terminal, or JSON / CSV.
 
     The table shows the newest 50 records unless --limit says otherwise; one
@@ -260,6 +269,8 @@ def query(types: tuple[str, ...], since: str | None, until: str | None, search: 
         logconsole query --search "payment declined" --limit 20
         logconsole query --type ai --format jsonl | jq .tokens_used
         logconsole query --group 12 --limit 5
+        logconsole query --follow --type error
+        logconsole query -F -f jsonl --where severity=critical | jq .message
     """
     if group_id is not None:
         if types and "error" not in parse_types(types):
@@ -269,6 +280,9 @@ def query(types: tuple[str, ...], since: str | None, until: str | None, search: 
     sort = sort_of(order)
     if columns and fmt != "table":
         raise click.UsageError("--columns is for the table; JSON and CSV carry every field")
+    if follow:
+        _follow(flt, fmt, columns, FOLLOW_LIMIT if limit is None else limit, poll_interval, db_path)
+        return
     with existing_db(db_path, readonly=True) as conn:
         if fmt != "table":
             out = sys.stdout
@@ -288,13 +302,49 @@ def query(types: tuple[str, ...], since: str | None, until: str | None, search: 
                 say(f"showing {page:,} of {total:,}; use --limit N for more (--limit 0 for all)")
 
 
-def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+def _print_table(rows: list[dict[str, Any]], columns: list[str], *, header: bool = True) -> None:
     from rich.console import Console
 
     from logconsole.table_view import record_table
 
     console = Console(file=sys.stdout, highlight=False, soft_wrap=False)
-    console.print(record_table(rows, columns, width=console.width))
+    table = record_table(rows, columns, width=console.width)
+    table.show_header = header
+    console.print(table)
+
+
+def _follow(flt: Filter, fmt: str, columns: str | None, limit: int, interval: float,
+            db_path: Path | None) -> None:
+    """``query --follow``: the last ``limit`` matches, then new ones as they are
+    committed, until interrupted (ctrl-c) or the reader goes (``| head``): both exit 0."""
+    if fmt == "json":
+        raise click.UsageError("--follow prints a stream: use --format jsonl (or table, csv)")
+    with existing_db(db_path, readonly=True):
+        pass  # the database must exist; the follower opens (and reopens) it itself
+    follower = Follower(db_path_or_default(db_path), flt, interval=interval)
+    cols = _table_columns(columns, flt.types)
+    header = True
+    out = sys.stdout
+
+    def emit(rows: list[dict[str, Any]]) -> None:
+        nonlocal header
+        if fmt == "table":
+            _print_table(rows, cols, header=header)
+        else:
+            exporter.write(rows, out, fmt, types=flt.types, header=header)
+        header = False
+        out.flush()
+
+    try:
+        first = follower.start(limit)
+        if first:
+            emit(first)
+        for rows in follower:
+            emit(rows)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        follower.close()
 
 
 # ---------------------------------------------------------------- export
@@ -367,5 +417,5 @@ def export(types: tuple[str, ...], since: str | None, until: str | None, search:
 COMMANDS: list[click.Command] = [
     import_command, query, export, *action_commands.COMMANDS, *group_commands.COMMANDS,
     *overview_commands.COMMANDS,
-    *doctor_command.COMMANDS,
+    *doctor_command.COMMANDS, *alert_commands.COMMANDS,
 ]

@@ -64,6 +64,7 @@ from logconsole.screens.keys import help_rows
 from logconsole.screens.log_view import LogView
 from logconsole.screens.panels import AIPanel, SystemPanel
 from logconsole.screens.record_actions import ActionDone, RecordActions
+from logconsole.screens.alert_notice import AlertNotice
 from logconsole.screens.retention_notice import RetentionNotice
 from logconsole.screens.search_bar import SearchBar
 from logconsole.screens.view_state import TABS, ViewState, tab_kind, tab_label
@@ -127,7 +128,7 @@ class PanelData(Message):
     data: Any
 
 
-class MainScreen(RecordActions, RetentionNotice, Screen[None]):
+class MainScreen(RecordActions, RetentionNotice, AlertNotice, Screen[None]):
     """Tabs over one record list; see the module docstring for the keys."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -538,6 +539,7 @@ class MainScreen(RecordActions, RetentionNotice, Screen[None]):
             return
         self._poll()
         self.check_retention()
+        self.check_alerts()
 
     def _poll(self) -> None:
         view = self.view

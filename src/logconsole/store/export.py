@@ -56,18 +56,22 @@ def write(
     *,
     types: tuple[str, ...] = (),
     progress: Callable[[int], None] | None = None,
+    header: bool = True,
 ) -> int:
-    """Write stored ``rows`` to ``out`` as ``fmt``; returns how many."""
+    """Write stored ``rows`` to ``out`` as ``fmt``; returns how many.
+
+    ``header=False`` leaves out the CSV header (a follower's later pages)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     n = 0
     if fmt == "csv":
-        header = record_fields(types)
+        fields = record_fields(types)
         # RFC 4180 line ends: the csv module then quotes any cell holding a CR or LF.
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(header)
+        if header:
+            writer.writerow(fields)
         for row in rows:
-            writer.writerow(_csv_values(row, header))
+            writer.writerow(_csv_values(row, fields))
             n += 1
             if progress and n % 1000 == 0:
                 progress(n)

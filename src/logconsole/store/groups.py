@@ -231,10 +231,26 @@ _USERS_COUNT_SQL = (
 
 
 @dataclass(slots=True)
+class GroupEvent:
+    """News a batch made about a group: ``new_group`` (its first error) or
+    ``regression`` (an error newer than the group's resolution)."""
+
+    kind: str
+    group_id: int
+    fingerprint: str
+    record_id: int = 0
+    """The batch's latest error of the group (set by :func:`after_insert`)."""
+
+
+@dataclass(slots=True)
 class Pending:
     """What :func:`before_insert` gathered for :func:`after_insert`."""
 
     groups: dict[str, _Group]
+    events: list[GroupEvent] = field(default_factory=list)
+
+
+_STATUS_SQL = "SELECT fingerprint, status FROM error_groups WHERE fingerprint IN (SELECT value FROM json_each(?))"
 
 
 def before_insert(conn: sqlite3.Connection, rows: Sequence[dict[str, Any]], *, backfill: bool = False) -> Pending | None:
@@ -257,8 +273,19 @@ def before_insert(conn: sqlite3.Connection, rows: Sequence[dict[str, Any]], *, b
             g.fingerprint, g.error_type, g.message, _culprit(g), g.count, g.first, g.last, g.severity,
             json.dumps(list(g.endpoints), ensure_ascii=False), status, note, by, at,
         ))
-    conn.execute(_UPSERT[backfill], (json.dumps(entries, ensure_ascii=False),))
-    return Pending(groups)
+    payload = json.dumps(entries, ensure_ascii=False)
+    if backfill:
+        conn.execute(_UPSERT[True], (payload,))
+        return Pending(groups)
+    # What the batch changed, for alerts: the statuses before, and after (RETURNING).
+    before = dict(conn.execute(_STATUS_SQL, (json.dumps(list(groups), ensure_ascii=False),)).fetchall())
+    events = []
+    for fp, group_id, status in conn.execute(_UPSERT[False] + " RETURNING fingerprint, id, status", (payload,)).fetchall():
+        if fp not in before:
+            events.append(GroupEvent("new_group", int(group_id), fp))
+        elif before[fp] == "resolved" and status == "regressed":
+            events.append(GroupEvent("regression", int(group_id), fp))
+    return Pending(groups, events)
 
 
 def after_insert(conn: sqlite3.Connection, pending: Pending | None, ids: Sequence[int]) -> None:
@@ -266,6 +293,8 @@ def after_insert(conn: sqlite3.Connection, pending: Pending | None, ids: Sequenc
     (``ids[i]`` is the id of the batch's row ``i``): latest records and users."""
     if pending is None:
         return
+    for event in pending.events:
+        event.record_id = ids[pending.groups[event.fingerprint].latest_at]
     groups = pending.groups.values()
     conn.execute(_LATEST_SQL, (json.dumps([(g.fingerprint, ids[g.latest_at], g.last) for g in groups]),))
     pairs = [(g.fingerprint, u) for g in groups for u in g.users]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -291,6 +291,32 @@ def where_sql(
             clauses.append(f"{member} IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ?)")
             params.append(expr)
     return (" AND ".join(clauses) or "1"), params
+
+
+def range_where_sql(
+    conn: sqlite3.Connection, flt: Filter, bound: str,
+) -> tuple[str, Callable[[Sequence[Any]], list[Any]]]:
+    """The WHERE clause of ``flt`` for the rows of an id range only, and a
+    function giving its parameters from the range's bounds.
+
+    ``bound`` is a condition on ``{col}`` with ``?`` for the bounds
+    (``"{col} > ?"``, ``"{col} BETWEEN ? AND ?"``).  A search asks the
+    full-text index for the range's matches only (``rowid`` bounds inside the
+    ``MATCH``), so the cost follows the range, never every match of the word.
+    Query the table ``NOT INDEXED`` so SQLite walks the rowid range.
+    """
+    rest, params = where_sql(conn, flt.with_(search=None))
+    expr = fts_expression(conn, flt.search, prefix=flt.prefix_search) if flt.search else None
+    sql = f"{bound.format(col='id')} AND {rest}"
+    if flt.search and expr is None:
+        sql += " AND 0"
+    elif expr is not None:
+        sql += f" AND id IN (SELECT rowid FROM records_fts WHERE records_fts MATCH ? AND {bound.format(col='rowid')})"
+
+    def bind(bounds: Sequence[Any]) -> list[Any]:
+        return [*bounds, *params, *((expr, *bounds) if expr is not None else ())]
+
+    return sql, bind
 
 
 def _sort_expr(column: str) -> str:

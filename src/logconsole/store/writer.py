@@ -138,7 +138,7 @@ class BatchWriter:
     (the WAL write) is shared by every record in it.
     """
 
-    __slots__ = ("conn", "batches", "rows", "unstorable", "seconds")
+    __slots__ = ("conn", "batches", "rows", "unstorable", "seconds", "ids", "events")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -147,6 +147,10 @@ class BatchWriter:
         self.unstorable = 0
         """Rows refused because a value cannot be encoded (a lone surrogate)."""
         self.seconds = 0.0
+        self.ids: range = range(0)
+        """The ids of the rows the last :meth:`commit` stored."""
+        self.events: list[groups.GroupEvent] = []
+        """The group events of the last :meth:`commit` (new groups, regressions)."""
 
     def commit(self, rows: Iterable[Row], offsets: Iterable[OffsetValues] = ()) -> int:
         """Store ``rows`` and ``offsets`` in one transaction; returns how many rows.
@@ -156,21 +160,27 @@ class BatchWriter:
         batch is stored.
         """
         started = perf_counter()
+        self.ids, self.events = range(0), []
         rows = list(rows)
         latest = {o[0]: o for o in offsets}  # the last offset of a file wins
         if not rows and not latest:
             return 0
         payload, rows = self._payload(rows)
         conn = self.conn
+        ids: range = range(0)
+        pending = None
         with transaction(conn):
             if rows:
                 pending = groups.before_insert(conn, rows)
                 conn.execute(BATCH_INSERT_SQL, (payload,))
+                ids = _consecutive_ids(conn, len(rows))
                 if pending is not None:
-                    groups.after_insert(conn, pending, _consecutive_ids(conn, len(rows)))
+                    groups.after_insert(conn, pending, ids)
             if latest:
                 now = format_ts(utcnow())
                 conn.executemany(OFFSET_SQL, [(*o, now) for o in latest.values()])
+        self.ids = ids
+        self.events = pending.events if pending is not None else []
         self.batches += 1
         self.rows += len(rows)
         self.seconds += perf_counter() - started

@@ -1,0 +1,169 @@
+"""``logconsole alerts``: the alert rules with their last firing and counts,
+and ``alerts test NAME`` to try a rule on the stored records."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from logconsole.alert_rules import Rule, RuleState, load_state
+from logconsole.cli_options import (
+    CONTEXT_SETTINGS,
+    alert_rules_from,
+    config_option,
+    db_option,
+    db_path_or_default,
+    open_db,
+    settings_from,
+    user_errors,
+)
+from logconsole.collectors.alerts import Firing
+from logconsole.commands.command_helpers import say
+from logconsole.store.query import count, fetch_page, get, to_record
+from logconsole.table_view import short_time
+from logconsole.timeutil import format_ts, utcnow
+
+
+def _rules(config_path: Path | None) -> tuple[Rule, ...]:
+    return alert_rules_from(settings_from(config_path))
+
+
+def _states(db_path: Path | None) -> dict[str, RuleState]:
+    path = db_path_or_default(db_path)
+    if not path.is_file():
+        return {}
+    conn = open_db(path, readonly=True)
+    try:
+        return load_state(conn)
+    finally:
+        conn.close()
+
+
+def _actions(rule: Rule) -> str:
+    parts = []
+    if rule.command:
+        parts.append("command " + " ".join(rule.command))
+    if rule.url:
+        parts.append("POST " + rule.url)
+    return "; ".join(parts) or "record only"
+
+
+@click.group("alerts", invoke_without_command=True, context_settings=CONTEXT_SETTINGS)
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="Output format.")
+@config_option
+@db_option
+@click.pass_context
+@user_errors
+def alerts(ctx: click.Context, fmt: str, config_path: Path | None, db_path: Path | None) -> None:
+    """List the alert rules with their last firing and counts.
+
+    Rules are the [[alerts]] tables of config.toml plus the built-in ones
+    (new_group, regression, critical, requires_action); the collector
+    evaluates them on every committed batch.  A rule with a mistake is
+    reported here as it is when the collector starts.
+
+    \b
+    Examples:
+        logconsole alerts
+        logconsole alerts --format json | jq '.[] | select(.failures > 0)'
+        logconsole alerts test regression
+    """
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = (config_path, db_path)
+        return
+    rules = _rules(config_path)
+    states = _states(db_path)
+    rows = []
+    for rule in rules:
+        st = states.get(rule.name, RuleState())
+        rows.append({
+            "name": rule.name, "enabled": rule.enabled, "builtin": rule.builtin,
+            "trigger": rule.describe_trigger(), "condition": rule.describe_condition(),
+            "cooldown_s": rule.cooldown, "actions": _actions(rule), "last_fired": st.last_fired,
+            "firings": st.firings, "matched": st.matched, "suppressed": st.suppressed, "failures": st.failures,
+        })
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    header = ("RULE", "TRIGGER", "CONDITION", "LAST FIRED", "FIRINGS", "MATCHED", "FAILED", "ACTIONS")
+    lines = [header] + [(
+        r["name"] + ("" if r["enabled"] else " (off)"), r["trigger"], r["condition"],
+        short_time(r["last_fired"]) if r["last_fired"] else "never", str(r["firings"]), str(r["matched"]),
+        str(r["failures"]), r["actions"],
+    ) for r in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    for line in lines:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths)) + "  " + line[-1])
+
+
+@alerts.command("test", context_settings=CONTEXT_SETTINGS)
+@click.argument("name")
+@click.pass_obj
+@user_errors
+def test_rule(obj: tuple[Path | None, Path | None], name: str) -> None:
+    """Evaluate rule NAME against the stored records, without running its actions.
+
+    Prints how many stored records (or groups, for new_group and regression)
+    the rule matches and the alert JSON its command and URL would receive.
+
+    \b
+    Example:
+        logconsole alerts test "payments failing"
+    """
+    config_path, db_path = obj
+    rules = {r.name: r for r in _rules(config_path)}
+    rule = rules.get(name)
+    if rule is None:
+        raise click.ClickException(f"no alert rule named {name!r}; rules: {', '.join(rules)}")
+    path = db_path_or_default(db_path)
+    if not path.is_file():
+        raise click.ClickException(f"no database at {path}")
+    conn = open_db(path, readonly=True)
+    try:
+        n, firing, scope = _try(conn, rule)
+    finally:
+        conn.close()
+    off = "" if rule.enabled else " (switched off)"
+    say(f"rule {rule.name}{off}: {rule.describe_trigger()}; {rule.describe_condition()}")
+    if firing is None:
+        click.echo(f"{n} {scope} match: it would not fire")
+        return
+    click.echo(f"{n} {scope} match: it would fire with")
+    click.echo(json.dumps(firing.payload(), indent=2, ensure_ascii=False))
+
+
+def _try(conn: sqlite3.Connection, rule: Rule) -> tuple[int, Firing | None, str]:
+    """How many stored records (or groups) match ``rule``, and the firing they would make."""
+    if rule.trigger in ("new_group", "regression"):
+        where = "status = 'regressed'" if rule.trigger == "regression" else "1"
+        order = "regressed_at" if rule.trigger == "regression" else "first_seen"
+        groups = conn.execute(
+            f"SELECT id, latest_id FROM error_groups WHERE {where} AND latest_id IS NOT NULL ORDER BY {order} DESC"
+        ).fetchall()
+        ids = [latest for _, latest in groups]
+        matching = {r["id"] for r in fetch_page(conn, rule.flt.with_(ids=tuple(ids)), limit=len(ids) or 1)}
+        kept = [(gid, latest) for gid, latest in groups if latest in matching]
+        if not kept:
+            return 0, None, "groups"
+        row = get(conn, kept[0][1])
+        return len(kept), Firing(rule, len(kept), 0, to_record(row) if row else None, kept[0][0]), "groups"
+    flt = rule.flt
+    scope = "stored records"
+    if rule.trigger == "count":
+        flt = flt.with_(since=format_ts(utcnow() - timedelta(seconds=rule.window)))
+        scope = f"records of the last {rule.describe_trigger().rsplit(' ', 1)[-1]}"
+    n = count(conn, flt)
+    if not n or (rule.trigger == "count" and n < rule.threshold):
+        return n, None, scope
+    latest = fetch_page(conn, flt, limit=1)
+    record: dict[str, Any] | None = to_record(latest[0]) if latest else None
+    return n, Firing(rule, n, 0, record, record.get("group_id") if record else None), scope
+
+
+COMMANDS: list[click.Command] = [alerts]

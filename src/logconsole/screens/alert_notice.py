@@ -1,0 +1,76 @@
+"""Telling the user when an alert fires.
+
+A mixin of :class:`~logconsole.screens.main_screen.MainScreen`: on each poll
+tick, :meth:`AlertNotice.check_alerts` reads, in a thread worker, the alert
+records (``system`` records with ``event_type: alert``, stored by the
+collector for every firing, :mod:`logconsole.collectors.alerts`) committed
+since the last look, and the handler shows each as a notification.  Only
+alerts stored after the console opened are news; the read walks the new rows
+only (``id > last seen`` on the rowid range), so an idle tick costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import work
+from textual.message import Message
+
+from logconsole.alert_rules import ALERT_EVENT
+from logconsole.screens.data import STORE_ERRORS, ConnectionPool
+
+MAX_TOLD = 3
+"""Alerts shown one by one per tick; more are told as a count."""
+
+_NEW_ALERTS_SQL = (
+    "SELECT id, status, message FROM records NOT INDEXED WHERE id > ? AND type = 'system' "
+    "AND event_type = ? ORDER BY id"
+)
+
+
+@dataclass
+class AlertsSeen(Message):
+    """Alert records stored since the last look: ``(id, status, message)``."""
+
+    alerts: list[tuple[int, str, str]]
+
+
+class AlertNotice:
+    """Notifies about alert firings; expects ``pool`` and Textual's screen methods."""
+
+    pool: ConnectionPool
+    _alerts_after: int | None = None
+
+    def check_alerts(self) -> None:
+        """Read the new alert records in a worker (called on each poll tick)."""
+        self._read_alerts(self._alerts_after)
+
+    @work(thread=True, exclusive=True, group="alerts")
+    def _read_alerts(self, after: int | None) -> None:
+        try:
+            with self.pool.connection() as conn:
+                if after is None:
+                    top = conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0]
+                    self.post_message(AlertsSeen([(int(top), "", "")]))  # type: ignore[attr-defined]
+                    return
+                rows = conn.execute(_NEW_ALERTS_SQL, (after, ALERT_EVENT)).fetchall()
+        except STORE_ERRORS:
+            return  # the list reports database trouble; this is only news
+        if rows:
+            self.post_message(AlertsSeen([(int(i), s or "", m or "") for i, s, m in rows]))  # type: ignore[attr-defined]
+
+    def on_alerts_seen(self, message: AlertsSeen) -> None:
+        alerts = message.alerts
+        first_look = self._alerts_after is None
+        self._alerts_after = max([self._alerts_after or 0, *(a[0] for a in alerts)])
+        if first_look:
+            return  # the starting point: alerts before the console opened are not news
+        for _, status, text in alerts[:MAX_TOLD]:
+            severity = "error" if status == "critical" else "warning"
+            self.notify(text, title="Alert", severity=severity, timeout=15, markup=False)  # type: ignore[attr-defined]
+        if len(alerts) > MAX_TOLD:
+            self.notify(f"{len(alerts) - MAX_TOLD} more alerts: the System tab lists them "
+                        "(event_type=alert)", title="Alert", severity="warning", timeout=15, markup=False)  # type: ignore[attr-defined]
+
+
+__all__ = ["AlertNotice", "AlertsSeen"]
