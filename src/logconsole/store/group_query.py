@@ -20,7 +20,7 @@ from typing import Any
 
 from logconsole.kinds import SEVERITIES
 from logconsole.store.groups import STATUSES
-from logconsole.store.query import Condition, Cursor, QueryError, split_condition
+from logconsole.store.query import Condition, Cursor, QueryError, keyset_pages, split_condition
 from logconsole.timeutil import bound_sql, format_ts, parse_user_time
 
 DEFAULT_STATUSES = ("open", "regressed", "resolved")
@@ -250,17 +250,10 @@ def group_cursor(row: dict[str, Any], sort: GroupSort = LATEST_FIRST) -> Cursor:
 def iter_groups(conn: sqlite3.Connection, flt: GroupFilter = GroupFilter(), sort: GroupSort = LATEST_FIRST, *,
                 limit: int | None = None, page_size: int = 1000) -> Iterator[dict[str, Any]]:
     """Every matching group, a keyset page at a time."""
-    remaining = limit
-    after: Cursor | None = None
-    while remaining is None or remaining > 0:
-        size = page_size if remaining is None else min(page_size, remaining)
-        page = fetch_groups(conn, flt, sort, limit=size, after=after)
-        yield from page
-        if len(page) < size:
-            return
-        if remaining is not None:
-            remaining -= len(page)
-        after = group_cursor(page[-1], sort)
+    return keyset_pages(
+        lambda size, after: fetch_groups(conn, flt, sort, limit=size, after=after),
+        lambda row: group_cursor(row, sort), limit=limit, page_size=page_size,
+    )
 
 
 def count_groups(conn: sqlite3.Connection, flt: GroupFilter = GroupFilter()) -> int:

@@ -613,17 +613,32 @@ def iter_rows(
 ) -> Iterator[dict[str, Any]]:
     """Every matching row, read in keyset pages so memory stays flat and no
     long read transaction holds the WAL back."""
+    return keyset_pages(
+        lambda size, after: fetch_page(conn, flt, sort, limit=size, after=after),
+        lambda row: cursor_of(row, sort), limit=limit, page_size=page_size,
+    )
+
+
+def keyset_pages(
+    fetch: Callable[[int, Cursor | None], list[dict[str, Any]]],
+    cursor: Callable[[dict[str, Any]], Cursor],
+    *,
+    limit: int | None = None,
+    page_size: int = 5000,
+) -> Iterator[dict[str, Any]]:
+    """Every row ``fetch(size, after)`` pages through, up to ``limit``: each
+    page starts after the ``cursor`` of the last row of the one before."""
     remaining = limit
     after: Cursor | None = None
     while remaining is None or remaining > 0:
         size = page_size if remaining is None else min(page_size, remaining)
-        page = fetch_page(conn, flt, sort, limit=size, after=after)
+        page = fetch(size, after)
         yield from page
         if len(page) < size:
             return
         if remaining is not None:
             remaining -= len(page)
-        after = cursor_of(page[-1], sort)
+        after = cursor(page[-1])
 
 
 _COUNT_EACH_MATCH = 20_000
@@ -708,6 +723,6 @@ def record_fields(types: Sequence[str]) -> list[str]:
 __all__ = [
     "Condition", "Cursor", "Filter", "QueryError", "Sort", "NEWEST", "OLDEST",
     "count", "counts_by", "cursor_of", "fetch_page", "fts_expression", "get",
-    "ids_matching", "iter_rows", "make_filter", "parse_condition", "parse_types",
+    "ids_matching", "iter_rows", "keyset_pages", "make_filter", "parse_condition", "parse_types",
     "record_fields", "select_sql", "to_record", "where_sql",
 ]
