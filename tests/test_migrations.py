@@ -301,3 +301,19 @@ def test_the_upgrade_promises_in_the_docs_are_what_the_store_does() -> None:
     assert f"Error: {M.newer_message('/srv/app/logs.db', 5, 4)}" in docs
     assert f"`{M.backup_path(Path('logs.db'), 'N').name}`" in docs  # type: ignore[arg-type]
     assert "mode `0600`" in docs.split("**Upgrades.**")[1].split("**Output.**")[0]
+
+
+def test_a_new_database_has_nothing_to_fill_in(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "new.db")
+    try:
+        assert M.pending_backfills(conn) == {}
+    finally:
+        conn.close()
+
+
+def test_an_upgraded_database_with_records_has_its_backfills_registered(v2: Path) -> None:
+    conn = connect(v2, backfills=False)
+    try:
+        assert "groups" in M.pending_backfills(conn)
+    finally:
+        conn.close()

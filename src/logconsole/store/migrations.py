@@ -183,7 +183,8 @@ def _next_step(conn: sqlite3.Connection, migrations: Sequence[Migration], found:
         if step.rewrites:
             _backup(conn, found)
         step.run(conn)
-        if step.backfill is not None:
+        if step.backfill is not None and conn.execute("SELECT 1 FROM records LIMIT 1").fetchone():
+            # A new database has nothing to fill in.
             conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, '0')",
                          (BACKFILL_PREFIX + step.backfill.name,))
         conn.execute(f"PRAGMA user_version = {step.version}")
