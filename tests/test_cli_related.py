@@ -62,3 +62,21 @@ def test_mistakes_are_one_line_errors(db_path: Path, records: dict[str, int], ar
                                       words: tuple[str, ...]) -> None:
     args = tuple(str(records[a.lower()]) if a in ("ALONE", "AI") else a for a in args)
     assert_user_error(run(db_path, "query", *args), *words)
+
+
+def test_the_docs_describe_related_records_as_they_are() -> None:
+    from logconsole.store.query import RELATED_FIELDS, Related
+
+    root = Path(__file__).parents[1]
+    said = f"related to record 4812: {Related('request_id', '5f0c1e2d3b4a5968', 4812).describe()}"
+    cli_doc = (root / "docs" / "cli.md").read_text()
+    readme = (root / "README.md").read_text()
+    assert said in cli_doc and said in readme
+    assert f"--by {'|'.join(RELATED_FIELDS)}" in cli_doc and "logconsole query --related" in readme
+    client_doc = (root / "docs" / "client.md").read_text()
+    for words in ("with correlation(", "with log.context(", "X-Request-ID", "traceparent"):
+        assert words in client_doc, words
+    tui_doc = (root / "docs" / "tui.md").read_text()
+    assert "## Related records" in tui_doc and "related: request_id=5f0c1e2d…" in tui_doc
+    assert all(f"`{name}`" in (root / "docs" / "protocol.md").read_text() for name in
+               ("request_id", "trace_id", "span_id"))
