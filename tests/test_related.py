@@ -4,6 +4,7 @@ conversation or user, across kinds, oldest first, on a real database file."""
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +112,18 @@ def test_the_join_reads_its_index(conn: sqlite3.Connection, request_records: dic
     sql, params = select_sql(conn, Filter(related=rel), OLDEST, limit=50)
     plan = " ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
     assert f"idx_records_{field.removesuffix('_id')}" in plan and "TEMP B-TREE" not in plan
+
+
+def test_follow_takes_the_related_condition(conn: sqlite3.Connection, db_path: Path,
+                                             request_records: dict[str, int]) -> None:
+    from logconsole.store.follow import Follower
+
+    follower = Follower(db_path, Filter(related=related_to(conn, request_records["ai"])), interval=0.01)
+    try:
+        assert [r["id"] for r in follower.start(10)] == sorted(  # follow goes in arrival order
+            [request_records["activity"], request_records["ai"], request_records["error"]])
+        later = add(conn, type="chat", message="retry", request_id=REQ, created_at=ago(minutes=2))
+        add(conn, type="chat", message="another request", request_id="other", created_at=ago(minutes=2))
+        assert [r["id"] for r in follower.poll()] == [later]
+    finally:
+        follower.close()
