@@ -25,7 +25,7 @@ def request_records(conn: sqlite3.Connection) -> dict[str, int]:
                      user_id="u1", created_at=ago(minutes=10)),
         "activity": add(conn, type="activity", title="POST /api/pay", requestId=REQ, traceId=TRACE,
                         spanId="00f067aa0ba902b7", user_id="u1", created_at=ago(minutes=10, seconds=2)),
-        "ai": add(conn, type="ai", ai_model="gpt-4", request_id=REQ, user_id="u1",
+        "ai": add(conn, type="ai", ai_model="gpt-4", request_id=REQ, trace_id=TRACE, user_id="u1",
                   conversation_id="c9", created_at=ago(minutes=10, seconds=1)),
         "other_request": add(conn, type="activity", title="GET /", request_id="other", trace_id=TRACE,
                              user_id="u1", created_at=ago(minutes=5)),
@@ -60,7 +60,8 @@ def test_a_request_is_one_related_set_from_any_of_its_records(
 def test_trace_then_conversation_then_user_within_an_hour(
         conn: sqlite3.Connection, request_records: dict[str, int]) -> None:
     r = request_records
-    assert related_ids(conn, r["other_request"], "trace_id") == [r["activity"], r["error"], r["other_request"]]
+    assert related_ids(conn, r["other_request"], "trace_id") == [
+        r["activity"], r["ai"], r["error"], r["other_request"]]
     chat = related_to(conn, r["chat"])
     assert (chat.field, chat.value) == ("conversation_id", "c9")
     assert related_ids(conn, r["chat"]) == [r["ai"], r["chat"]]
@@ -104,14 +105,18 @@ def test_pages_counts_and_iteration_agree(conn: sqlite3.Connection, request_reco
     assert count(conn, flt.with_(types=("error",))) == 1
 
 
-@pytest.mark.parametrize("field", ["request_id", "trace_id"])
-def test_the_join_reads_its_index(conn: sqlite3.Connection, request_records: dict[str, int], field: str) -> None:
+@pytest.mark.parametrize(("field", "index"), [
+    ("request_id", "idx_records_request"), ("trace_id", "idx_records_trace"),
+    ("conversation_id", "idx_records_conversation"), ("user_id", "idx_records_user_time"),
+])
+def test_the_join_reads_its_index_in_the_page_order(conn: sqlite3.Connection, request_records: dict[str, int],
+                                                    field: str, index: str) -> None:
     from logconsole.store.query import select_sql
 
-    rel = related_to(conn, request_records["activity"], field)
+    rel = related_to(conn, request_records["ai"], field)
     sql, params = select_sql(conn, Filter(related=rel), OLDEST, limit=50)
     plan = " ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
-    assert f"idx_records_{field.removesuffix('_id')}" in plan and "TEMP B-TREE" not in plan
+    assert index in plan and "TEMP B-TREE" not in plan, plan
 
 
 def test_follow_takes_the_related_condition(conn: sqlite3.Connection, db_path: Path,
