@@ -273,4 +273,24 @@ def records(n: int, *, days: float = 90, seed: int = 1, end: datetime = _BASE) -
         rec = make(rng)
         at = start + timedelta(seconds=i * step + rng.uniform(-step, step) * 3)
         rec["createdAt" if i % 2 else "created_at"] = at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        if make in _IN_REQUESTS:
+            _correlate(rec, seed, i)
         yield rec
+
+
+_IN_REQUESTS = (activity, error, ai)
+"""The kinds an app writes while serving a request."""
+REQUEST_SPAN = 4
+"""Records of these kinds within this many in a row share a request (2-3 each)."""
+
+
+def _correlate(rec: dict[str, Any], seed: int, i: int) -> None:
+    """Correlation ids as the middleware sets them: a request id on every
+    request record, and a trace id on every other request.  Drawn from the
+    record's position, not the random stream, so every other field of the
+    data is the same as without them."""
+    request = i // REQUEST_SPAN
+    rec["requestId" if i % 2 else "request_id"] = f"{seed:08x}{request:024x}"
+    if request % 2 == 0:
+        rec["trace_id"] = f"{seed + 1:016x}{request:016x}"
+        rec["span_id"] = f"{i:016x}"

@@ -1,4 +1,5 @@
-"""Store benchmarks: import rate, resolve, search, keyset pages, sorts, counts, the query command, export.
+"""Store benchmarks: import rate, resolve, search, keyset pages, sorts, groups, related records,
+counts, the query command, export.
 
 Every figure is printed next to a reference measured in the same run, and the
 ratio is what the targets in ``docs/performance.md`` are about.
@@ -40,12 +41,13 @@ from logconsole.store.actions import resolve  # noqa: E402
 from logconsole.store.db import connect  # noqa: E402
 from logconsole.store.migrations import SCHEMA_VERSION  # noqa: E402
 from logconsole.store.query import (  # noqa: E402
-    NEWEST, Cursor, Filter, Sort, count, cursor_of, fetch_page, iter_rows, make_filter, select_sql,
+    NEWEST, OLDEST, Cursor, Filter, Sort, count, cursor_of, fetch_page, iter_rows, make_filter, select_sql,
 )
 from logconsole.store.group_query import (  # noqa: E402
     SORTS, GroupFilter, count_groups, fetch_groups, group_cursor, sort_of,
 )
-from logconsole.store.schema import SORT_INDEXES  # noqa: E402
+from logconsole.store.related import related_to  # noqa: E402
+from logconsole.store.schema import INDEXES_V5, SORT_INDEXES  # noqa: E402
 from logconsole.store.writer import INSERT_SQL, insert_rows, row_values  # noqa: E402
 
 DATA_DIR = HERE / "data"
@@ -417,19 +419,63 @@ def bench_groups(db: Path, rows: int) -> None:
     conn.close()
 
 
+RELATED_SAMPLES = {
+    "request_id": "SELECT id FROM records WHERE request_id IS NOT NULL AND id > ? ORDER BY id LIMIT 1",
+    "trace_id": "SELECT id FROM records WHERE trace_id IS NOT NULL AND id > ? ORDER BY id LIMIT 1",
+    "conversation_id": "SELECT id FROM records WHERE type = 'chat' AND id > ? ORDER BY id LIMIT 1",
+    "user_id": "SELECT id FROM records WHERE type = 'activity' AND user_id IS NOT NULL AND id > ? "
+               "ORDER BY id LIMIT 1",
+}
+
+
+def bench_related(db: Path, rows: int) -> None:
+    """Related records: from a record in the middle of the data, picking what
+    to join on and the first page of 50, oldest first (what the console's key
+    and ``query --related`` do), by each field; the reference is the console's
+    opening page (the newest 50 of all records) in the same run."""
+    conn = connect(db, readonly=True)
+    print(f"related records: first page of 50, oldest first ({rows:,} records)", flush=True)
+    ref = median_ms(lambda: fetch_page(conn, Filter(), NEWEST, limit=50))
+    middle = rows // 2
+    for by, sample_sql in RELATED_SAMPLES.items():
+        found = conn.execute(sample_sql, (middle,)).fetchone()
+        if found is None:
+            print(f"  no record with a {by} (a database built before it was generated: use --rebuild)")
+            continue
+        rid = found[0]
+
+        def first_page() -> list[object]:
+            return fetch_page(conn, Filter(related=related_to(conn, rid, by)), OLDEST, limit=50)
+
+        size = len(first_page())
+        ms = median_ms(first_page)
+        report(Result(f"related by {by} from record {rid} ({size} on the page)", ms, "ms", ref,
+                      "newest 50 of all", "<= 20 ms", ms <= 20))
+        sql, params = select_sql(conn, Filter(related=related_to(conn, rid, by)), OLDEST, limit=50)
+        unindexed = sql.replace("FROM records", "FROM records NOT INDEXED", 1)
+        bare = median_ms(lambda: conn.execute(unindexed, params).fetchall(), runs=1)
+        print(f"    the same page without indexes (reading every record): {bare:,.0f} ms", flush=True)
+    conn.close()
+
+
 def bench_sort_index_cost(rows: int, work: Path) -> None:
-    """What the sort indexes cost ingest: normalize + insert_rows into a fresh
+    """What the sort indexes cost ingest."""
+    bench_index_cost(rows, work, SORT_INDEXES, "the sort indexes")
+
+
+def bench_index_cost(rows: int, work: Path, indexes: tuple[tuple[str, str, str], ...], label: str) -> None:
+    """What ``indexes`` cost ingest: normalize + insert_rows into a fresh
     database, with them and without them (dropped), alternating, best of 2."""
-    print(f"ingest with and without the sort indexes ({rows:,} records)", flush=True)
+    print(f"ingest with and without {label} ({rows:,} records)", flush=True)
     raw = list(_data.records(rows, seed=11))
 
     def rate(drop: bool) -> float:
-        path = work / f"sortcost-{drop}.db"
+        path = work / f"indexcost-{drop}.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         conn = connect(path)
         if drop:
-            for name, _, _ in SORT_INDEXES:
+            for name, _, _ in indexes:
                 conn.execute(f"DROP INDEX {name}")
         t0 = time.perf_counter()
         for batch in batched(raw, BATCH):
@@ -441,7 +487,7 @@ def bench_sort_index_cost(rows: int, work: Path) -> None:
     runs = [(rate(True), rate(False)) for _ in range(2)]
     without = max(r[0] for r in runs)
     with_ = max(r[1] for r in runs)
-    report(Result("ingest with the sort indexes", with_, "records/s", without, "without them", "(cost)"))
+    report(Result(f"ingest with {label}", with_, "records/s", without, "without them", "(cost)"))
 
 
 # ---------------------------------------------------------------- the query command
@@ -550,11 +596,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--import-rows", type=int, default=200_000,
                         help="records for the import measurement (default 200,000, at most --rows)")
     parser.add_argument("--rebuild", action="store_true", help="build the database again")
-    parser.add_argument("--only", choices=("import", "queries", "sorts", "groups", "command", "export"),
+    parser.add_argument("--only", choices=("import", "queries", "sorts", "groups", "related", "command", "export"),
                         action="append",
                         help="run only these parts (repeatable)")
     args = parser.parse_args(argv)
-    parts = set(args.only or ("import", "queries", "sorts", "groups", "command", "export"))
+    parts = set(args.only or ("import", "queries", "sorts", "groups", "related", "command", "export"))
     print(f"python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs")
     db = database_of(args.rows, args.rebuild)
     small = database_of(1000, args.rebuild)
@@ -569,6 +615,9 @@ def main(argv: list[str] | None = None) -> int:
             bench_sort_index_cost(min(args.rows, 100_000), work)
         if "groups" in parts:
             bench_groups(db, args.rows)
+        if "related" in parts:
+            bench_related(db, args.rows)
+            bench_index_cost(min(args.rows, 100_000), work, INDEXES_V5, "the request and trace id indexes")
         if "command" in parts:
             bench_query_command(db, small)
         if "export" in parts:

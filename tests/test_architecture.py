@@ -43,4 +43,5 @@ def test_the_client_package_shares_only_the_wire_protocol_with_the_rest() -> Non
     assert set(out.stdout.strip().split(",")) == {
         "logconsole", "logconsole.paths", "logconsole.protocol", "logconsole.client",
         "logconsole.client.log_client", "logconsole.client.handler", "logconsole.client.middleware",
+        "logconsole.client.request_context",
     }

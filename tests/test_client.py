@@ -17,16 +17,13 @@ import signal
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from collector_support import Collector
+from web_support import fetch, serving_asgi, serving_wsgi, wait_for
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -39,18 +36,6 @@ from logconsole.client import (
 )
 from logconsole.client.log_client import _lines_within
 from logconsole.ingest import normalize
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    """``check()``'s first truthy value; fails after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 class LineServer:
@@ -482,24 +467,6 @@ def demo_wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -
     return [body]
 
 
-class QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextmanager
-def serving_wsgi(app: Callable[..., Any]) -> Iterator[str]:
-    """``app`` on a real wsgiref server on a free local port; yields its URL."""
-    httpd = make_server("127.0.0.1", 0, app, server_class=WSGIServer, handler_class=QuietHandler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
 @pytest.fixture
 def wsgi_url(client: LogClient) -> Iterator[str]:
     app = WSGIMiddleware(
@@ -509,15 +476,6 @@ def wsgi_url(client: LogClient) -> Iterator[str]:
     )
     with serving_wsgi(app) as url:
         yield url
-
-
-def fetch(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=data, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
 
 
 def by_type(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -613,20 +571,8 @@ async def demo_asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 @pytest.fixture
 def asgi_url(client: LogClient) -> Iterator[str]:
-    uvicorn = pytest.importorskip("uvicorn")
-    app = ASGIMiddleware(demo_asgi_app, client, categories={"/api/chat": "chat"})
-    config = uvicorn.Config(app, lifespan="off", log_level="critical", access_log=False)
-    srv = uvicorn.Server(config)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    wait_for(lambda: srv.started, what="uvicorn to start")
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(5)
-    sock.close()
+    with serving_asgi(ASGIMiddleware(demo_asgi_app, client, categories={"/api/chat": "chat"})) as url:
+        yield url
 
 
 def test_asgi_records_requests(server: LineServer, client: LogClient, asgi_url: str) -> None:

@@ -144,6 +144,19 @@ def _user_fields() -> tuple[Field, ...]:
     )
 
 
+CORRELATION_FIELDS: tuple[str, ...] = ("request_id", "trace_id", "span_id")
+"""Fields that tie a record to the request (and the distributed trace) it was
+written in: every kind has them, so one request's records join across kinds."""
+
+
+def _correlation_fields() -> tuple[Field, ...]:
+    return (
+        Field("request_id", width=12, label="request id", short="request"),
+        Field("trace_id", width=32, label="trace id", short="trace"),
+        Field("span_id", width=16, label="span id", short="span"),
+    )
+
+
 def _request_fields() -> tuple[Field, ...]:
     return (
         Field("endpoint", fts=True, width=24, filter=True),
@@ -171,6 +184,7 @@ ACTIVITY = Kind(
         Field("duration_ms", "number", aliases=("duration",), width=7, short="ms"),
         Field("request_data", "json"),
         Field("response_data", "json"),
+        *_correlation_fields(),
     ),
     columns=("level", "category", "method", "status_code", "duration_ms", "title"),
     level_field="level",
@@ -199,6 +213,7 @@ ERROR = Kind(
         Field("resolved_by", width=12),
         Field("fingerprint", width=30),
         Field("group_id", "int", width=6, label="group"),
+        *_correlation_fields(),
     ),
     columns=("severity", "is_resolved", "error_type", "endpoint", "message"),
     level_field="severity",
@@ -218,6 +233,7 @@ AI = Kind(
         Field("conversation_id", width=12, filter=True),
         Field("status", "enum", AI_STATUSES, default="success", width=7, styles=AI_STATUS_STYLES, filter=True),
         Field("error_message", fts=True, width=30),
+        *_correlation_fields(),
     ),
     columns=("ai_model", "status", "tokens_used", "response_time_ms", "prompt"),
     level_field="status",
@@ -236,6 +252,7 @@ CHAT = Kind(
         Field("conversation_id", width=12, filter=True),
         Field("message", required=True, fts=True, width=40),
         Field("is_read", "bool", default=False, width=3, label="read", filter=True),
+        *_correlation_fields(),
     ),
     columns=("chat_type", "sender_name", "receiver_name", "message"),
     level_field="chat_type",
@@ -256,6 +273,7 @@ SYSTEM = Kind(
         Field("metrics", "json", aliases=("system_metrics",)),
         Field("requires_action", "bool", default=False, width=3, short="action",
               styles=(("true", BAD),), filter=True),
+        *_correlation_fields(),
     ),
     columns=("status", "requires_action", "event_type", "message"),
     level_field="status",

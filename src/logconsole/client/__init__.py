@@ -11,7 +11,11 @@ Three ways in, all through one :class:`LogClient`:
   stack, the rest ``activity`` records);
 * :class:`WSGIMiddleware` and :class:`ASGIMiddleware`
   (:mod:`logconsole.client.middleware`), which record every request like the
-  original request interceptor did.
+  original request interceptor did, and tag every record written while
+  serving a request with its ``request_id`` (and ``trace_id``/``span_id``
+  from a ``traceparent`` header);
+* :func:`correlation` (:mod:`logconsole.client.request_context`), which tags the
+  records of any block of code the same way.
 
 This package must stay importable without third-party packages: an
 application that logs through it does not pull in the console.  What it shares
@@ -21,6 +25,7 @@ with the collector (the sync line, reading answers) is in
 
 from __future__ import annotations
 
+from logconsole.client.request_context import correlation
 from logconsole.client.handler import LogHandler
 from logconsole.client.log_client import AiCall, LogClient, encode_record, get_client
 from logconsole.client.middleware import ASGIMiddleware, WSGIMiddleware
@@ -31,6 +36,7 @@ __all__ = [
     "LogClient",
     "LogHandler",
     "WSGIMiddleware",
+    "correlation",
     "encode_record",
     "get_client",
 ]

@@ -36,6 +36,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from logconsole.client import request_context as _correlation
 from logconsole.paths import default_socket_path
 from logconsole.protocol import SYNC_LINE, Answer, LineReader, parse_answer
 
@@ -229,6 +230,10 @@ class LogClient:
         """
         return AiCall(self, ai_model, prompt, fields)
 
+    context = staticmethod(_correlation.correlation)
+    """``with client.context(request_id=..., trace_id=..., span_id=...):`` tags
+    every record sent inside the block (:func:`logconsole.client.correlation`)."""
+
     # -- queueing ----------------------------------------------------------------
 
     def log(self, kind: str, fields: Mapping[str, Any]) -> None:
@@ -239,6 +244,7 @@ class LogClient:
                 record.setdefault(key, value)
             record.update(fields)
             record["type"] = kind
+            _correlation.apply(record)
             if "created_at" not in record and "createdAt" not in record:
                 record["created_at"] = _now()
             data = encode_record(record)

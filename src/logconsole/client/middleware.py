@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+from logconsole.client.request_context import correlation, from_headers
 from logconsole.client.log_client import LogClient, get_client
 
 MAX_BODY = 10_000
@@ -243,12 +244,14 @@ class WSGIMiddleware:
                 return start_response(status, response_headers, exc_info)
             return start_response(status, response_headers)
 
-        try:
-            body_iter = self.app(environ, recording_start_response)
-        except BaseException as exc:
-            self.recorder.record(req, self._user(environ), exc)
-            raise
-        return _RecordingBody(body_iter, lambda exc: self.recorder.record(req, self._user(environ), exc), req)
+        ids = from_headers(headers)
+        with correlation(**ids):
+            try:
+                body_iter = self.app(environ, recording_start_response)
+            except BaseException as exc:
+                self.recorder.record(req, self._user(environ), exc)
+                raise
+        return _RecordingBody(body_iter, lambda exc: self.recorder.record(req, self._user(environ), exc), req, ids)
 
     def _user(self, environ: Mapping[str, Any]) -> Any:
         try:
@@ -268,17 +271,30 @@ def _wsgi_path(environ: Mapping[str, Any]) -> str:
 
 
 class _RecordingBody:
-    """The app's response iterable, counting bytes and recording once it is closed."""
+    """The app's response iterable, counting bytes and recording once it is closed.
 
-    def __init__(self, inner: Iterable[bytes], done: Callable[[BaseException | None], None], req: _Request) -> None:
+    The server reads it after the middleware's call has returned, so each step
+    of the app's iterable (a generator's body runs there) and its ``close``
+    run with the request's correlation ids in force again.
+    """
+
+    def __init__(self, inner: Iterable[bytes], done: Callable[[BaseException | None], None], req: _Request,
+                 ids: Mapping[str, str]) -> None:
         self.inner = inner
         self.done = done
         self.req = req
+        self.ids = ids
         self.recorded = False
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            for chunk in self.inner:
+            with correlation(**self.ids):
+                chunks = iter(self.inner)
+            while True:
+                with correlation(**self.ids):
+                    chunk = next(chunks, None)
+                if chunk is None:
+                    return
                 self.req.response_size += len(chunk)
                 yield chunk
         except BaseException as exc:
@@ -286,17 +302,19 @@ class _RecordingBody:
             raise
 
     def close(self) -> None:
-        try:
-            close = getattr(self.inner, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self._finish(None)
+        with correlation(**self.ids):
+            try:
+                close = getattr(self.inner, "close", None)
+                if close is not None:
+                    close()
+            finally:
+                self._finish(None)
 
     def _finish(self, exc: BaseException | None) -> None:
         if not self.recorded:
             self.recorded = True
-            self.done(exc)
+            with correlation(**self.ids):
+                self.done(exc)
 
 
 def _int_or_none(text: str | None) -> int | None:
@@ -381,12 +399,14 @@ class ASGIMiddleware:
                 req.response_size += len(message.get("body", b""))
             await send(message)
 
-        try:
-            await self.app(scope, app_receive, recording_send)
-        except BaseException as exc:
-            self.recorder.record(req, self._user(scope), exc)
-            raise
-        self.recorder.record(req, self._user(scope))
+        # Set in this task's context: tasks the app starts copy it, other requests never see it.
+        with correlation(**from_headers(headers)):
+            try:
+                await self.app(scope, app_receive, recording_send)
+            except BaseException as exc:
+                self.recorder.record(req, self._user(scope), exc)
+                raise
+            self.recorder.record(req, self._user(scope))
 
     def _user(self, scope: Mapping[str, Any]) -> Any:
         try:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import click
+from click.core import ParameterSource
 
 from logconsole import kinds as K
 from logconsole.cli_options import (
@@ -65,7 +66,8 @@ from logconsole.store import export as exporter
 from logconsole.store import retention
 from logconsole.store.db import check_before_writing
 from logconsole.store.follow import DEFAULT_INTERVAL, Follower
-from logconsole.store.query import Filter, count, fetch_page, iter_rows, parse_types
+from logconsole.store.query import RELATED_FIELDS, Filter, count, fetch_page, iter_rows, parse_types
+from logconsole.store.related import related_to
 
 TABLE_LIMIT = 50
 """Rows a ``query`` table shows unless ``--limit`` says otherwise."""
@@ -247,6 +249,11 @@ def _table_columns(spec: str | None, types: tuple[str, ...]) -> list[str]:
               help="Table columns (field names, plus summary and level).")
 @click.option("--group", "-g", "group_id", type=RECORD_ID, default=None, metavar="ID",
               help="Only the records of this error group (see `logconsole groups`).")
+@click.option("--related", "-r", "related_id", type=RECORD_ID, default=None, metavar="ID",
+              help="The records related to record ID: its request, else trace, conversation, "
+              "or user within an hour; oldest first unless --order says otherwise.")
+@click.option("--by", "related_by", type=click.Choice(RELATED_FIELDS), default=None,
+              help="What --related joins on (default: the first of these the record has).")
 @click.option("--follow", "-F", is_flag=True,
               help="Print the last matches (--limit, default 10), then each new match as it is committed.")
 @click.option("--poll-interval", type=FiniteFloat(0.01, 60), default=DEFAULT_INTERVAL, hidden=True,
@@ -255,8 +262,8 @@ def _table_columns(spec: str | None, types: tuple[str, ...]) -> list[str]:
 @user_errors
 def query(types: tuple[str, ...], since: str | None, until: str | None, search: str | None,
           where: tuple[str, ...], limit: int | None, order: str, fmt: str,
-          columns: str | None, group_id: int | None, follow: bool, poll_interval: float,
-          db_path: Path | None) -> None:
+          columns: str | None, group_id: int | None, related_id: int | None, related_by: str | None,
+          follow: bool, poll_interval: float, db_path: Path | None) -> None:
     """Print matching records: a table that fits the terminal, or JSON / CSV.
 
     The table shows the newest 50 records unless --limit says otherwise; one
@@ -269,6 +276,8 @@ def query(types: tuple[str, ...], since: str | None, until: str | None, search: 
         logconsole query --search "payment declined" --limit 20
         logconsole query --type ai --format jsonl | jq .tokens_used
         logconsole query --group 12 --limit 5
+        logconsole query --related 4812
+        logconsole query --related 4812 --by user_id --type ai
         logconsole query --follow --type error
         logconsole query -F -f jsonl --where severity=critical | jq .message
     """
@@ -277,6 +286,15 @@ def query(types: tuple[str, ...], since: str | None, until: str | None, search: 
             raise click.UsageError("--group lists error records; leave out --type or give --type error")
         types, where = ("error",), (*where, f"group_id={group_id}")
     flt = build_filter(types, since, until, search, where)
+    if related_by is not None and related_id is None:
+        raise click.UsageError("--by says what --related joins on; give --related ID too")
+    if related_id is not None:
+        with existing_db(db_path, readonly=True) as conn:
+            rel = related_to(conn, related_id, related_by)
+        flt = flt.with_(related=rel)
+        if click.get_current_context().get_parameter_source("order") == ParameterSource.DEFAULT:
+            order = "oldest"
+        say(f"related to record {related_id}: {rel.describe()}")
     sort = sort_of(order)
     if columns and fmt != "table":
         raise click.UsageError("--columns is for the table; JSON and CSV carry every field")

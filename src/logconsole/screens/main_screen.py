@@ -69,7 +69,8 @@ from logconsole.screens.retention_notice import RetentionNotice
 from logconsole.screens.search_bar import SearchBar
 from logconsole.screens.view_state import TABS, ViewState, tab_kind, tab_label
 from logconsole.store import stats
-from logconsole.store.query import Filter, Sort
+from logconsole.store.query import Filter, QueryError, Sort
+from logconsole.store.related import related_of
 
 SUMMARY_EVERY = 5.0
 """Seconds between tab-summary refreshes while records keep arriving."""
@@ -138,6 +139,7 @@ class MainScreen(RecordActions, RetentionNotice, AlertNotice, Screen[None]):
         Binding("slash", "search", "Search", id="search"),
         Binding("f", "filter", "Filter", id="filter"),
         Binding("c", "clear_filters", "Clear filters", show=False, id="clear_filters"),
+        Binding("R", "related", "Related records", show=False, id="related"),
         Binding("t", "range('today')", "Today", show=False, id="range.today"),
         Binding("w", "range('week')", "This week", show=False, id="range.week"),
         Binding("m", "range('month')", "This month", show=False, id="range.month"),
@@ -422,6 +424,24 @@ class MainScreen(RecordActions, RetentionNotice, AlertNotice, Screen[None]):
         search.display = False
         self._show(reset=True)
         self.notify("Filters cleared", timeout=2)
+
+    def action_related(self) -> None:
+        """The records sharing the cursor's record's request, trace, conversation
+        or user (:func:`logconsole.store.related.related_of`), oldest first on the All tab."""
+        row = self.detail.row if self.detail.display and self.detail.row else self.view.current_row
+        if row is None:
+            self.notify("No record to relate", severity="warning")
+            return
+        try:
+            related = related_of(row)
+        except QueryError as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+        self.state.show_related(related)
+        if self.state.tab == "all":
+            self._show(reset=True)
+        else:
+            self.action_tab("all")
 
     def action_filter(self) -> None:
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from logconsole import kinds as K
-from logconsole.store.query import NEWEST, Condition, Filter, Sort
+from logconsole.store.query import NEWEST, OLDEST, Condition, Filter, Related, Sort
 from logconsole.timeutil import format_ts, start_of_range
 
 TABS: tuple[str, ...] = ("all", *K.KIND_NAMES)
@@ -42,6 +42,10 @@ class ViewState:
     prefix: bool = False
     where: dict[str, tuple[Condition, ...]] = field(default_factory=dict)
     sorts: dict[str, Sort] = field(default_factory=dict)
+    related: Related | None = None
+    """Only the records related to one record, on every tab."""
+    sort_before_related: Sort | None = None
+    """The All tab's sort before related records put it oldest first."""
 
     @property
     def kind(self) -> K.Kind | None:
@@ -54,7 +58,7 @@ class ViewState:
     def shared_filter(self) -> Filter:
         """Range and search only (for tab summaries, whose kinds differ)."""
         return Filter(since=self.since, until=self.until, search=self.search or None,
-                      prefix_search=self.prefix)
+                      prefix_search=self.prefix, related=self.related)
 
     def filter(self) -> Filter:
         """The current tab's filter."""
@@ -78,15 +82,31 @@ class ViewState:
         self.search = flt.search or ""
         self.prefix = False
 
+    def show_related(self, related: Related) -> None:
+        """Show the records related to one record, oldest first on the All tab
+        (the caller switches to it); the sort it had comes back on :meth:`clear`."""
+        if self.related is None:
+            self.sort_before_related = self.sorts.get("all")
+        self.related = related
+        self.sorts["all"] = OLDEST
+
     def clear(self) -> None:
-        """Forget every filter of every tab (sorts stay)."""
+        """Forget every filter of every tab (sorts stay, but for the order
+        related records set)."""
         self.range_name, self.since, self.until = "all", None, None
         self.search, self.prefix = "", False
         self.where.clear()
+        if self.related is not None:
+            self.related = None
+            if self.sort_before_related is None:
+                self.sorts.pop("all", None)
+            else:
+                self.sorts["all"] = self.sort_before_related
+            self.sort_before_related = None
 
     def describe(self) -> list[str]:
         """The active filters in a few words each."""
-        out = []
+        out = [f"related: {self.related.describe()}"] if self.related is not None else []
         if self.range_name == "custom":
             if self.since:
                 out.append(f"since {self.since[:16].replace('T', ' ')}")

@@ -103,6 +103,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     # so no backup: a release that does not know groups reads the same records.
     Migration(4, "error groups: fingerprints, the groups table and its upkeep", tuple(groups.schema_sql()),
               backfill=Backfill("groups", groups.backfill)),
+    # The request_id and trace_id columns come from kinds.py before any step runs.
+    Migration(5, "indexes for related records: request and trace ids", tuple(schema.index_sql(schema.INDEXES_V5))),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

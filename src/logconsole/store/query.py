@@ -45,6 +45,31 @@ class Condition:
         return f"{name}{self.op}{value}"
 
 
+RELATED_FIELDS: tuple[str, ...] = ("request_id", "trace_id", "conversation_id", "user_id")
+"""What records can be related by, in the order one is chosen for a record."""
+RELATED_SHOWN = 8
+"""Characters of a related id a description shows before an ellipsis."""
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """The records sharing ``value`` in ``field`` with record ``record_id``;
+    ``since``/``until`` (stored-form times) bound a join on ``user_id`` to the
+    hour either side of the record.  Built by :func:`logconsole.store.related.related_to`."""
+
+    field: str
+    value: str
+    record_id: int = 0
+    since: str | None = None
+    until: str | None = None
+
+    def describe(self) -> str:
+        """``request_id=ab12cd34…``: what the records were joined on."""
+        shown = self.value if len(self.value) <= RELATED_SHOWN + 1 else self.value[:RELATED_SHOWN] + "…"
+        window = " ±1h" if self.since or self.until else ""
+        return f"{self.field}={shown}{window}"
+
+
 @dataclass(frozen=True, slots=True)
 class Filter:
     """What to show.  ``since``/``until`` are stored-form times (inclusive/exclusive)."""
@@ -57,6 +82,8 @@ class Filter:
     ids: tuple[int, ...] = ()
     prefix_search: bool = False
     """Treat the last search word as a prefix (search as you type)."""
+    related: Related | None = None
+    """Only the records related to one record (its request, trace, conversation or user)."""
 
     def with_(self, **changes: Any) -> Filter:
         return replace(self, **changes)
@@ -264,6 +291,17 @@ def where_sql(
     if flt.ids:
         clauses.append("id IN (SELECT value FROM json_each(?))")
         params.append(json.dumps(list(flt.ids)))
+    if flt.related is not None:
+        rel = flt.related
+        if rel.field not in RELATED_FIELDS:
+            raise QueryError(f"cannot relate records by {rel.field!r}; expected one of: {', '.join(RELATED_FIELDS)}")
+        clauses.append(f"{rel.field} = ?")
+        params.append(rel.value)
+        for op, bound in ((">=", rel.since), ("<", rel.until)):
+            if bound:
+                sql, values = bound_sql("created_at", op, bound)
+                clauses.append(sql)
+                params.extend(values)
     for cond in flt.where:
         col = _column(cond.column)
         expr = f"json_extract({col}, ?)" if cond.path else col
@@ -721,7 +759,7 @@ def record_fields(types: Sequence[str]) -> list[str]:
 
 
 __all__ = [
-    "Condition", "Cursor", "Filter", "QueryError", "Sort", "NEWEST", "OLDEST",
+    "Condition", "Cursor", "Filter", "QueryError", "RELATED_FIELDS", "Related", "Sort", "NEWEST", "OLDEST",
     "count", "counts_by", "cursor_of", "fetch_page", "fts_expression", "get",
     "ids_matching", "iter_rows", "keyset_pages", "make_filter", "parse_condition", "parse_types",
     "record_fields", "select_sql", "to_record", "where_sql",

@@ -60,6 +60,14 @@ INDEXES_V2: tuple[tuple[str, str, str], ...] = (
     ("idx_records_system_action", "requires_action, created_at", "type = 'system'"),
 )
 
+# Version 5: related records (:class:`logconsole.store.query.Related`) join on
+# a request or trace id and page oldest first, so each id leads an index with
+# the page's order after it.  Partial: most records outside a web request have
+# neither id, and those rows cost the index nothing.
+INDEXES_V5: tuple[tuple[str, str, str], ...] = (
+    ("idx_records_request", "request_id, created_at, id", "request_id IS NOT NULL"),
+    ("idx_records_trace", "trace_id, created_at, id", "trace_id IS NOT NULL"),
+)
 
 
 def fts_sql(columns: tuple[str, ...] = FTS_COLUMNS) -> list[str]:
@@ -138,7 +146,7 @@ def sort_indexes() -> tuple[tuple[str, str, str], ...]:
 
 SORT_INDEXES = sort_indexes()
 
-ALL_INDEXES = INDEXES + INDEXES_V2 + SORT_INDEXES
+ALL_INDEXES = INDEXES + INDEXES_V2 + INDEXES_V5 + SORT_INDEXES
 
 
 def index_sql(indexes: tuple[tuple[str, str, str], ...]) -> list[str]:
