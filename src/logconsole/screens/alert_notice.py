@@ -5,8 +5,9 @@ tick, :meth:`AlertNotice.check_alerts` reads, in a thread worker, the alert
 records (``system`` records with ``event_type: alert``, stored by the
 collector for every firing, :mod:`logconsole.collectors.alerts`) committed
 since the last look, and the handler shows each as a notification.  Only
-alerts stored after the console opened are news; the read walks the new rows
-only (``id > last seen`` on the rowid range), so an idle tick costs nothing.
+alerts fired after the console opened (``opened_at``) are news, however late
+the first look comes; later reads walk the new rows only (``id > last seen``
+on the rowid range), so an idle tick costs nothing.
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ from textual.message import Message
 
 from logconsole.alert_rules import ALERT_EVENT
 from logconsole.screens.data import STORE_ERRORS, ConnectionPool
+from logconsole.timeutil import format_ts, utcnow
 
 MAX_TOLD = 3
 """Alerts shown one by one per tick; more are told as a count."""
 
 _NEW_ALERTS_SQL = (
     "SELECT id, status, message FROM records NOT INDEXED WHERE id > ? AND type = 'system' "
+    "AND event_type = ? ORDER BY id"
+)
+_ALERTS_SINCE_SQL = (
+    "SELECT id, status, message FROM records WHERE type = 'system' AND created_at >= ? "
     "AND event_type = ? ORDER BY id"
 )
 
@@ -33,6 +39,8 @@ class AlertsSeen(Message):
     """Alert records stored since the last look: ``(id, status, message)``."""
 
     alerts: list[tuple[int, str, str]]
+    start: int | None = None
+    """On the first look: the newest id then, where later looks begin."""
 
 
 class AlertNotice:
@@ -51,7 +59,10 @@ class AlertNotice:
             with self.pool.connection() as conn:
                 if after is None:
                     top = conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0]
-                    self.post_message(AlertsSeen([(int(top), "", "")]))  # type: ignore[attr-defined]
+                    opened = format_ts(getattr(self.app, "opened_at", None) or utcnow())  # type: ignore[attr-defined]
+                    rows = conn.execute(_ALERTS_SINCE_SQL, (opened, ALERT_EVENT)).fetchall()
+                    self.post_message(AlertsSeen(  # type: ignore[attr-defined]
+                        [(int(i), s or "", m or "") for i, s, m in rows], start=int(top)))
                     return
                 rows = conn.execute(_NEW_ALERTS_SQL, (after, ALERT_EVENT)).fetchall()
         except STORE_ERRORS:
@@ -61,10 +72,7 @@ class AlertNotice:
 
     def on_alerts_seen(self, message: AlertsSeen) -> None:
         alerts = message.alerts
-        first_look = self._alerts_after is None
-        self._alerts_after = max([self._alerts_after or 0, *(a[0] for a in alerts)])
-        if first_look:
-            return  # the starting point: alerts before the console opened are not news
+        self._alerts_after = max([self._alerts_after or 0, message.start or 0, *(a[0] for a in alerts)])
         for _, status, text in alerts[:MAX_TOLD]:
             severity = "error" if status == "critical" else "warning"
             self.notify(text, title="Alert", severity=severity, timeout=15, markup=False)  # type: ignore[attr-defined]
