@@ -209,6 +209,9 @@ def test_sparkline_scales_to_the_busiest_hour() -> None:
     assert sparkline(hours) == " " * 11 + "█"
     assert sparkline([1, 0, 2, 0] + [0] * 20, width=12)[:2] == "▄█"
     assert sparkline([0] * 24) == " " * 12
+    # narrower: each bar sums more hours, the newest hours always in the last bar
+    assert sparkline(hours, width=8) == " " * 7 + "█"
+    assert sparkline([4] + [0] * 22 + [1], width=5) == "█   ▂"
 
 
 def test_hourly_counts_count_a_page_of_groups_per_hour(db_path: Path) -> None:

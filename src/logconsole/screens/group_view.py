@@ -21,6 +21,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import work
 
+from logconsole.fingerprint import message_template
 from logconsole.safe_text import visible
 from logconsole.screens import columns as C
 from logconsole.screens.data import PAGE_SIZE, STORE_ERRORS, Neighbours, max_id, store_error_text
@@ -29,7 +30,8 @@ from logconsole.store import group_query as G
 
 SPARKS = "▁▂▃▄▅▆▇█"
 TREND_WIDTH = 12
-"""Characters of the trend: each sums two of the 24 hours."""
+"""Characters of the trend at full width (each sums two of the 24 hours); a
+narrow terminal gets fewer, each summing more hours."""
 
 GROUP_SORT_LABELS = {"last_seen": "last seen", "first_seen": "first seen", "count": "count", "users": "users"}
 
@@ -56,11 +58,12 @@ def group_columns(time_mode: str = "relative") -> tuple[C.Column, ...]:
 
 
 def sparkline(hours: list[int], width: int = TREND_WIDTH) -> str:
-    """``hours`` (oldest first) as ``width`` bars scaled to the busiest; blank for none."""
-    if not hours:
-        return " " * width
-    step = max(1, -(-len(hours) // width))
-    buckets = [sum(hours[i:i + step]) for i in range(0, len(hours), step)][-width:]
+    """``hours`` (oldest first) as at most ``width`` bars, each the sum of as
+    many hours as it takes, scaled to the busiest; blank where there were none."""
+    if not hours or width < 1:
+        return ""
+    step = -(-len(hours) // width)
+    buckets = [sum(hours[max(0, end - step):end]) for end in range(len(hours), 0, -step)][::-1]
     top = max(buckets)
     if not top:
         return " " * len(buckets)
@@ -68,7 +71,9 @@ def sparkline(hours: list[int], width: int = TREND_WIDTH) -> str:
 
 
 def group_cell(row: dict[str, Any], name: str, *, time_mode: str, now: datetime) -> str:
-    value = row.get(name)
+    """A cell's text (safe: control characters visible, one line); the message
+    as its template (``timed out after {n} ms``), the text the group stands for."""
+    value = row.get("template", row.get(name)) if name == "message" else row.get(name)
     if name == "last_seen":
         stored = value or ""
         return C.relative_time(stored, now) if time_mode == "relative" else C.absolute_time(stored)
@@ -97,7 +102,10 @@ def group_text(row: dict[str, Any], columns: tuple[C.Column, ...], widths: list[
     for i, (col, width) in enumerate(zip(columns, widths)):
         if i:
             text.append(" ")
-        value = group_cell(row, col.name, time_mode=time_mode, now=now)
+        if col.name == "trend":
+            value = sparkline(row.get("trend") or [], width)
+        else:
+            value = group_cell(row, col.name, time_mode=time_mode, now=now)
         text.append(C.fit(value, width, col.align), group_cell_style(row, col.name))
     return text
 
@@ -142,7 +150,8 @@ class GroupView(LogView):
             self.post_message(self.Failed(f"cannot read groups: {store_error_text(exc)}"))
             return
         for row in rows:
-            row["trend"] = sparkline(trends.get(int(row["id"]), []))
+            row["trend"] = trends.get(int(row["id"]), [])
+            row["template"] = message_template(str(row.get("message") or ""))
         self.post_message(self.PageLoaded(generation, page, rows, top))
 
 
