@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -229,3 +230,23 @@ def test_hourly_counts_count_a_page_of_groups_per_hour(db_path: Path) -> None:
     assert len(counts[gid]) == G.TREND_HOURS
     # FIXED_NOW is 12:00: its hour is the last, 11:58 and 11:59 the one before, 10:59 the one before that.
     assert counts[gid][-3:] == [1, 2, 0] and sum(counts[gid]) == 3
+
+
+async def test_export_writes_the_groups_on_screen(seeded: Path, tmp_path: Path) -> None:
+    out = tmp_path / "groups.jsonl"
+    app = console(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        view = await show_groups(app, pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ExportScreen"
+        assert f"{view.total} groups in the current view" in screen_text(app)
+        box = app.screen.query_one("#export-path")
+        box.value = str(out)  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "MainScreen"
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [g["id"] for g in lines] == [view.row_at(i)["id"] for i in range(view.row_count)]  # type: ignore[index]
+    assert {"status", "count", "message", "users_approx"} <= set(lines[0])

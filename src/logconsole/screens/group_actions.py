@@ -1,4 +1,4 @@
-"""What the console does to error groups: resolve, reopen, ignore (with a note), mark all.
+"""What the console does to error groups: resolve, reopen, ignore (with a note), mark all, export.
 
 A mixin of :class:`~logconsole.screens.main_screen.MainScreen`, placed before
 :class:`~logconsole.screens.record_actions.RecordActions`: while the Errors tab
@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import work
 
 from logconsole.screens.data import STORE_ERRORS, store_error_text
+from logconsole.screens.export import ExportScreen, groups_source
 from logconsole.screens.note import NoteScreen
 from logconsole.screens.record_actions import MARK_LIMIT, ActionDone, MarksFound, RecordActions
 from logconsole.store import actions
@@ -112,6 +114,17 @@ class GroupActions(RecordActions):
             return super().action_mark_all()
         self.notify("Marking every matching group…", timeout=2)
         self._find_group_marks(self.view.flt)
+
+    def action_export(self) -> None:
+        if not self.grouped:
+            return super().action_export()
+
+        def done(path: Path | None) -> None:
+            if path is not None:
+                self.notify(f"Exported to {path}", timeout=5, markup=False)
+
+        source = groups_source(self.view.flt, self.view.sort)  # type: ignore[arg-type]
+        self.app.push_screen(ExportScreen(self.pool.path, now=self.fixed_now, source=source), done)
 
     @work(thread=True, exclusive=True, group="marks")
     def _find_group_marks(self, flt: G.GroupFilter) -> None:
