@@ -250,3 +250,53 @@ async def test_export_writes_the_groups_on_screen(seeded: Path, tmp_path: Path) 
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [g["id"] for g in lines] == [view.row_at(i)["id"] for i in range(view.row_count)]  # type: ignore[index]
     assert {"status", "count", "message", "users_approx"} <= set(lines[0])
+
+
+async def test_an_idle_group_list_writes_nothing_and_an_occurrence_repaints_only_its_lines(seeded: Path) -> None:
+    from test_tui_quiet import console as recorded_console
+    from test_tui_quiet import quiet, wait_until
+
+    app, out = recorded_console(seeded)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        view = await show_groups(app, pilot)
+        await quiet(pilot, out)  # a dozen ticks: clock and polls
+        assert out.bytes == 0, f"an idle group list wrote {out.bytes} bytes on lines {sorted(out.lines)}"
+        reference = view.reference
+        last = view.row_at(view.row_count - 1)
+        assert last is not None and reference is not None
+        ((message, stack),) = rows(seeded, "SELECT message, stack FROM records WHERE id = ?", last["latest_id"])
+        conn = connect(seeded)
+        try:
+            fill(conn, [{"type": "error", "severity": last["severity"], "error_type": last["error_type"],
+                         "message": message, "stack": stack, "created_at": FIXED_NOW.isoformat()}])
+        finally:
+            conn.close()
+        await wait_until(pilot, lambda: view.reference is not None and view.reference > reference)
+        await settle(pilot)
+        moved = view.row_at(0)
+        assert moved is not None and moved["id"] == last["id"] and moved["count"] == last["count"] + 1
+        assert out.full_updates == 0 and out.lines  # the rows that changed, not the screen
+
+
+async def test_the_demo_database_shows_its_errors_as_a_few_dozen_groups(db_path: Path) -> None:
+    from logconsole import demo
+
+    conn = connect(db_path)
+    try:
+        demo.fill(conn, now=FIXED_NOW)
+        errors = conn.execute("SELECT count(*) FROM records WHERE type = 'error'").fetchone()[0]
+        stored = G.count_groups(conn)
+    finally:
+        conn.close()
+    app = console(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        view = await show_groups(app, pilot)
+        assert view.total == stored and 20 <= stored <= 60 and errors > 10 * stored
+        assert f"{stored} groups" in screen_text(app)
+        await pilot.press("/", *"timeout", "enter")
+        await settle(pilot)
+        assert view.total is not None and 0 < view.total < stored
+        shown = [view.row_at(i) for i in range(view.row_count)]
+        assert all(r and "timeout" in f"{r['error_type']} {r['message']} {r['fingerprint']}".lower() for r in shown)
