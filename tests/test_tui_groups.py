@@ -150,6 +150,13 @@ async def test_enter_on_a_group_lists_its_occurrences_under_a_filter_that_c_clea
         assert listed.total == expected
         assert listed.row_at(0) is not None and listed.row_at(0)["id"] == row["latest_id"]  # type: ignore[index]
         assert f"group_id={row['id']}" in screen_text(app)
+        detail = main(app).detail
+        assert detail.display and detail.row is not None and detail.row["id"] == row["latest_id"]
+        await pilot.press("escape", "o")  # back to the groups: the group_id filter is not theirs
+        await settle(pilot)
+        assert view.display and view.total == rows(seeded, "SELECT count(*) FROM error_groups")[0][0]
+        await pilot.press("o")
+        await settle(pilot)
         await pilot.press("c")
         await settle(pilot)
         assert listed.total == rows(seeded, "SELECT count(*) FROM records WHERE type = 'error'")[0][0]

@@ -198,6 +198,8 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
         self.group_mode = False
         """The Errors tab shows error groups instead of occurrences (``o``)."""
         self.group_sort = G.LATEST_FIRST
+        self._open_latest: int | None = None
+        """The group whose occurrences are being listed: its first (latest) opens in the detail pane."""
 
     # ---------------------------------------------------------------- layout
 
@@ -309,6 +311,7 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
             return
         had_focus = self.focused in (groups, records)
         groups.display, records.display = self.grouped, not self.grouped
+        (records if self.grouped else groups).clear_marks()  # marks apply to the list on screen
         if had_focus:
             self.view.focus()
 
@@ -402,6 +405,10 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
     def on_log_view_cursor_moved(self, message: LogView.CursorMoved) -> None:
         if message.view is not self.view or self.grouped:
             return
+        if self._open_latest is not None and message.row is not None \
+                and message.row.get("group_id") == self._open_latest:  # not a row of the list before
+            self._open_latest = None
+            self.detail.display = True
         if self.detail.display and not isinstance(message, LogView.Selected):
             self.detail.show_row(message.row, self._now(), loading=self.view.row_count > 0)
 
@@ -459,11 +466,13 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
 
     def show_occurrences(self, group_id: int) -> None:
         """The occurrences of group ``group_id``: the Errors tab's records with a
-        ``group_id`` filter (``c`` clears it like any filter), newest first."""
+        ``group_id`` filter (``c`` clears it like any filter), newest first, and
+        the latest one in the detail pane."""
         kept = tuple(c for c in self.state.where.get("error", ()) if c.column != "group_id")
         self.state.where["error"] = (*kept, Condition("group_id", "=", group_id))
         self.view.clear_marks()
         self.group_mode = False
+        self._open_latest = group_id
         self._show(reset=True)
 
     def _set_group_sort(self, sort: G.GroupSort) -> None:
