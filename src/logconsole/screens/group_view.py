@@ -14,6 +14,7 @@ for the page's group ids), never one per row.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -119,7 +120,7 @@ class GroupView(LogView):
         return group_text(row, self.columns, widths, time_mode=self.time_mode, now=self._now)
 
     @work(thread=True, exclusive=True, group="count")
-    def _count(self, generation: int, flt: Any, top: int) -> None:
+    def _count(self, generation: int, flt: G.GroupFilter, top: int) -> None:  # type: ignore[override]
         """Count the groups (an index walk of ``error_groups``, never of records)."""
         try:
             with self.pool.connection() as conn:
@@ -131,8 +132,8 @@ class GroupView(LogView):
         self.post_message(self.Counted(generation, total, top))
 
     @work(thread=True, group="pages")
-    def _load(
-        self, generation: int, flt: Any, sort: Any, page: int, total: int | None,
+    def _load(  # type: ignore[override]
+        self, generation: int, flt: G.GroupFilter, sort: G.GroupSort, page: int, total: int | None,
         neighbours: Neighbours, snapshot_id: int,
     ) -> None:
         """A page of groups (a keyset continuation from a cached neighbour when
@@ -155,7 +156,7 @@ class GroupView(LogView):
         self.post_message(self.PageLoaded(generation, page, rows, top))
 
 
-def fetch_group_page(conn: Any, flt: G.GroupFilter, sort: G.GroupSort, page: int,
+def fetch_group_page(conn: sqlite3.Connection, flt: G.GroupFilter, sort: G.GroupSort, page: int,
                      neighbours: Neighbours = Neighbours()) -> list[dict[str, Any]]:
     """Groups ``page * PAGE_SIZE`` .. ``+ PAGE_SIZE``: after the previous page's
     last row when it is cached (cost independent of depth), else by offset."""

@@ -286,7 +286,8 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
         if reset:
             self.arrived = 0
             if self.grouped:
-                self.view.show(self.group_filter(), self.group_sort, group_columns(self.time_mode))  # type: ignore[arg-type]
+                groups: Any = (self.group_filter(), self.group_sort)  # the group list's filter and sort
+                self.view.show(*groups, group_columns(self.time_mode))
             else:
                 self.view.show(state.filter(), state.sort, C.columns_for(state.kind, self.time_mode))
         else:
@@ -355,7 +356,8 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
         noun = "group" if self.grouped else "record"
         line.append(f"{total} {noun}{'' if view.total == 1 else 's'}")
         sort = self.group_sort if self.grouped else state.sort
-        label = GROUP_SORT_LABELS.get(sort.column, sort.column) if self.grouped else C.SHORT_LABELS.get(sort.column, sort.column)
+        labels = GROUP_SORT_LABELS if self.grouped else C.SHORT_LABELS
+        label = labels.get(sort.column, sort.column)
         line.append(f" · by {label} {'↓' if sort.descending else '↑'}", "dim")
         if self.arrived:
             line.append(f"  ▲ {self.arrived:,} new", "bold reverse yellow")
@@ -427,8 +429,8 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
     def on_log_view_sort_requested(self, message: LogView.SortRequested) -> None:
         if self.grouped:
             sort = self.group_sort
-            self._set_group_sort(sort.__class__(message.column, not sort.descending if sort.column == message.column
-                                                else True))
+            descending = not sort.descending if sort.column == message.column else True
+            self._set_group_sort(G.GroupSort(message.column, descending))
             return
         sort = self.state.sort
         if sort.column == message.column:
