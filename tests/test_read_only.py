@@ -33,7 +33,7 @@ from logconsole.screens.main_screen import MainScreen
 from logconsole.screens.search_bar import SearchBar
 
 SIZE = (80, 24)
-WRITES = {"resolve", "unresolve", "delete", "demo"}
+WRITES = {"resolve", "unresolve", "delete", "demo", "ignore"}
 """Actions that would change records: a read-only console refuses them with a message."""
 QUITS = {"quit", "app.quit"}
 

@@ -97,7 +97,7 @@ def test_two_actions_on_one_key_of_one_screen_are_refused() -> None:
     with pytest.raises(ConfigError, match=r"\[keys\] filter: 's' is already the key of 'sort.next'"):
         check_keymap({"filter": "s"})
     # moving the other one away too is fine
-    assert check_keymap({"filter": "s", "sort.next": "o"}) == {"filter": "s", "sort.next": "o"}
+    assert check_keymap({"filter": "s", "sort.next": "ctrl+o"}) == {"filter": "s", "sort.next": "ctrl+o"}
 
 
 def test_every_binding_of_the_console_has_an_id() -> None:

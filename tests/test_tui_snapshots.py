@@ -81,3 +81,9 @@ def test_marks_and_absolute_time(snap_compare: Callable[..., bool], db_path: Pat
 def test_empty_database(snap_compare: Callable[..., bool], db_path: Path) -> None:
     connect(db_path).close()
     assert snap_compare(console(db_path), run_before=keys(), terminal_size=(80, 24))
+
+
+def test_error_groups(snap_compare: Callable[..., bool], db_path: Path) -> None:
+    """The Errors tab's group list (``o``), the hostile record's group shown literally."""
+    app = console(make_db(db_path, hostile=True))
+    assert snap_compare(app, run_before=keys("o", "down", "space"), terminal_size=(80, 24))

@@ -7,22 +7,19 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import sqlite3
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import click
 
 from logconsole.cli_options import CONTEXT_SETTINGS, RECORD_ID, db_option, limit_option, user_errors
 from logconsole.commands.command_helpers import existing_db, login_name, say
 from logconsole.store import actions
-from logconsole.store.export import csv_cell
+from logconsole.store.export import write_groups
 from logconsole.store.group_query import (
-    GROUP_FIELDS,
     SORTS,
     count_groups,
     has_groups_table,
@@ -110,30 +107,6 @@ def groups_command(statuses: tuple[str, ...], since: str | None, until: str | No
             total = count_groups(conn, flt)
             if total > page:
                 say(f"showing {page:,} of {total:,} groups; use --limit N for more (--limit 0 for all)")
-
-
-def write_groups(groups: Iterable[dict[str, Any]], out: TextIO, fmt: str) -> int:
-    """Write output groups (:func:`~logconsole.store.group_query.to_group`) as
-    ``jsonl``, ``json`` or ``csv``; returns how many."""
-    n = 0
-    if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(GROUP_FIELDS)
-        for g in groups:
-            writer.writerow([csv_cell(g[name]) for name in GROUP_FIELDS])
-            n += 1
-    elif fmt == "jsonl":
-        for g in groups:
-            out.write(json.dumps(g, ensure_ascii=False) + "\n")
-            n += 1
-    else:
-        out.write("[")
-        for g in groups:
-            out.write((",\n" if n else "\n") + json.dumps(g, ensure_ascii=False))
-            n += 1
-        out.write("\n]\n" if n else "]\n")
-    out.flush()
-    return n
 
 
 def _users(g: dict[str, Any]) -> str:

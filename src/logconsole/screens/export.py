@@ -6,7 +6,9 @@
 | ``escape`` | cancels (also stops an export under way) |
 
 Rows go through :func:`logconsole.store.export.export`, the same code as
-``logconsole export``, with the filter and sort on screen.  The work runs in a
+``logconsole export``, with the filter and sort on screen; the group list's
+through :func:`~logconsole.store.export.export_groups`, as ``logconsole groups
+--format`` writes them (an :class:`ExportSource` says which).  The work runs in a
 thread with its own read-only connection (an export never writes the
 database, whether or not the console is read-only) and writes to a hidden file beside the target,
 renamed into place at the end, so a failed or cancelled export leaves no half
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -36,14 +39,47 @@ from logconsole.screens.data import store_error_text
 from logconsole.screens.dialog import Dialog, ErrorLine, plain
 from logconsole.store import db
 from logconsole.store.errors import describe
-from logconsole.store.export import FORMATS, export
-from logconsole.store.query import Filter, Sort, count
+from logconsole.store import group_query as G
+from logconsole.store.export import FORMATS, export, export_groups
+from logconsole.store.query import NEWEST, Filter, Sort, count
 from logconsole.timeutil import UTC, utcnow
 
 
-def default_path(flt: Filter, fmt: str, now: datetime | None = None) -> str:
+@dataclass(frozen=True, slots=True)
+class ExportSource:
+    """What an export writes: how to count it and how to write it, and its name."""
+
+    what: str
+    """The file name's word for it (``errors``, ``records``, ``error-groups``)."""
+    noun: str
+    count: Callable[[sqlite3.Connection], int]
+    write: Callable[[sqlite3.Connection, TextIO, str, Callable[[int], None] | None], int]
+
+
+def _records_word(flt: Filter) -> str:
+    return K.KINDS[flt.types[0]].label.lower() if len(flt.types) == 1 else "records"
+
+
+def records_source(flt: Filter, sort: Sort = NEWEST) -> ExportSource:
+    """The records ``flt`` matches, in ``sort`` order."""
+    return ExportSource(
+        _records_word(flt), "record",
+        lambda conn: count(conn, flt),
+        lambda conn, out, fmt, progress: export(conn, flt, out, fmt, sort=sort, progress=progress),
+    )
+
+
+def groups_source(flt: G.GroupFilter, sort: G.GroupSort) -> ExportSource:
+    """The error groups ``flt`` matches, in ``sort`` order."""
+    return ExportSource(
+        "error-groups", "group", lambda conn: G.count_groups(conn, flt),
+        lambda conn, out, fmt, progress: export_groups(conn, flt, out, fmt, sort=sort, progress=progress),
+    )
+
+
+def default_path(flt: Filter | ExportSource, fmt: str, now: datetime | None = None) -> str:
     """``./logconsole-errors-20261127-0915.jsonl``: what, when (UTC), which format."""
-    what = K.KINDS[flt.types[0]].label.lower() if len(flt.types) == 1 else "records"
+    what = flt.what if isinstance(flt, ExportSource) else _records_word(flt)
     stamp = (now or utcnow()).astimezone(UTC).strftime("%Y%m%d-%H%M")
     return f"./logconsole-{what}-{stamp}.{fmt}"
 
@@ -84,17 +120,19 @@ def _temp_beside(path: Path) -> Path:
 
 
 def write_export(
-    db_path: Path, flt: Filter, sort: Sort, path: Path, fmt: str,
+    db_path: Path, flt: Filter | ExportSource, sort: Sort | None, path: Path, fmt: str,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Export to ``path`` through a hidden temp file renamed into place; returns the count."""
+    """Export the records ``flt`` matches (or an :class:`ExportSource`) to ``path``
+    through a hidden temp file renamed into place; returns the count."""
+    source = flt if isinstance(flt, ExportSource) else records_source(flt, sort or NEWEST)
     tmp = _temp_beside(path)
     conn = db.connect(db_path, readonly=True)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             with open(fd, "w", encoding="utf-8", newline="") as out:
-                n = export(conn, flt, out, fmt, sort=sort, progress=progress)
+                n = source.write(conn, out, fmt, progress)
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -171,11 +209,11 @@ class ExportScreen(Dialog[Path | None]):
         path: Path | None
         error: str | None = None
 
-    def __init__(self, db_path: Path, flt: Filter, sort: Sort, *, now: datetime | None = None) -> None:
+    def __init__(self, db_path: Path, flt: Filter | None = None, sort: Sort | None = None, *,
+                 now: datetime | None = None, source: ExportSource | None = None) -> None:
         super().__init__()
         self.db_path = Path(db_path)
-        self.flt = flt
-        self.sort = sort
+        self.source = source or records_source(flt or Filter(), sort or NEWEST)
         self.now = now
         self.total: int | None = None
         self.running = False
@@ -183,13 +221,13 @@ class ExportScreen(Dialog[Path | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as box:
             box.border_title = plain("Export")
-            yield Static(plain("Counting records…"), id="export-count")
+            yield Static(plain(f"Counting {self.source.noun}s…"), id="export-count")
             yield Static(plain("Format:"))
             with RadioSet(id="export-format"):
                 for fmt in FORMATS:
                     yield FormatButton(plain(fmt), value=fmt == FORMATS[0], id=f"fmt-{fmt}")
             yield Static(plain("File:"))
-            yield Input(default_path(self.flt, FORMATS[0], self.now), id="export-path")
+            yield Input(default_path(self.source, FORMATS[0], self.now), id="export-path")
             yield ErrorLine(id="export-error")
             yield ProgressBar(show_eta=False, id="export-progress", classes="-idle")
             with Horizontal(classes="dialog--buttons"):
@@ -212,7 +250,7 @@ class ExportScreen(Dialog[Path | None]):
         try:
             conn = db.connect(self.db_path, readonly=True)
             try:
-                total = count(conn, self.flt)
+                total = self.source.count(conn)
             finally:
                 conn.close()
         except (db.StoreError, sqlite3.Error):
@@ -224,9 +262,9 @@ class ExportScreen(Dialog[Path | None]):
         self.total = message.total
         label = self.query_one("#export-count", Static)
         if message.total is None:
-            label.update(plain("Cannot count the records."))
+            label.update(plain(f"Cannot count the {self.source.noun}s."))
             return
-        noun = "record" if message.total == 1 else "records"
+        noun = self.source.noun if message.total == 1 else f"{self.source.noun}s"
         label.update(plain(f"{message.total:,} {noun} in the current view"))
         self.query_one("#export-progress", ProgressBar).update(total=max(message.total, 1))
 
@@ -289,7 +327,7 @@ class ExportScreen(Dialog[Path | None]):
             self.post_message(self.Progressed(done))
 
         try:
-            write_export(self.db_path, self.flt, self.sort, path, fmt, progress)
+            write_export(self.db_path, self.source, None, path, fmt, progress)
         except _Cancelled:
             return
         except OSError as exc:

@@ -85,6 +85,9 @@ class LogView(ScrollView, can_focus=True):
         Binding("shift+tab", "screen.previous_tab", "Previous tab", show=False, id="list.previous_tab"),
     ]
 
+    TIME_FIELD: ClassVar[str] = "created_at"
+    """The column whose relative time the clock keeps current."""
+
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "log-view--cursor", "log-view--marked", "log-view--header", "log-view--placeholder",
     }
@@ -513,8 +516,12 @@ class LogView(ScrollView, can_focus=True):
             line_style = line_style + self.get_component_rich_style("log-view--marked")
         text = Text(end="")
         text.append("● " if marked else "  ", Style(bold=True))
-        text.append_text(C.row_text(row, self.columns, widths, time_mode=self.time_mode, now=self._now))
+        text.append_text(self.row_text(row, widths))
         return self._strip(text, width, line_style)
+
+    def row_text(self, row: dict[str, Any], widths: list[int]) -> Text:
+        """The cells of one row (a subclass showing other rows renders them its way)."""
+        return C.row_text(row, self.columns, widths, time_mode=self.time_mode, now=self._now)
 
     def _read_ahead(self, index: int, page: int) -> None:
         """Ask for the neighbouring page before the user reaches it."""
@@ -544,7 +551,7 @@ class LogView(ScrollView, can_focus=True):
         before, self._now = self._now, now
         if now == before or self.time_mode != "relative":
             return
-        cell = self._cell_span("created_at")
+        cell = self._cell_span(self.TIME_FIELD)
         if cell is None:
             return
         x, width = cell
@@ -554,7 +561,7 @@ class LogView(ScrollView, can_focus=True):
             row = self.row_at(index) if index < self.row_count else None
             if row is None:
                 continue
-            stored = row.get("created_at") or ""
+            stored = row.get(self.TIME_FIELD) or ""
             if C.relative_time(stored, before) != C.relative_time(stored, now):
                 self.refresh(Region(x, y, width, 1))
 

@@ -12,7 +12,9 @@
 | ``z`` | detail pane full screen (also ``enter`` on the same row again; ``escape`` back) |
 | ``space`` / ``A`` | mark the row / mark every row matching the filters |
 | ``escape`` | close the detail pane, else clear marks |
-| ``r`` / ``u`` | resolve (asks for a note) / unresolve the marked or current errors |
+| ``o`` | Errors tab: occurrences or error groups (``enter`` on a group lists its occurrences) |
+| ``r`` / ``u`` | resolve (asks for a note) / unresolve the marked or current errors (or groups) |
+| ``i`` | ignore the marked or current groups (asks for a note) |
 | ``x`` | delete the marked or current records (asks first) |
 | ``e`` | export what is on screen |
 | ``p`` | pause or resume live arrivals |
@@ -28,6 +30,7 @@ screen, not on the app, so dialogs pushed above it never trigger them.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,17 +62,20 @@ from logconsole.screens.data import (
 )
 from logconsole.screens.detail import DetailPane, record_json
 from logconsole.screens.filters import FilterScreen
+from logconsole.screens.group_actions import GroupActions
+from logconsole.screens.group_view import GROUP_SORT_LABELS, GroupView, group_columns
 from logconsole.screens.help import HelpScreen
 from logconsole.screens.keys import help_rows
 from logconsole.screens.log_view import LogView
 from logconsole.screens.panels import AIPanel, SystemPanel
-from logconsole.screens.record_actions import ActionDone, RecordActions
+from logconsole.screens.record_actions import ActionDone
 from logconsole.screens.alert_notice import AlertNotice
 from logconsole.screens.retention_notice import RetentionNotice
 from logconsole.screens.search_bar import SearchBar
 from logconsole.screens.view_state import TABS, ViewState, tab_kind, tab_label
+from logconsole.store import group_query as G
 from logconsole.store import stats
-from logconsole.store.query import Filter, QueryError, Sort
+from logconsole.store.query import Condition, Filter, QueryError, Sort
 from logconsole.store.related import related_of
 
 SUMMARY_EVERY = 5.0
@@ -129,7 +135,7 @@ class PanelData(Message):
     data: Any
 
 
-class MainScreen(RecordActions, RetentionNotice, AlertNotice, Screen[None]):
+class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
     """Tabs over one record list; see the module docstring for the keys."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -153,6 +159,8 @@ class MainScreen(RecordActions, RetentionNotice, AlertNotice, Screen[None]):
         Binding("escape", "escape", "Close detail / clear marks", show=False, id="escape"),
         Binding("r", "resolve", "Resolve", show=False, id="resolve"),
         Binding("u", "unresolve", "Unresolve", show=False, id="unresolve"),
+        Binding("o", "toggle_groups", "Occurrences/groups", show=False, id="groups"),
+        Binding("i", "ignore", "Ignore group", show=False, id="ignore"),
         Binding("x", "delete", "Delete", show=False, id="delete"),
         Binding("e", "export", "Export", show=False, id="export"),
         Binding("p", "toggle_live", "Pause/resume live", show=False, id="live"),
@@ -189,6 +197,11 @@ class MainScreen(RecordActions, RetentionNotice, AlertNotice, Screen[None]):
         self._polled_files: object = None
         """The database files as the last poll that counted for the list found them."""
         self._quiet_ticks = 0
+        self.group_mode = False
+        """The Errors tab shows error groups instead of occurrences (``o``)."""
+        self.group_sort = G.LATEST_FIRST
+        self._open_latest: int | None = None
+        """The group whose occurrences are being listed: its first (latest) opens in the detail pane."""
 
     # ---------------------------------------------------------------- layout
 
@@ -201,6 +214,7 @@ class MainScreen(RecordActions, RetentionNotice, AlertNotice, Screen[None]):
         with Container(id="main"):
             with Vertical(id="list-area"):
                 yield LogView(self.pool, clock=self.clock, id="list")
+                yield GroupView(self.pool, clock=self.clock, id="groups")
                 yield Static(Text(EMPTY_HELP), id="empty")
             yield DetailPane(id="detail")
         search = SearchBar(id="search")
@@ -210,8 +224,14 @@ class MainScreen(RecordActions, RetentionNotice, AlertNotice, Screen[None]):
         yield Footer()
 
     @property
+    def grouped(self) -> bool:
+        """The list shows error groups (the Errors tab, switched with ``o``)."""
+        return self.group_mode and self.state.tab == "error"
+
+    @property
     def view(self) -> LogView:
-        return self.query_one("#list", LogView)
+        """The list on screen: the records, or the error groups."""
+        return self.query_one("#groups" if self.grouped else "#list", LogView)
 
     @property
     def detail(self) -> DetailPane:
@@ -220,6 +240,7 @@ class MainScreen(RecordActions, RetentionNotice, AlertNotice, Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#search", SearchBar).display = False
         self.query_one("#empty").display = False
+        self.query_one("#groups").display = False
         self.detail.display = False
         self._apply_width(self.app.size.width)
         self._show(reset=True)
@@ -263,15 +284,39 @@ class MainScreen(RecordActions, RetentionNotice, AlertNotice, Screen[None]):
     def _show(self, *, reset: bool) -> None:
         """Point the list at the current view (``reset``: from the top)."""
         state = self.state
-        columns = C.columns_for(state.kind, self.time_mode)
+        self._show_list()
         if reset:
             self.arrived = 0
-            self.view.show(state.filter(), state.sort, columns)
+            if self.grouped:
+                groups: Any = (self.group_filter(), self.group_sort)  # the group list's filter and sort
+                self.view.show(*groups, group_columns(self.time_mode))
+            else:
+                self.view.show(state.filter(), state.sort, C.columns_for(state.kind, self.time_mode))
         else:
             self.view.reload()
         self._show_panels()
         self._update_status()
         self._after_count = True
+
+    def group_filter(self) -> G.GroupFilter:
+        """The Errors tab's filters as they apply to groups: time range, search,
+        and the conditions on fields a group has too (severity, error type, …)."""
+        state = self.state
+        where = tuple(c for c in state.where.get("error", ())
+                      if c.column in G.GROUP_FIELDS and c.column != "id" and not c.path)
+        return G.GroupFilter(since=state.since, until=state.until, search=state.search or None, where=where)
+
+    def _show_list(self) -> None:
+        """Show the list the view wants (records or groups), focused if the other one was."""
+        groups = self.query_one("#groups", GroupView)
+        records = self.query_one("#list", LogView)
+        if groups.display == self.grouped or self.empty:
+            return
+        had_focus = self.focused in (groups, records)
+        groups.display, records.display = self.grouped, not self.grouped
+        (records if self.grouped else groups).clear_marks()  # marks apply to the list on screen
+        if had_focus:
+            self.view.focus()
 
     def _show_panels(self) -> None:
         tab = self.state.tab
@@ -310,9 +355,12 @@ class MainScreen(RecordActions, RetentionNotice, AlertNotice, Screen[None]):
         summary = self.summaries.get(state.tab)
         if summary and not summary.replace(",", "").isdigit():  # a bare count repeats the total
             line.append(f"{visible(summary, newlines=False)} · ", "")
-        line.append(f"{total} record{'' if view.total == 1 else 's'}")
-        sort = state.sort
-        line.append(f" · by {C.SHORT_LABELS.get(sort.column, sort.column)} {'↓' if sort.descending else '↑'}", "dim")
+        noun = "group" if self.grouped else "record"
+        line.append(f"{total} {noun}{'' if view.total == 1 else 's'}")
+        sort = self.group_sort if self.grouped else state.sort
+        labels = GROUP_SORT_LABELS if self.grouped else C.SHORT_LABELS
+        label = labels.get(sort.column, sort.column)
+        line.append(f" · by {label} {'↓' if sort.descending else '↑'}", "dim")
         if self.arrived:
             line.append(f"  ▲ {self.arrived:,} new", "bold reverse yellow")
         line.append("  ● live" if self.live else "  ⏸ paused", "green" if self.live else "yellow")
@@ -359,11 +407,20 @@ class MainScreen(RecordActions, RetentionNotice, AlertNotice, Screen[None]):
         self._update_status()
 
     def on_log_view_cursor_moved(self, message: LogView.CursorMoved) -> None:
+        if message.view is not self.view or self.grouped:
+            return
+        if self._open_latest is not None and message.row is not None \
+                and message.row.get("group_id") == self._open_latest:  # not a row of the list before
+            self._open_latest = None
+            self.detail.display = True
         if self.detail.display and not isinstance(message, LogView.Selected):
             self.detail.show_row(message.row, self._now(), loading=self.view.row_count > 0)
 
     def on_log_view_selected(self, message: LogView.Selected) -> None:
-        if message.row is None:
+        if message.row is None or message.view is not self.view:
+            return
+        if self.grouped:
+            self.show_occurrences(int(message.row["id"]))
             return
         if self.detail.display and self.detail.row is not None and self.detail.row.get("id") == message.row.get("id"):
             self.action_toggle_full_detail()
@@ -372,6 +429,11 @@ class MainScreen(RecordActions, RetentionNotice, AlertNotice, Screen[None]):
         self.detail.show_row(message.row, self._now())
 
     def on_log_view_sort_requested(self, message: LogView.SortRequested) -> None:
+        if self.grouped:
+            sort = self.group_sort
+            descending = not sort.descending if sort.column == message.column else True
+            self._set_group_sort(G.GroupSort(message.column, descending))
+            return
         sort = self.state.sort
         if sort.column == message.column:
             self._set_sort(sort.flipped())
@@ -384,11 +446,42 @@ class MainScreen(RecordActions, RetentionNotice, AlertNotice, Screen[None]):
         tab = str(event.tab.id).removeprefix("tab-")
         if tab != self.state.tab:
             self.state.tab = tab
+            if self.grouped:
+                self.action_close_detail()
             self.view.clear_marks()
             self._show(reset=True)
 
     def action_tab(self, tab: str) -> None:
         self.query_one(KindTabs).active = f"tab-{tab}"
+
+    # ---------------------------------------------------------------- groups
+
+    def action_toggle_groups(self) -> None:
+        """Errors: occurrences or groups (from another tab: the Errors tab's groups)."""
+        self.view.clear_marks()
+        if self.state.tab != "error":
+            self.group_mode = True
+            self.action_tab("error")
+            return
+        self.group_mode = not self.group_mode
+        if self.grouped:
+            self.action_close_detail()
+        self._show(reset=True)
+
+    def show_occurrences(self, group_id: int) -> None:
+        """The occurrences of group ``group_id``: the Errors tab's records with a
+        ``group_id`` filter (``c`` clears it like any filter), newest first, and
+        the latest one in the detail pane."""
+        kept = tuple(c for c in self.state.where.get("error", ()) if c.column != "group_id")
+        self.state.where["error"] = (*kept, Condition("group_id", "=", group_id))
+        self.view.clear_marks()
+        self.group_mode = False
+        self._open_latest = group_id
+        self._show(reset=True)
+
+    def _set_group_sort(self, sort: G.GroupSort) -> None:
+        self.group_sort = sort
+        self._show(reset=True)
 
     def action_next_tab(self) -> None:
         self.query_one(KindTabs).action_next_tab()
@@ -465,21 +558,41 @@ class MainScreen(RecordActions, RetentionNotice, AlertNotice, Screen[None]):
         self._show(reset=True)
 
     def action_sort_next(self) -> None:
+        if self.grouped:
+            columns = list(G.SORTS.values())
+            current = self.group_sort
+            index = columns.index(current.column) if current.column in columns else -1
+            self._set_group_sort(G.GroupSort(columns[(index + 1) % len(columns)], current.descending))
+            return
         names = list(dict.fromkeys(self._sortable()))
         current = self.state.sort
         index = names.index(current.column) if current.column in names else -1
         self._set_sort(Sort(names[(index + 1) % len(names)], current.descending))
 
     def action_sort_flip(self) -> None:
+        if self.grouped:
+            self._set_group_sort(G.GroupSort(self.group_sort.column, not self.group_sort.descending))
+            return
         self._set_sort(self.state.sort.flipped())
 
     def action_toggle_time(self) -> None:
         self.time_mode = "absolute" if self.time_mode == "relative" else "relative"
-        self.view.set_time_mode(self.time_mode, C.columns_for(self.state.kind, self.time_mode))
+        if self.grouped:
+            self.view.set_time_mode(self.time_mode, group_columns(self.time_mode))
+        else:
+            self.view.set_time_mode(self.time_mode, C.columns_for(self.state.kind, self.time_mode))
 
     # ---------------------------------------------------------------- detail
 
     def action_copy_record(self) -> None:
+        if self.grouped:
+            group = self.view.current_row
+            if group is None:
+                self.notify("No group to copy", severity="warning")
+                return
+            self.app.copy_to_clipboard(json.dumps(G.to_group(group), ensure_ascii=False, indent=2))
+            self.notify(f"Copied group #{group['id']} as JSON", timeout=3)
+            return
         row = self.detail.row if self.detail.display and self.detail.row else self.view.current_row
         if row is None:
             self.notify("No record to copy", severity="warning")
@@ -505,6 +618,9 @@ class MainScreen(RecordActions, RetentionNotice, AlertNotice, Screen[None]):
         detail = self.detail
         if self.maximized is detail:
             self.minimize()
+            return
+        if self.grouped:
+            self.notify("enter lists the group's occurrences; their details open from there", timeout=3)
             return
         if not detail.display:
             row = self.view.current_row
@@ -564,7 +680,12 @@ class MainScreen(RecordActions, RetentionNotice, AlertNotice, Screen[None]):
     def _poll(self) -> None:
         view = self.view
         self._quiet_ticks = 0
-        self._poll_worker(view.flt, view.reference, view.generation)
+        if self.grouped:
+            # Groups have no arrivals to count: the poll finds the newest id, and
+            # a newer one than the list was read at reloads it (counts, regressions).
+            self._poll_worker(Filter(), None, view.generation)
+        else:
+            self._poll_worker(view.flt, view.reference, view.generation)
 
     @work(thread=True, exclusive=True, group="poll")
     def _poll_worker(self, flt: Filter, reference: int | None, generation: int) -> None:
@@ -592,7 +713,12 @@ class MainScreen(RecordActions, RetentionNotice, AlertNotice, Screen[None]):
                 self._reload()
         self.top_id = message.top_id
         view = self.view
-        if message.generation == view.generation and message.arrived is not None:
+        if self.grouped and message.generation == view.generation:
+            reference = view.reference
+            if self.live and reference is not None and message.top_id > reference:
+                view.reload()
+            self._polled_files = message.files
+        elif message.generation == view.generation and message.arrived is not None:
             # The count is against the list's own reference point, so it is the
             # truth about this list: a 0 clears a badge that a reload made stale.
             if message.arrived and self.live and view.at_top:
@@ -611,20 +737,23 @@ class MainScreen(RecordActions, RetentionNotice, AlertNotice, Screen[None]):
     def _refresh_stats(self) -> None:
         """Tab summaries and the panel: at once for a new view or after an action,
         at most every :data:`SUMMARY_EVERY` seconds while records keep arriving."""
-        view_key = (self.state.tab, self.state.filter())
+        view_key = (self.state.tab, self.state.filter(), self.grouped)
         now = time.monotonic()
         if view_key == self._stats_key and (self.top_id == self._stats_top or now - self._stats_at < SUMMARY_EVERY):
             return
         self._stats_key, self._stats_at, self._stats_top = view_key, now, self.top_id
-        self._summaries(self.state.shared_filter(), self.fixed_now)
+        self._summaries(self.state.shared_filter(), self.fixed_now, self.group_filter() if self.grouped else None)
         if self.state.tab in ("system", "ai"):
             self._load_panel(self.state.tab, self.state.filter())
 
     @work(thread=True, exclusive=True, group="summaries")
-    def _summaries(self, flt: Filter, now: datetime | None) -> None:
+    def _summaries(self, flt: Filter, now: datetime | None, groups: G.GroupFilter | None) -> None:
+        """Each tab's few words; the Errors tab's count open and regressed groups while it shows groups."""
         try:
             with self.pool.connection() as conn:
                 texts = {t: stats.tab_summary(conn, t, flt, now=now) for t in TABS if tab_kind(t)}
+                if groups is not None:
+                    texts["error"] = G.status_summary(conn, groups)
         except STORE_ERRORS:
             return
         self.post_message(Summaries(texts))

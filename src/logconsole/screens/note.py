@@ -33,13 +33,14 @@ class NoteScreen(Dialog[str | None]):
         Binding("escape", "cancel", "Cancel", id="note.cancel"),
     ]
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, title: str | None = None) -> None:
         super().__init__()
         self.count = count
+        self.title_text = title or resolve_title(count)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as box:
-            box.border_title = plain(resolve_title(self.count))
+            box.border_title = plain(self.title_text)
             yield Static(plain("Resolution note:"))
             yield Input(placeholder="e.g. fixed by deploy 2026-11-27, retry added", id="note-input")
             yield ErrorLine(id="note-error")

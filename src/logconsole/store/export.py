@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 from logconsole.kinds import BOOL_COLUMNS
+from logconsole.store.group_query import GROUP_FIELDS, LATEST_FIRST, GroupFilter, GroupSort, iter_groups, to_group
 from logconsole.store.query import NEWEST, Filter, Sort, iter_rows, record_fields, to_record
 
 FORMATS = ("jsonl", "json", "csv")
@@ -110,3 +111,45 @@ def export(
     return write(iter_rows(conn, flt, sort, limit=limit), out, fmt, types=flt.types, progress=progress)
 
 
+def write_groups(
+    groups: Iterable[dict[str, Any]], out: TextIO, fmt: str, *, progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write output groups (:func:`~logconsole.store.group_query.to_group`) as
+    ``jsonl``, ``json`` or ``csv``; returns how many."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    n = 0
+    writer = csv.writer(out, lineterminator="\r\n") if fmt == "csv" else None
+    if writer is not None:
+        writer.writerow(GROUP_FIELDS)
+    elif fmt == "json":
+        out.write("[")
+    for g in groups:
+        if writer is not None:
+            writer.writerow([csv_cell(g[name]) for name in GROUP_FIELDS])
+        elif fmt == "jsonl":
+            out.write(json.dumps(g, ensure_ascii=False) + "\n")
+        else:
+            out.write((",\n" if n else "\n") + json.dumps(g, ensure_ascii=False))
+        n += 1
+        if progress and n % 1000 == 0:
+            progress(n)
+    if fmt == "json":
+        out.write("\n]\n" if n else "]\n")
+    out.flush()
+    if progress:
+        progress(n)
+    return n
+
+
+def export_groups(
+    conn: sqlite3.Connection,
+    flt: GroupFilter,
+    out: TextIO,
+    fmt: str = "jsonl",
+    *,
+    sort: GroupSort = LATEST_FIRST,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Export the error groups ``flt`` matches, as ``logconsole groups --format`` prints them."""
+    return write_groups((to_group(g) for g in iter_groups(conn, flt, sort)), out, fmt, progress=progress)

@@ -15,7 +15,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from logconsole.kinds import SEVERITIES
@@ -274,6 +274,42 @@ def to_group(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def status_summary(conn: sqlite3.Connection, flt: GroupFilter = GroupFilter()) -> str:
+    """The groups that need a look, in a few words: ``3 open · 1 regressed``
+    (``flt``'s statuses are replaced by those two)."""
+    where, params = where_sql(flt.with_(statuses=("open", "regressed")))
+    by = dict(conn.execute(f"SELECT status, count(*) FROM error_groups WHERE {where} GROUP BY status", params))
+    opened, regressed = by.get("open", 0), by.get("regressed", 0)
+    if not opened and not regressed:
+        return "none open"
+    return f"{opened:,} open · {regressed:,} regressed"
+
+
+TREND_HOURS = 24
+"""Hours a group's trend covers, one count per hour, the current hour last."""
+
+
+def hourly_counts(conn: sqlite3.Connection, group_ids: Iterable[int], now: datetime) -> dict[int, list[int]]:
+    """Occurrences per hour over the last :data:`TREND_HOURS` hours for each of
+    ``group_ids`` (oldest hour first): one query for a page of groups, walking
+    only their recent rows on ``idx_records_group`` (group_id, created_at)."""
+    ids = sorted({int(i) for i in group_ids})
+    out = {i: [0] * TREND_HOURS for i in ids}
+    if not ids:
+        return out
+    hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    first = hour - timedelta(hours=TREND_HOURS - 1)
+    index = {format_ts(first + timedelta(hours=k))[:13]: k for k in range(TREND_HOURS)}
+    marks = ", ".join("?" * len(ids))
+    sql = (f"SELECT group_id, substr(created_at, 1, 13), count(*) FROM records "
+           f"WHERE group_id IN ({marks}) AND created_at >= ? GROUP BY group_id, substr(created_at, 1, 13)")
+    for gid, prefix, n in conn.execute(sql, [*ids, format_ts(first)]):
+        k = index.get(prefix)
+        if k is not None:
+            out[int(gid)][k] += int(n)
+    return out
+
+
 def has_groups_table(conn: sqlite3.Connection) -> bool:
     """Whether the database has groups (a read-only open of an older one has not)."""
     return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'error_groups'").fetchone() is not None
@@ -281,7 +317,8 @@ def has_groups_table(conn: sqlite3.Connection) -> bool:
 
 __all__ = [
     "DEFAULT_STATUSES", "GROUP_FIELDS", "GroupFilter", "GroupSort", "LATEST_FIRST", "SORTS",
-    "count_groups", "fetch_groups", "get_group", "group_cursor", "has_groups_table", "iter_groups",
+    "TREND_HOURS", "count_groups", "fetch_groups", "get_group", "group_cursor", "has_groups_table",
+    "hourly_counts", "iter_groups", "status_summary",
     "make_group_filter", "parse_group_condition", "parse_statuses", "select_sql", "sort_of", "to_group",
     "where_sql",
 ]
