@@ -82,7 +82,8 @@ async def test_o_switches_the_errors_tab_between_occurrences_and_groups(seeded: 
         assert view.total == expected
         text = screen_text(app)
         assert f"{expected} groups" in text
-        assert "regressed" in text  # the headline counts open and regressed groups
+        opened = int(rows(seeded, "SELECT count(*) FROM error_groups WHERE status = 'open'")[0][0])
+        assert f"Errors {opened} open ·" in text  # the headline counts open groups, not records
         assert "TimeoutError" in text and "count" in text and "24h" in text
         await pilot.press("o")
         await settle(pilot)

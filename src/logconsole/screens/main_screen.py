@@ -742,17 +742,17 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
         if view_key == self._stats_key and (self.top_id == self._stats_top or now - self._stats_at < SUMMARY_EVERY):
             return
         self._stats_key, self._stats_at, self._stats_top = view_key, now, self.top_id
-        self._summaries(self.state.shared_filter(), self.fixed_now, self.group_filter() if self.grouped else None)
+        self._summaries(self.state.shared_filter(), self.fixed_now, self.group_filter())
         if self.state.tab in ("system", "ai"):
             self._load_panel(self.state.tab, self.state.filter())
 
     @work(thread=True, exclusive=True, group="summaries")
-    def _summaries(self, flt: Filter, now: datetime | None, groups: G.GroupFilter | None) -> None:
-        """Each tab's few words; the Errors tab's count open and regressed groups while it shows groups."""
+    def _summaries(self, flt: Filter, now: datetime | None, groups: G.GroupFilter) -> None:
+        """Each tab's few words; the Errors tab's count open and regressed groups, not rows."""
         try:
             with self.pool.connection() as conn:
                 texts = {t: stats.tab_summary(conn, t, flt, now=now) for t in TABS if tab_kind(t)}
-                if groups is not None:
+                if G.has_groups_table(conn):
                     texts["error"] = G.status_summary(conn, groups)
         except STORE_ERRORS:
             return

@@ -275,14 +275,13 @@ def to_group(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def status_summary(conn: sqlite3.Connection, flt: GroupFilter = GroupFilter()) -> str:
-    """The groups that need a look, in a few words: ``3 open · 1 regressed``
-    (``flt``'s statuses are replaced by those two)."""
+    """The groups that need a look, in a few words: ``3 open · 1 regressed``,
+    ``3 open``, ``1 regressed`` or ``none open`` (``flt``'s statuses are
+    replaced by those two)."""
     where, params = where_sql(flt.with_(statuses=("open", "regressed")))
     by = dict(conn.execute(f"SELECT status, count(*) FROM error_groups WHERE {where} GROUP BY status", params))
-    opened, regressed = by.get("open", 0), by.get("regressed", 0)
-    if not opened and not regressed:
-        return "none open"
-    return f"{opened:,} open · {regressed:,} regressed"
+    parts = [f"{by[s]:,} {s}" for s in ("open", "regressed") if by.get(s)]
+    return " · ".join(parts) or "none open"
 
 
 TREND_HOURS = 24
