@@ -179,7 +179,39 @@ def _remote_user(environ: Mapping[str, Any]) -> Any:
     return environ.get("REMOTE_USER")
 
 
-class WSGIMiddleware:
+class _Middleware:
+    """What the WSGI and ASGI middleware share: their options and the recorder.
+
+    ``user`` maps the request (a WSGI environ, an ASGI scope) to a user id; by
+    default :attr:`default_user` of the subclass.
+    """
+
+    default_user: Callable[[Mapping[str, Any]], Any]
+
+    def __init__(
+        self,
+        app: Any,
+        client: LogClient | None = None,
+        *,
+        skip: Iterable[str] = DEFAULT_SKIP,
+        categories: Mapping[str, str] | None = None,
+        user: Callable[[Mapping[str, Any]], Any] | None = None,
+        max_body: int = MAX_BODY,
+        trust_forwarded: bool = True,
+    ) -> None:
+        self.app = app
+        self.user = user or self.default_user
+        self.recorder = _RequestRecorder(client, skip, categories, max_body, trust_forwarded)
+
+    def _user(self, request: Mapping[str, Any]) -> Any:
+        """The user id of ``request``; None when the ``user`` function fails."""
+        try:
+            return self.user(request)
+        except Exception:
+            return None
+
+
+class WSGIMiddleware(_Middleware):
     """Records every request of a WSGI app: an activity record, and an error
     record for exceptions (re-raised) and 4xx/5xx answers.
 
@@ -189,20 +221,7 @@ class WSGIMiddleware:
     ``max_body`` bytes is recorded (the app still reads it as usual).
     """
 
-    def __init__(
-        self,
-        app: Callable[..., Iterable[bytes]],
-        client: LogClient | None = None,
-        *,
-        skip: Iterable[str] = DEFAULT_SKIP,
-        categories: Mapping[str, str] | None = None,
-        user: Callable[[Mapping[str, Any]], Any] = _remote_user,
-        max_body: int = MAX_BODY,
-        trust_forwarded: bool = True,
-    ) -> None:
-        self.app = app
-        self.user = user
-        self.recorder = _RequestRecorder(client, skip, categories, max_body, trust_forwarded)
+    default_user = staticmethod(_remote_user)
 
     def __call__(self, environ: MutableMapping[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = _wsgi_path(environ)
@@ -252,12 +271,6 @@ class WSGIMiddleware:
                 self.recorder.record(req, self._user(environ), exc)
                 raise
         return _RecordingBody(body_iter, lambda exc: self.recorder.record(req, self._user(environ), exc), req, ids)
-
-    def _user(self, environ: Mapping[str, Any]) -> Any:
-        try:
-            return self.user(environ)
-        except Exception:
-            return None
 
 
 def _wsgi_path(environ: Mapping[str, Any]) -> str:
@@ -342,7 +355,7 @@ def _scope_user(scope: Mapping[str, Any]) -> Any:
     return None
 
 
-class ASGIMiddleware:
+class ASGIMiddleware(_Middleware):
     """The ASGI twin of :class:`WSGIMiddleware` (HTTP requests only; other
     scopes such as ``lifespan`` and ``websocket`` pass straight through).
 
@@ -350,20 +363,7 @@ class ASGIMiddleware:
     authentication middleware); it is asked after the app has run.
     """
 
-    def __init__(
-        self,
-        app: Callable[[Scope, Receive, Send], Awaitable[None]],
-        client: LogClient | None = None,
-        *,
-        skip: Iterable[str] = DEFAULT_SKIP,
-        categories: Mapping[str, str] | None = None,
-        user: Callable[[Mapping[str, Any]], Any] = _scope_user,
-        max_body: int = MAX_BODY,
-        trust_forwarded: bool = True,
-    ) -> None:
-        self.app = app
-        self.user = user
-        self.recorder = _RequestRecorder(client, skip, categories, max_body, trust_forwarded)
+    default_user = staticmethod(_scope_user)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") or "/"
@@ -407,12 +407,6 @@ class ASGIMiddleware:
                 self.recorder.record(req, self._user(scope), exc)
                 raise
             self.recorder.record(req, self._user(scope))
-
-    def _user(self, scope: Mapping[str, Any]) -> Any:
-        try:
-            return self.user(scope)
-        except Exception:
-            return None
 
 
 async def _buffer_body(receive: Receive, limit: int) -> tuple[bytes | None, Receive]:
