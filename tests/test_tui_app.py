@@ -130,9 +130,8 @@ async def test_search_as_you_type_enter_and_escape(seeded: Path) -> None:
         bar = app.screen.query_one("#search", SearchBar)
         assert bar.has_focus
         await pilot.press(*"deadl")  # a prefix: finds "deadlock"
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: view(app).total == 2)  # applied after a pause in typing
         await settle(pilot)
-        assert view(app).total == 2
         assert main(app).state.prefix is True
         await pilot.press("enter")
         await settle(pilot)
