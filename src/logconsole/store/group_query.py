@@ -20,7 +20,7 @@ from typing import Any
 
 from logconsole.kinds import SEVERITIES
 from logconsole.store.groups import STATUSES
-from logconsole.store.query import Condition, Cursor, QueryError, keyset_pages, split_condition
+from logconsole.store.query import Condition, Cursor, QueryError, dict_rows, keyset_pages, split_condition
 from logconsole.timeutil import bound_sql, format_ts, parse_user_time
 
 DEFAULT_STATUSES = ("open", "regressed", "resolved")
@@ -229,17 +229,11 @@ def select_sql(flt: GroupFilter, sort: GroupSort = LATEST_FIRST, *, limit: int |
     return sql, params
 
 
-def _rows(cur: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
-    names = [d[0] for d in cur.description]
-    for values in cur:
-        yield dict(zip(names, values))
-
-
 def fetch_groups(conn: sqlite3.Connection, flt: GroupFilter = GroupFilter(), sort: GroupSort = LATEST_FIRST, *,
                  limit: int = 50, after: Cursor | None = None) -> list[dict[str, Any]]:
     """One page of groups (stored columns; :func:`to_group` makes them output)."""
     sql, params = select_sql(flt, sort, limit=limit, after=after)
-    return list(_rows(conn.execute(sql, params)))
+    return list(dict_rows(conn.execute(sql, params)))
 
 
 def group_cursor(row: dict[str, Any], sort: GroupSort = LATEST_FIRST) -> Cursor:
@@ -262,7 +256,7 @@ def count_groups(conn: sqlite3.Connection, flt: GroupFilter = GroupFilter()) -> 
 
 
 def get_group(conn: sqlite3.Connection, group_id: int) -> dict[str, Any] | None:
-    return next(_rows(conn.execute("SELECT * FROM error_groups WHERE id = ?", (group_id,))), None)
+    return next(dict_rows(conn.execute("SELECT * FROM error_groups WHERE id = ?", (group_id,))), None)
 
 
 def to_group(row: dict[str, Any]) -> dict[str, Any]:

@@ -454,7 +454,8 @@ def select_sql(
     return sql, params
 
 
-def _dict_rows(cur: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
+def dict_rows(cur: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
+    """A cursor's rows as dicts of column name to value."""
     names = [d[0] for d in cur.description]
     for values in cur:
         yield dict(zip(names, values))
@@ -478,7 +479,7 @@ def fetch_page(
     walks = bool(flt.search) and sort.column in ("created_at", "id") and _matches_are_common(
         conn, flt, limit + offset)
     sql, params = select_sql(conn, flt, sort, limit=limit, after=after, offset=offset, search_walks=walks)
-    return list(_dict_rows(conn.execute(sql, params)))
+    return list(dict_rows(conn.execute(sql, params)))
 
 
 def _matches_are_common(conn: sqlite3.Connection, flt: Filter, wanted: int) -> bool:
@@ -549,7 +550,7 @@ def _search_page(
             f"CROSS JOIN records AS r ON r.id = m.fts_id WHERE {rest} "
             f"ORDER BY r.created_at {order}, r.id {order} LIMIT ?"
         )
-        rows = list(_dict_rows(conn.execute(sql, [expr, *near_params, *far_params, *rest_params, limit])))
+        rows = list(dict_rows(conn.execute(sql, [expr, *near_params, *far_params, *rest_params, limit])))
         if len(rows) < limit:  # the end of the results, if nothing was left out
             if edge is not None:
                 n *= 4
@@ -714,7 +715,7 @@ def ids_matching(conn: sqlite3.Connection, flt: Filter) -> list[int]:
 
 def get(conn: sqlite3.Connection, record_id: int) -> dict[str, Any] | None:
     cur = conn.execute("SELECT * FROM records WHERE id = ?", (record_id,))
-    return next(_dict_rows(cur), None)
+    return next(dict_rows(cur), None)
 
 
 def counts_by(conn: sqlite3.Connection, column: str, flt: Filter = Filter()) -> dict[Any, int]:
@@ -761,6 +762,6 @@ def record_fields(types: Sequence[str]) -> list[str]:
 __all__ = [
     "Condition", "Cursor", "Filter", "QueryError", "RELATED_FIELDS", "Related", "Sort", "NEWEST", "OLDEST",
     "count", "counts_by", "cursor_of", "fetch_page", "fts_expression", "get",
-    "ids_matching", "iter_rows", "keyset_pages", "make_filter", "parse_condition", "parse_types",
+    "dict_rows", "ids_matching", "iter_rows", "keyset_pages", "make_filter", "parse_condition", "parse_types",
     "record_fields", "select_sql", "to_record", "where_sql",
 ]
