@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from test_alerts import firings, send, setup
-from test_tui_groups import console, groups, main, records, rows
+from test_tui_app import console, main
+from test_tui_groups import groups, records, rows
 from tui_data import screen_text, settle
 
 from collector_support import Collector, wait_for

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from test_tui_app import console, main
 from tui_data import FIXED_NOW, fill, make_db, screen_text, settle
 
 from logconsole.screens.app import LogConsoleApp
 from logconsole.screens.group_view import GroupView, sparkline
 from logconsole.screens.log_view import LogView
-from logconsole.screens.main_screen import MainScreen
 from logconsole.store import group_query as G
 from logconsole.store.db import connect
 
@@ -31,17 +31,6 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def seeded(db_path: Path) -> Path:
     return make_db(db_path)
-
-
-def console(db_path: Path, **kw: object) -> LogConsoleApp:
-    kw.setdefault("poll_interval", 0)
-    return LogConsoleApp(db_path, now=FIXED_NOW, cursor_blink=False, **kw)  # type: ignore[arg-type]
-
-
-def main(app: LogConsoleApp) -> MainScreen:
-    screen = app.screen_stack[1]
-    assert isinstance(screen, MainScreen)
-    return screen
 
 
 def groups(app: LogConsoleApp) -> GroupView:
