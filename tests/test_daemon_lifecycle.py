@@ -102,6 +102,26 @@ def test_sigint_is_a_clean_stop_too(tmp_path: Path) -> None:
     assert len(c.rows("SELECT id FROM records WHERE message LIKE 'interrupted %'")) == 10
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_stop_takes_clients_still_waiting_to_be_accepted(tmp_path: Path, sig: int) -> None:
+    # A connect succeeds while the client waits in the listen backlog, so its
+    # records are sent before the daemon has accepted it: a stop must take them.
+    c = Collector(tmp_path).start()
+    clients = [Client(c.sock)]
+    try:
+        clients[0].send_records(*records(20_000, "busy"))  # keeps the daemon from accepting at once
+        for i in range(100):
+            cl = Client(c.sock)
+            cl.send_records(*records(3, f"waiting-{i:03d}"))
+            clients.append(cl)
+        assert c.stop(sig) == 0, c.output()
+    finally:
+        for cl in clients:
+            cl.close()
+    assert len(c.rows("SELECT id FROM records WHERE message LIKE 'waiting-%'")) == 300
+    assert len(c.rows("SELECT id FROM records WHERE message LIKE 'busy %'")) == 20_000
+
+
 def test_kill_9_after_sync_loses_nothing_acknowledged(tmp_path: Path) -> None:
     c = Collector(tmp_path).start()
     with Client(c.sock) as cl:

@@ -36,6 +36,7 @@ import logging
 import os
 import signal
 import sqlite3
+import threading
 import time
 import urllib.request
 from collections import deque
@@ -239,6 +240,9 @@ class AlertEngine:
         self._hooks: set[asyncio.Task[None]] = set()
         self._conn: sqlite3.Connection | None = None
         self._evaluator: Evaluator | None = None
+        self._conn_lock = threading.Lock()
+        """One thread at a time on the connection: cancelling the task does not
+        stop an evaluation already running on its thread."""
         self._saved = 0.0
         self._dirty = False
         self._save_soon = False
@@ -277,10 +281,7 @@ class AlertEngine:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        if self._conn is not None:
-            await asyncio.to_thread(self._save)
-            conn, self._conn = self._conn, None
-            conn.close()
+        await asyncio.to_thread(self._save_and_close)
 
     # -- evaluation ------------------------------------------------------------
 
@@ -304,14 +305,22 @@ class AlertEngine:
         return (range(first, last + 1) if first is not None and last is not None else range(0)), events
 
     def _evaluate(self, ids: range, events: list[GroupEvent]) -> list[Firing]:
-        firings = self._open().evaluate(ids, events) if ids or events else []
-        self._dirty = True
-        now = time.monotonic()
-        if firings or self._save_soon or now - self._saved >= SAVE_EVERY:
-            self._save_soon = False
+        with self._conn_lock:
+            firings = self._open().evaluate(ids, events) if ids or events else []
+            self._dirty = True
+            now = time.monotonic()
+            if firings or self._save_soon or now - self._saved >= SAVE_EVERY:
+                self._save_soon = False
+                self._save()
+                self._saved = now
+            return firings
+
+    def _save_and_close(self) -> None:
+        with self._conn_lock:
             self._save()
-            self._saved = now
-        return firings
+            conn, self._conn, self._evaluator = self._conn, None, None
+            if conn is not None:
+                conn.close()
 
     def _save(self) -> None:
         if self._conn is None or self._evaluator is None or not self._dirty:

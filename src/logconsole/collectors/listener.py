@@ -83,13 +83,17 @@ class Listener:
         if self._paused is None:
             self._loop.add_reader(sock.fileno(), self._accept, sock)
 
-    def close(self) -> None:
-        """Stop accepting and close the listening socket."""
+    def close(self, *, drain: bool = False) -> None:
+        """Stop accepting and close the listening socket; with ``drain``, first
+        admit the clients already waiting in its backlog (they may have sent
+        records: a connect succeeds before the accept)."""
         if self._paused is not None:
             self._paused.cancel()
             self._paused = None
         if self._sock is not None:
             self._stop_reading(self._sock)
+            if drain:
+                self._drain(self._sock)
             self._sock.close()
             self._sock = None
         if self._spare is not None:
@@ -98,12 +102,13 @@ class Listener:
 
     # -- accepting ----------------------------------------------------------------
 
-    def _accept(self, sock: socket.socket) -> None:
+    def _accept(self, sock: socket.socket) -> bool:
+        """Accept up to a burst; True when the backlog may hold more."""
         for _ in range(ACCEPT_BURST):
             try:
                 conn, _ = sock.accept()
             except (BlockingIOError, InterruptedError):
-                return
+                return False
             except ConnectionAbortedError:
                 continue
             except OSError as exc:
@@ -111,7 +116,7 @@ class Listener:
                     self._ran_out(sock, exc)
                 else:
                     log.warning("accepting a connection failed: %s", exc.strerror or exc)
-                return
+                return False
             if self._out_of_files:
                 self._out_of_files = False
                 log.info("accepting connections again")
@@ -121,11 +126,13 @@ class Listener:
             except Exception:  # one connection must never stop the accepting
                 log.exception("a new connection could not be set up")
                 conn.close()
+        return True
 
     def _drain(self, sock: socket.socket) -> None:
         """Serve the connections still waiting on a listening socket about to be closed."""
         with contextlib.suppress(OSError):
-            self._accept(sock)
+            while self._accept(sock) and not self._out_of_files:
+                pass
 
     def _ran_out(self, sock: socket.socket, exc: OSError) -> None:
         """Out of descriptors: answer the waiting clients, then pause accepting."""

@@ -136,9 +136,9 @@ class SocketServer:
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting; let each connection finish what it has sent; close them."""
-        self.stopping = True
         if self._listener is not None:
-            self._listener.close()
+            self._listener.close(drain=True)  # clients in the backlog have sent already
+        self.stopping = True
         if self._opening:
             await asyncio.wait(list(self._opening), timeout=grace)
         if self._sweeper is not None:
