@@ -87,7 +87,7 @@ def test_a_release_2_database_upgrades_with_every_record_and_search_intact(v2: P
     conn.close()
     after = snapshot(v2)
     # The fields declared since release 2 are added; every value stored before is kept.
-    assert after["columns"] == [*before["columns"], "request_id", "trace_id", "span_id", "fingerprint", "group_id"]
+    assert after["columns"] == [*before["columns"], "request_id", "trace_id", "span_id", "host", "fingerprint", "group_id"]
     assert records_of(v2, before["columns"]) == before["records"]  # every column of every record
     assert after["offsets"] == before["offsets"]
     assert after["found"] == before["found"]

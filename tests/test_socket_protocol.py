@@ -106,6 +106,16 @@ def test_trusted_peer_fields_are_recorded_and_cannot_be_forged(collector: Collec
         assert extra["_comm"] == f.read().strip()
 
 
+def test_every_record_carries_the_host_it_was_collected_on(collector: Collector) -> None:
+    m = tag()
+    with Client(collector.sock) as cl:
+        cl.send_records({"type": "activity", "message": f"{m} here"},
+                        {"type": "error", "message": f"{m} there", "host": "web-2"})
+        assert cl.sync()[0]["ok"]
+    assert {r["message"]: r["host"] for r in stored(collector, m)} == {
+        f"{m} here": socket.gethostname(), f"{m} there": "web-2"}
+
+
 def test_secrets_are_redacted_before_storage(collector: Collector) -> None:
     m = tag()
     with Client(collector.sock) as cl:

@@ -345,6 +345,7 @@ def normalize(
     now: datetime | str | None = None,
     redactor: Redactor = DEFAULT_REDACTOR,
     trusted: Mapping[str, Any] | Trusted | None = None,
+    host: str | None = None,
 ) -> Row:
     """Turn one decoded record into a row ready for the store.
 
@@ -353,6 +354,7 @@ def normalize(
     sender's pid, uid, process name from socket credentials) go into ``extra``
     over anything the record claimed under the same names; a door that sends
     many records with the same ones passes them prepared (:class:`Trusted`).
+    ``host`` is the collecting machine's name, stamped on records that name none.
     """
     if not isinstance(raw, Mapping):
         raise IngestError(f"a record must be a JSON object, got {type(raw).__name__}")
@@ -417,6 +419,8 @@ def normalize(
         else:
             row[name] = coerce(f, value)
 
+    if host and not row.get("host"):
+        row["host"] = host
     for name in spec.required:
         value = row.get(name)
         if value is None:

@@ -157,6 +157,12 @@ def _correlation_fields() -> tuple[Field, ...]:
     )
 
 
+def _host_field() -> Field:
+    """Where the record was collected: the collector's host name unless the
+    record says (OpenTelemetry's ``host.name``), so a fleet's records stay apart."""
+    return Field("host", width=12)
+
+
 def _request_fields() -> tuple[Field, ...]:
     return (
         Field("endpoint", fts=True, width=24, filter=True),
@@ -185,6 +191,7 @@ ACTIVITY = Kind(
         Field("request_data", "json"),
         Field("response_data", "json"),
         *_correlation_fields(),
+        _host_field(),
     ),
     columns=("level", "category", "method", "status_code", "duration_ms", "title"),
     level_field="level",
@@ -214,6 +221,7 @@ ERROR = Kind(
         Field("fingerprint", width=30),
         Field("group_id", "int", width=6, label="group"),
         *_correlation_fields(),
+        _host_field(),
     ),
     columns=("severity", "is_resolved", "error_type", "endpoint", "message"),
     level_field="severity",
@@ -234,6 +242,7 @@ AI = Kind(
         Field("status", "enum", AI_STATUSES, default="success", width=7, styles=AI_STATUS_STYLES, filter=True),
         Field("error_message", fts=True, width=30),
         *_correlation_fields(),
+        _host_field(),
     ),
     columns=("ai_model", "status", "tokens_used", "response_time_ms", "prompt"),
     level_field="status",
@@ -253,6 +262,7 @@ CHAT = Kind(
         Field("message", required=True, fts=True, width=40),
         Field("is_read", "bool", default=False, width=3, label="read", filter=True),
         *_correlation_fields(),
+        _host_field(),
     ),
     columns=("chat_type", "sender_name", "receiver_name", "message"),
     level_field="chat_type",
@@ -274,6 +284,7 @@ SYSTEM = Kind(
         Field("requires_action", "bool", default=False, width=3, short="action",
               styles=(("true", BAD),), filter=True),
         *_correlation_fields(),
+        _host_field(),
     ),
     columns=("status", "requires_action", "event_type", "message"),
     level_field="status",

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import sqlite3
 import time
 from collections import deque
@@ -147,8 +148,11 @@ class Pipeline:
         group_readable: bool = False,
         timings: WriterTimings | None = None,
         spill_places: Sequence[Path] = (),
+        host: str | None = None,
     ) -> None:
         self.db_path = db_path
+        self.host = host or socket.gethostname()
+        """Stamped on every record that names no ``host`` of its own."""
         self.group_readable = group_readable
         self.redactor = redactor
         self.max_batch = max_batch
@@ -184,7 +188,7 @@ class Pipeline:
     ) -> None:
         """Normalise and queue one record (with the file offset reached after it, if
         any: one queue item, so one transaction); raises ``IngestError`` when invalid."""
-        row = normalize(raw, kind=kind, redactor=self.redactor, trusted=trusted)
+        row = normalize(raw, kind=kind, redactor=self.redactor, trusted=trusted, host=self.host)
         if offset is None:
             await self.put_row(row)
         else:

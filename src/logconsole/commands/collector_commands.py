@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 import sys
 from collections.abc import Iterable
@@ -272,7 +273,7 @@ def _store_record(record: dict[str, Any], db_path: Path | None, socket_path: Pat
         reason = result.rejected[0][1] if result.rejected else result.error
         raise click.ClickException(f"the collector did not store the sample: {reason}")
     try:
-        row = normalize(record, redactor=Redactor(settings.secret_words))
+        row = normalize(record, redactor=Redactor(settings.secret_words), host=socket.gethostname())
     except IngestError as exc:
         raise click.ClickException(f"health sample rejected: {exc}") from None
     db = db_path_or_default(db_path)
