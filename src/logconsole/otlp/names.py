@@ -1,0 +1,111 @@
+"""How a logconsole record is spelled as an OpenTelemetry log record, both ways.
+
+One table, read by the receiver (OTLP -> record) and the forwarder (record ->
+OTLP), so a record forwarded to another logconsole comes back with every field.
+
+- ``created_at`` is the log record's ``time_unix_nano``; ``trace_id`` and
+  ``span_id`` are its own trace and span ids; ``host`` is the resource's
+  ``host.name``.
+- The kind is the attribute ``logconsole.type``.
+- A field with an OpenTelemetry semantic convention uses it
+  (:data:`CONVENTIONS`); every other field is ``logconsole.<field>``.
+- The level of activity records and the severity of errors are the log
+  record's severity number (:data:`LEVEL_NUMBERS`, :data:`SEVERITY_NUMBERS`).
+- ``extra`` members are attributes under their own names.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+PREFIX: Final = "logconsole."
+KIND_ATTRIBUTE: Final = "logconsole.type"
+ID_ATTRIBUTE: Final = "logconsole.id"
+"""The record's id in the store it was forwarded from (a receiver may dedupe on it)."""
+HOST_RESOURCE: Final = "host.name"
+SERVICE_RESOURCE: Final = "service.name"
+
+CONVENTIONS: Final[dict[str, dict[str, str]]] = {
+    # kind -> field -> attribute (OpenTelemetry semantic conventions)
+    "activity": {
+        "method": "http.request.method",
+        "endpoint": "http.route",
+        "status_code": "http.response.status_code",
+        "user_id": "user.id",
+        "user_name": "user.name",
+        "user_email": "user.email",
+        "ip_address": "client.address",
+        "user_agent": "user_agent.original",
+    },
+    "error": {
+        "error_type": "exception.type",
+        "message": "exception.message",
+        "stack": "exception.stacktrace",
+        "method": "http.request.method",
+        "endpoint": "http.route",
+        "status_code": "http.response.status_code",
+        "user_id": "user.id",
+        "ip_address": "client.address",
+        "user_agent": "user_agent.original",
+    },
+    "ai": {
+        "ai_model": "gen_ai.request.model",
+        "conversation_id": "gen_ai.conversation.id",
+        "user_id": "user.id",
+        "user_name": "user.name",
+        "error_message": "error.message",
+    },
+    "chat": {},
+    "system": {},
+}
+
+# Other spellings a receiver accepts for a field (the first listed is preferred).
+ALSO_ACCEPTED: Final[dict[str, tuple[str, ...]]] = {
+    "endpoint": ("url.path", "http.target"),
+    "method": ("http.method",),
+    "status_code": ("http.status_code",),
+    "ai_model": ("gen_ai.response.model",),
+}
+
+GENAI_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+GENAI_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+
+# logconsole value -> OpenTelemetry severity number (SeverityNumber)
+LEVEL_NUMBERS: Final[dict[str, int]] = {"debug": 5, "info": 9, "warn": 13, "error": 17, "critical": 21}
+SEVERITY_NUMBERS: Final[dict[str, int]] = {"low": 13, "medium": 17, "high": 18, "critical": 21}
+ERROR_NUMBER: Final = 17
+"""SEVERITY_NUMBER_ERROR: from here up a log record is an error."""
+
+
+def level_of(number: int) -> str:
+    """The activity level of a severity number (0, unspecified, is ``info``)."""
+    if number <= 0:
+        return "info"
+    if number < 9:
+        return "debug"
+    if number < 13:
+        return "info"
+    if number < 17:
+        return "warn"
+    if number < 21:
+        return "error"
+    return "critical"
+
+
+def severity_of(number: int) -> str:
+    """The error severity of a severity number (an error below ERROR, by its
+    ``exception.*`` attributes, is ``low``; unspecified is ``medium``)."""
+    if number <= 0:
+        return "medium"
+    if number < 17:
+        return "low"
+    if number == 17:
+        return "medium"
+    if number < 21:
+        return "high"
+    return "critical"
+
+
+def attribute_for(kind: str, field: str) -> str:
+    """The attribute that carries ``field`` of a ``kind`` record."""
+    return CONVENTIONS.get(kind, {}).get(field, PREFIX + field)
