@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from collector_support import Collector
-from web_support import fetch, serving_asgi, serving_wsgi
+from web_support import fetch_with_headers, fetch, serving_asgi, serving_wsgi
 
 from logconsole.client import ASGIMiddleware, LogClient, LogHandler, WSGIMiddleware, correlation
 from logconsole.client import request_context as rc
@@ -206,6 +206,28 @@ def test_concurrent_asgi_requests_are_each_one_related_set(daemon: Collector, cl
         assert results == [(200, b"done")] * 3
     assert client.flush(timeout=10)
     assert_one_set_per_request(daemon.db, 3)
+
+
+def test_the_request_id_is_echoed_on_the_response(daemon: Collector, client: LogClient) -> None:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        given = [("X-Request-ID", "set-by-app")] if environ["PATH_INFO"] == "/own" else []
+        start_response("200 OK", [("Content-Type", "text/plain"), *given])
+        return [b"ok"]
+
+    async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with serving_wsgi(WSGIMiddleware(app, client)) as url:
+        assert fetch_with_headers(f"{url}/a", headers={"X-Request-ID": "from-proxy"})[2]["X-Request-ID"] == "from-proxy"
+        made = fetch_with_headers(f"{url}/a")[2].get_all("X-Request-ID")
+        assert made is not None and len(made) == 1 and len(made[0]) == 32
+        assert fetch_with_headers(f"{url}/own")[2].get_all("X-Request-ID") == ["set-by-app"]
+    with serving_asgi(ASGIMiddleware(asgi, client)) as url:
+        assert fetch_with_headers(f"{url}/a", headers={"X-Request-ID": "from-proxy"})[2]["X-Request-ID"] == "from-proxy"
+    assert client.flush(timeout=10)
+    ids = {r["request_id"] for r in rows(daemon.db)}
+    assert "from-proxy" in ids and made[0] in ids
 
 
 def test_records_outside_a_request_carry_no_ids(daemon: Collector, client: LogClient) -> None:

@@ -66,9 +66,16 @@ def serving_asgi(app: Callable[..., Any]) -> Iterator[str]:
 
 
 def fetch(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    status, body, _ = fetch_with_headers(url, data, headers)
+    return status, body
+
+
+def fetch_with_headers(url: str, data: bytes | None = None,
+                       headers: dict[str, str] | None = None) -> tuple[int, bytes, Any]:
+    """``(status, body, response headers)``."""
     request = urllib.request.Request(url, data=data, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=5) as resp:
-            return resp.status, resp.read()
+            return resp.status, resp.read(), resp.headers
     except urllib.error.HTTPError as err:
-        return err.code, err.read()
+        return err.code, err.read(), err.headers

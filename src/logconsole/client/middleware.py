@@ -18,6 +18,10 @@ from typing import Any
 from logconsole.client.request_context import correlation, from_headers
 from logconsole.client.log_client import LogClient, get_client
 
+REQUEST_ID_HEADER = "X-Request-ID"
+"""Echoed on every recorded response (unless the app set it), so a user's
+report or a proxy's log leads to the request's records."""
+_REQUEST_ID_BYTES = REQUEST_ID_HEADER.lower().encode()
 MAX_BODY = 10_000
 """Largest request body (bytes) the middleware records."""
 DEFAULT_SKIP = ("/health", "/static", "/docs", "/favicon.ico")
@@ -251,6 +255,8 @@ class WSGIMiddleware(_Middleware):
                 req.body = body
                 environ["wsgi.input"] = io.BytesIO(body)  # the app reads the same bytes
 
+        ids = from_headers(headers)
+
         def recording_start_response(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             try:
                 req.status = int(status.split(" ", 1)[0])
@@ -259,11 +265,12 @@ class WSGIMiddleware(_Middleware):
             for name, value in response_headers:
                 if name.lower() == "content-type":
                     req.content_type = value
+            if not any(name.lower() == REQUEST_ID_HEADER.lower() for name, _ in response_headers):
+                response_headers = [*response_headers, (REQUEST_ID_HEADER, ids["request_id"])]
             if exc_info is not None:
                 return start_response(status, response_headers, exc_info)
             return start_response(status, response_headers)
 
-        ids = from_headers(headers)
         with correlation(**ids):
             try:
                 body_iter = self.app(environ, recording_start_response)
@@ -388,19 +395,24 @@ class ASGIMiddleware(_Middleware):
         if self.recorder.wants_body(headers):
             req.body, app_receive = await _buffer_body(receive, self.recorder.max_body)
 
+        ids = from_headers(headers)
+
         async def recording_send(message: Message) -> None:
             kind = message.get("type")
             if kind == "http.response.start":
                 req.status = int(message.get("status", 200))
-                for name, value in message.get("headers") or ():
+                sent = list(message.get("headers") or ())
+                for name, value in sent:
                     if name.lower() == b"content-type":
                         req.content_type = value.decode("latin-1")
+                if not any(name.lower() == _REQUEST_ID_BYTES for name, _ in sent):
+                    message = {**message, "headers": [*sent, (_REQUEST_ID_BYTES, ids["request_id"].encode("latin-1"))]}
             elif kind == "http.response.body":
                 req.response_size += len(message.get("body", b""))
             await send(message)
 
         # Set in this task's context: tasks the app starts copy it, other requests never see it.
-        with correlation(**from_headers(headers)):
+        with correlation(**ids):
             try:
                 await self.app(scope, app_receive, recording_send)
             except BaseException as exc:
