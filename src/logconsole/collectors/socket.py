@@ -24,9 +24,11 @@ and puts it into the pipeline.  What the protocol promises:
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import socket
 import struct
+import termios
 import time
 from typing import Any
 
@@ -35,7 +37,7 @@ from logconsole.collectors.listener import Listener, refuse
 from logconsole.collectors.pipeline import CommitError, Pipeline
 from logconsole.collectors.syslog import SyslogError, parse_syslog
 from logconsole.ingest import IngestError, Trusted, decode_json
-from logconsole.protocol import SYNC_OP, encode_answer, refusal
+from logconsole.protocol import SYNC_OP, encode_answer
 
 log = logging.getLogger("logconsole.daemon")
 
@@ -93,6 +95,8 @@ class SocketServer:
         self.max_connections = max_connections
         self.connections: set[Connection] = set()
         self.stopping = False
+        self._draining = False
+        """The stop is admitting the clients left in the backlog."""
         self._listener: Listener | None = None
         self._opening: set[asyncio.Task[None]] = set()
         """Accepted connections whose transport is being set up."""
@@ -111,9 +115,10 @@ class SocketServer:
 
     def _admit(self, conn: socket.socket) -> None:
         """Take an accepted socket, or refuse it with an answer when there is no room."""
-        if self.stopping or len(self.connections) + len(self._opening) >= self.max_connections:
+        refusing = self.stopping and not self._draining
+        if refusing or len(self.connections) + len(self._opening) >= self.max_connections:
             self._count_refused(1)
-            refuse(conn, "collector is shutting down" if self.stopping else "too many connections")
+            refuse(conn, "collector is shutting down" if refusing else "too many connections")
             return
         # Read at once: a short-lived sender (``logger``) may be gone a moment later.
         trusted = peer_credentials(conn)
@@ -136,15 +141,19 @@ class SocketServer:
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting; let each connection finish what it has sent; close them."""
+        self.stopping = True  # refuse newcomers (a re-created socket file) from now on
         if self._listener is not None:
-            self._listener.close(drain=True)  # clients in the backlog have sent already
-        self.stopping = True
+            # ... but serve the clients already in the backlog: a connect succeeds
+            # before the accept, so they may have sent records.
+            self._draining = True
+            try:
+                self._listener.close(drain=True)
+            finally:
+                self._draining = False
         if self._opening:
             await asyncio.wait(list(self._opening), timeout=grace)
         if self._sweeper is not None:
             self._sweeper.cancel()
-        # Let the loop read what is already waiting in the sockets.
-        await asyncio.sleep(0.02)
         for conn in list(self.connections):
             conn.begin_stop()
         tasks = [c.task for c in self.connections if c.task is not None]
@@ -199,14 +208,11 @@ class Connection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         server = self.server
-        if server.stopping:
-            self.counters.rejected += 1
-            transport.write(refusal("collector is shutting down"))
-            transport.close()
-            return
         server.connections.add(self)
         self.counters.connections = len(server.connections)
         self.task = asyncio.create_task(self._serve(), name=f"conn-{self.trusted.get('_pid')}")
+        if server.stopping:  # accepted before the stop: take what it sent, then close
+            self.begin_stop()
 
     def data_received(self, data: bytes) -> None:
         self.inbox.append(data)
@@ -251,9 +257,10 @@ class Connection(asyncio.Protocol):
                         break
                     if self.stopping:
                         # Shutting down: take what the kernel still holds, then stop.
-                        await asyncio.sleep(0.01)
-                        if not self.inbox:
+                        if not self._unread():
                             break
+                        self.wake.clear()
+                        await self.wake.wait()
                         continue
                     self.idle = True
                     self.wake.clear()
@@ -276,6 +283,16 @@ class Connection(asyncio.Protocol):
             log.exception("connection from pid %s failed", self.trusted.get("_pid"))
         finally:
             self.close()
+
+    def _unread(self) -> int:
+        """Bytes the client sent that the kernel still holds for this connection."""
+        sock = self.transport.get_extra_info("socket") if self.transport is not None else None
+        if sock is None or self.lost:
+            return 0
+        try:
+            return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0])
+        except OSError:
+            return 0
 
     async def _handle(self, frame: Frame) -> None:
         self.line += 1
