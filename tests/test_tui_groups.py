@@ -125,6 +125,30 @@ async def test_resolving_a_group_resolves_its_occurrences_and_a_new_one_regresse
         assert "regressed" in screen_text(app)
 
 
+async def test_a_paused_group_list_takes_what_arrived_on_resume(seeded: Path) -> None:
+    app = console(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        view = await show_groups(app, pilot)
+        before = view.total
+        await pilot.press("p")
+        conn = connect(seeded)
+        try:
+            fill(conn, [{"type": "error", "error_type": "BrandNewError", "message": "arrived while paused",
+                         "created_at": datetime.now(UTC).isoformat()}])
+        finally:
+            conn.close()
+        for _ in range(2):  # paused: the ticks leave the list as it is
+            main(app)._tick()
+            await settle(pilot)
+        assert view.total == before and "BrandNewError" not in screen_text(app)
+        await pilot.press("p")
+        main(app)._tick()
+        await settle(pilot)
+        await settle(pilot)
+        assert view.total == before + 1 and "BrandNewError" in screen_text(app)
+
+
 async def test_enter_on_a_group_lists_its_occurrences_under_a_filter_that_c_clears(seeded: Path) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:

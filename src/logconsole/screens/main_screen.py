@@ -658,6 +658,8 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
         if self.live and self.arrived and self.view.at_top:
             self._show(reset=False)
             self.arrived = 0
+        elif self.live:
+            self._polled_files = None  # what arrived while paused is taken on the next tick
         self._update_status()
 
     def action_refresh(self) -> None:
