@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import logging.handlers
+import queue
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -16,7 +18,7 @@ import pytest
 from collector_support import Collector
 from web_support import fetch_with_headers, fetch, serving_asgi, serving_wsgi
 
-from logconsole.client import ASGIMiddleware, LogClient, LogHandler, WSGIMiddleware, correlation
+from logconsole.client import ASGIMiddleware, CorrelationFilter, LogClient, LogHandler, WSGIMiddleware, correlation
 from logconsole.client import request_context as rc
 from logconsole.store.db import connect
 from logconsole.store.query import OLDEST, Filter, fetch_page
@@ -228,6 +230,32 @@ def test_the_request_id_is_echoed_on_the_response(daemon: Collector, client: Log
     assert client.flush(timeout=10)
     ids = {r["request_id"] for r in rows(daemon.db)}
     assert "from-proxy" in ids and made[0] in ids
+
+
+def test_a_handler_behind_a_queue_keeps_the_request_ids(daemon: Collector, client: LogClient) -> None:
+    records: queue.Queue[logging.LogRecord] = queue.Queue()
+    front = logging.handlers.QueueHandler(records)
+    front.addFilter(CorrelationFilter())
+    listener = logging.handlers.QueueListener(records, LogHandler(client))
+    queued = logging.getLogger("shop.queued")
+    queued.addHandler(front)
+    queued.propagate = False
+    listener.start()
+    try:
+        with correlation(request_id="req-queued", trace_id=TRACE, span_id=SPAN):
+            queued.warning("slow payment provider")
+            queued.error("payment declined", extra={"request_id": "given-by-caller"})
+        queued.warning("outside any request")
+    finally:
+        listener.stop()
+        queued.removeHandler(front)
+    assert client.flush(timeout=10)
+    got = {r["id"]: r for r in rows(daemon.db)}
+    assert [(r["type"], r["request_id"], r["trace_id"], r["span_id"]) for r in got.values()] == [
+        ("activity", "req-queued", TRACE, SPAN),
+        ("error", "given-by-caller", TRACE, SPAN),
+        ("activity", None, None, None),
+    ]
 
 
 def test_records_outside_a_request_carry_no_ids(daemon: Collector, client: LogClient) -> None:

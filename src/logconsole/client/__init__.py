@@ -26,13 +26,14 @@ with the collector (the sync line, reading answers) is in
 from __future__ import annotations
 
 from logconsole.client.request_context import correlation
-from logconsole.client.handler import LogHandler
+from logconsole.client.handler import CorrelationFilter, LogHandler
 from logconsole.client.log_client import AiCall, LogClient, encode_record, get_client
 from logconsole.client.middleware import ASGIMiddleware, WSGIMiddleware
 
 __all__ = [
     "ASGIMiddleware",
     "AiCall",
+    "CorrelationFilter",
     "LogClient",
     "LogHandler",
     "WSGIMiddleware",

@@ -7,6 +7,7 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
+from logconsole.client import request_context
 from logconsole.client.log_client import LogClient, _stamp, get_client
 
 _LOG_RECORD_ATTRS = frozenset(
@@ -53,14 +54,19 @@ class LogHandler(logging.Handler):
             "function": record.funcName,
             "line": record.lineno,
         }
+        ids: dict[str, Any] = {}
         for key, value in record.__dict__.items():
-            if key not in _LOG_RECORD_ATTRS and not key.startswith("_"):
+            if key in request_context.FIELDS:
+                if value:
+                    ids[key] = value  # stamped by CorrelationFilter, or logging's extra=
+            elif key not in _LOG_RECORD_ATTRS and not key.startswith("_"):
                 extra[key] = value
         created = datetime.fromtimestamp(record.created, UTC)
         out: dict[str, Any] = {
             "message": record.getMessage(),
             "created_at": _stamp(created),
             "extra": extra,
+            **ids,
         }
         if record.levelno >= logging.ERROR:
             out["type"] = "error"
@@ -79,3 +85,20 @@ class LogHandler(logging.Handler):
             if record.exc_info and record.exc_info[0] is not None:
                 extra["stack"] = "".join(traceback.format_exception(*record.exc_info))
         return out
+
+
+class CorrelationFilter(logging.Filter):
+    """Stamps the correlation ids in force (:func:`~logconsole.client.correlation`,
+    the middleware's request) on each log record where it is made.
+
+    Needed where records are emitted on another thread than the one that
+    logged them: put it on a :class:`logging.handlers.QueueHandler`, and the
+    :class:`LogHandler` behind the ``QueueListener`` still sends each record
+    with its request's ids.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in request_context.current().items():
+            if not getattr(record, name, None):
+                setattr(record, name, value)
+        return True
