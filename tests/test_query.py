@@ -172,7 +172,7 @@ def test_unknown_field_lists_the_known_ones() -> None:
         make_filter(types=["system"], where=["cpu=1"])
     known = str(info.value).split("known fields: ")[1].split(", ")
     assert known == sorted(["created_at", "event_type", "extra", "id", "message", "metrics", "requires_action",
-                            "status", "type", "request_id", "trace_id", "span_id"])
+                            "status", "type", "request_id", "trace_id", "span_id", "host"])
 
 
 def test_ids_filter_and_counts(conn: sqlite3.Connection, sample: dict[str, int]) -> None:
