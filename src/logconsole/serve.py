@@ -47,6 +47,7 @@ from textual_serve.server import Server, to_int
 TEMPLATES = Path(__file__).with_name("serve_templates")
 DEFAULT_PORT = 8765
 DEFAULT_MAX_SESSIONS = 4
+QUIT_SECONDS = 5.0
 
 APP_ENV_NAMES = frozenset({
     "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TERM", "TZ", "NO_COLOR", "PYTHONPATH",
@@ -112,6 +113,20 @@ class GuardedAppService(AppService):
         full = super()._build_environment(width=width, height=height)
         ours = os.environ
         return {**app_environment(ours), **{k: v for k, v in full.items() if ours.get(k) != v}}
+
+    async def stop(self) -> None:
+        """textual-serve's stop (the console is asked to quit), then the process is waited
+        for, and killed if it has not ended within :data:`QUIT_SECONDS`: no console outlives
+        its session, none is left unreaped."""
+        await super().stop()
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        try:
+            await asyncio.wait_for(process.wait(), QUIT_SECONDS)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
 
 
 class GuardedServer(Server):
@@ -310,9 +325,10 @@ async def start(options: ServeOptions, say: Callable[[str], None] | None = None)
         command = app_command(options.db_path, options.config_path, read_only=not options.allow_write)
         server = GuardedServer(command, public_url=public_url, max_sessions=options.max_sessions,
                                token=options.token, say=say)
-        runner = web.AppRunner(await server.make_app(), access_log=None, handle_signals=False)
+        runner = web.AppRunner(await server.make_app(), access_log=None, handle_signals=False,
+                               shutdown_timeout=5)
         await runner.setup()
-        await web.SockSite(runner, sock, shutdown_timeout=5).start()
+        await web.SockSite(runner, sock).start()
     except BaseException:
         sock.close()
         raise
@@ -323,6 +339,10 @@ def serve_forever(options: ServeOptions, say: Callable[[str], None]) -> None:
     """Serve until SIGINT or SIGTERM; ``say`` prints the URL (and any warning) once listening."""
 
     async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # before the URL: a script may stop us once it has it
+            loop.add_signal_handler(sig, stop.set)
         serving = await start(options, say=say)
         if serving.warning:
             say(serving.warning)
@@ -330,10 +350,6 @@ def serve_forever(options: ServeOptions, say: Callable[[str], None]) -> None:
         say(f"logconsole serve: {options.db_path} ({mode}), at most {options.max_sessions} sessions; "
             "Ctrl+C stops")
         print(serving.server.url, flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         try:
             await stop.wait()
         finally:
