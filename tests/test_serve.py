@@ -14,7 +14,8 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -64,15 +65,30 @@ def resolved_errors(path: Path) -> int:
 
 
 @pytest.fixture
-async def served(db_path: Path) -> AsyncIterator[Serving]:
+def said() -> list[str]:
+    """What the server says on stderr, line by line."""
+    return []
+
+
+@pytest.fixture
+async def served(db_path: Path, said: list[str]) -> AsyncIterator[Serving]:
     known_db(db_path)
-    serving_ = await start(ServeOptions(db_path=db_path, port=0, max_sessions=1), say=lambda line: None)
+    serving_ = await start(ServeOptions(db_path=db_path, port=0, max_sessions=1), say=said.append)
     yield serving_
     await serving_.stop()
 
 
 def base(serving_: Serving) -> str:
     return serving_.server.public_url
+
+
+async def until(check: Callable[[], object], what: str, timeout: float = 10.0) -> None:
+    """Lets the server in this process run until ``check()`` holds (``wait_for`` would block it)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
 
 
 def cookie(serving_: Serving) -> dict[str, str]:
@@ -91,6 +107,28 @@ async def test_without_the_token_or_the_cookie_every_request_is_refused(served: 
     assert status == 403
     assert headers["Content-Type"].startswith("text/plain")
     assert body == "no session: open the URL that `logconsole serve` printed\n"
+
+
+async def test_a_refusal_is_said_without_the_requests_control_characters(served: Serving, said: list[str]) -> None:
+    """The path and the Origin come from whoever connects; the server's terminal must not obey them."""
+    status, _, _ = await get(base(served) + "/%1b]0;owned%07/x%1b[2J")
+    assert status == 403
+    # aiohttp's client will not send a bidi override in a header (its server refuses ESC there
+    # by itself): write the request by hand.
+    host, port = base(served).removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        (f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+         f"Cookie: {cookie(served)['Cookie']}\r\nOrigin: http://e\u202elive\r\n\r\n").encode())
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    assert status_line.startswith(b"HTTP/1.1 403"), status_line
+    assert len(said) == 2
+    assert not any(ch in line for line in said for ch in "\x1b\x07\u202e")
+    assert "/\\e]0;owned\\a/x\\e[2J" in said[0]
+    assert "http://e\\u202elive" in said[1]
 
 
 async def test_a_wrong_token_or_cookie_is_refused(served: Serving) -> None:
@@ -168,6 +206,17 @@ async def open_console(session: aiohttp.ClientSession, serving_: Serving) -> aio
     return ws
 
 
+async def test_a_broken_message_ends_its_session_in_one_line(served: Serving, said: list[str]) -> None:
+    async with aiohttp.ClientSession() as session:
+        ws = await open_console(session, served)
+        await ws.send_str("not json")
+        while not ws.closed:
+            await ws.receive(timeout=10)
+    await until(lambda: not served.server.sessions, "the session to end")
+    assert said == ["session ended by an error: JSONDecodeError: Expecting value: line 1 column 1 (char 0)"]
+    await until(lambda: not console_processes(), "its console to quit")
+
+
 def console_processes(parent: psutil.Process | None = None) -> list[psutil.Process]:
     """The running console processes started by ``parent`` (default: this process)."""
     found = []
@@ -189,7 +238,7 @@ async def test_sessions_beyond_the_limit_are_refused_until_one_ends(served: Serv
                                      headers={"Origin": served.server.origin, **cookie(served)})
         assert refused.value.status == 503
         await first.close()
-        wait_for(lambda: not served.server.sessions, what="the session to end")
+        await until(lambda: not served.server.sessions, "the session to end")
         again = await open_console(session, served)
         await again.close()
 
@@ -211,7 +260,7 @@ async def test_the_console_process_is_read_only_and_gets_a_short_environment(
                        "TERM_PROGRAM_VERSION", "COLUMNS", "ROWS"} <= APP_ENV_NAMES | {"LC_TIME"}
     assert argv[argv.index("--db") + 1] == str(db_path)
     assert "--read-only" in argv and "--no-collector" in argv
-    wait_for(lambda: not console_processes(), what="the console process to quit")
+    await until(lambda: not console_processes(), "the console process to quit")
 
 
 async def test_allow_write_starts_consoles_that_may_write(db_path: Path) -> None:

@@ -17,6 +17,7 @@ from aiohttp import web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
+from logconsole.safe_text import visible
 from logconsole.serve.console import GuardedAppService
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -117,7 +118,10 @@ class GuardedServer(Server):
         response.headers.setdefault("Cache-Control", "no-store")
 
     def _refuse(self, request: web.Request, status: int, why: str) -> web.Response:
-        self.say(f"refused {request.method} {request.path} from {request.remote}: {why}")
+        """A short plain answer; the server's output says why (the request's own text, which
+        whoever connects chose, with its control characters made visible)."""
+        self.say(visible(f"refused {request.method} {request.path} from {request.remote}: {why}",
+                         newlines=False))
         response = web.Response(status=status, text=why + "\n")
         self._harden(response)
         return response
@@ -147,6 +151,9 @@ class GuardedServer(Server):
                                     to_int(request.query.get("height", "24"), 24))
             await self._process_messages(websocket, app_service)
         except asyncio.CancelledError:
+            await websocket.close()
+        except Exception as exc:  # a message the relay cannot read: this session ends, the server goes on
+            self.say(visible(f"session ended by an error: {type(exc).__name__}: {exc}", newlines=False))
             await websocket.close()
         finally:
             self.sessions.discard(websocket)
