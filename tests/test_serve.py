@@ -24,7 +24,7 @@ import aiohttp
 import psutil
 import pytest
 
-from logconsole.serve import APP_ENV_NAMES, ServeOptions, Serving, app_environment, origin_of, start
+from logconsole.serve import APP_ENV_NAMES, ServeError, ServeOptions, Serving, app_environment, origin_of, start
 from browser_support import CAPTURE_TERMINAL, ServedConsole, chromium, serving, skip_or_fail, wait_for_screen
 from cli_support import assert_user_error, run
 from tui_data import fill, make_db
@@ -294,6 +294,22 @@ async def test_behind_https_the_cookie_is_secure_and_the_origin_is_the_public_on
                 else:
                     assert expected == 101
                     await ws.close()
+    finally:
+        await serving_.stop()
+
+
+@pytest.mark.parametrize(("host", "origin"), [("localhost", "http://localhost"), ("127.0.0.1", "http://127.0.0.1"),
+                                             ("::1", "http://[::1]")])
+async def test_the_served_origin_names_the_host_as_given(db_path: Path, host: str, origin: str) -> None:
+    known_db(db_path)
+    try:
+        serving_ = await start(ServeOptions(db_path=db_path, host=host, port=0), say=lambda line: None)
+    except ServeError as exc:  # no IPv6 here
+        pytest.skip(str(exc))
+    try:
+        port = serving_.runner.addresses[0][1]
+        assert serving_.server.origin == f"{origin}:{port}"
+        assert serving_.server.url.startswith(f"{origin}:{port}/?token=")
     finally:
         await serving_.stop()
 

@@ -12,14 +12,14 @@ from logconsole.commands.tui_command import check_console
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.option("--host", default="127.0.0.1", show_default=True,
+@click.option("--host", metavar="ADDRESS", default="127.0.0.1", show_default=True,
               help="Address to listen on; anything but this machine's own (loopback) gets a warning.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+@click.option("--port", metavar="N", type=click.IntRange(0, 65535), default=8765, show_default=True,
               help="Port to listen on (0: any free port; the printed URL says which).")
 @click.option("--public-url", metavar="URL", default=None,
               help="The address browsers use, when it is not http://HOST:PORT "
               "(a reverse proxy, or --host 0.0.0.0); the websocket's Origin must match it.")
-@click.option("--max-sessions", type=click.IntRange(1, 1000), default=4, show_default=True,
+@click.option("--max-sessions", metavar="N", type=click.IntRange(1, 1000), default=4, show_default=True,
               help="Consoles running at once (one per browser tab); further sessions are refused.")
 @click.option("--allow-write", is_flag=True,
               help="Let the browser resolve and delete (default: read-only).")
@@ -38,7 +38,7 @@ def serve(host: str, port: int, public_url: str | None, max_sessions: int, allow
     Examples:
         logconsole serve
         logconsole serve --db ./logs.db --port 9000 --max-sessions 2
-        ssh -L 8765:127.0.0.1:8765 server   # then open the printed URL here
+        ssh -t -L 8765:127.0.0.1:8765 HOST logconsole serve   # HOST's logs, here
     """
     from logconsole.serve import ServeError, ServeOptions, serve_forever
 

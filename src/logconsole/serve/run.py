@@ -95,13 +95,14 @@ async def start(options: ServeOptions, say: Callable[[str], None] | None = None)
     """Listen and serve; the caller prints ``serving.server.url`` and later awaits ``stop()``."""
     sock = listen(options.host, options.port)
     try:
-        host, port = sock.getsockname()[:2]
+        port = sock.getsockname()[1]
         if options.public_url is not None:
             public_url = check_public_url(options.public_url)
         elif is_wildcard(sock):
             raise ServeError(f"--host {options.host} listens on every address: say which one browsers "
                              "use with --public-url (e.g. http://192.0.2.7:8765)")
         else:
+            host = options.host  # as given: the browser's Origin names the host as the user typed it
             public_url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
         warning = None if is_loopback(sock) else (
             f"warning: {options.host} can be reached from other machines; the token keeps others out, "
