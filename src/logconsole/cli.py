@@ -9,7 +9,7 @@ from click.core import ParameterSource
 
 from logconsole import __version__
 from logconsole.cli_options import CONTEXT_SETTINGS
-from logconsole.commands import collector_commands, store_commands, tui_command
+from logconsole.commands import collector_commands, serve_command, store_commands, tui_command
 
 
 @click.group(invoke_without_command=True, context_settings=CONTEXT_SETTINGS)
@@ -38,7 +38,7 @@ def cli(ctx: click.Context, **console: object) -> None:
 _PATH_ENV = {"db_path": "LOGCONSOLE_DB", "socket_path": "LOGCONSOLE_SOCKET", "config_path": "LOGCONSOLE_CONFIG"}
 
 
-for module in (store_commands, collector_commands, tui_command):
+for module in (store_commands, collector_commands, tui_command, serve_command):
     for command in module.COMMANDS:
         cli.add_command(command)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -18,6 +18,9 @@ from logconsole.cli_options import (
     socket_option,
     socket_path_or_default,
 )
+
+if TYPE_CHECKING:
+    from logconsole.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,6 +42,22 @@ def console_options(f: F) -> F:
     return f
 
 
+def check_console(db_path: Path | None, config_path: Path | None, *, read_only: bool) -> tuple[Path, Settings]:
+    """The database path and settings the console would open with, or a one-line error
+    now (a bad key map, a missing or damaged database) rather than inside the console."""
+    settings = settings_from(config_path)
+    from logconsole.config import ConfigError
+    from logconsole.screens.keys import check_keymap
+
+    try:
+        check_keymap(settings.keys, settings.source or "config")
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    path = db_path_or_default(db_path)
+    open_db(path, readonly=read_only).close()
+    return path, settings
+
+
 def run_console(
     db_path: Path | None = None, socket_path: Path | None = None, config_path: Path | None = None,
     read_only: bool = False, no_collector: bool = False, no_mouse: bool = False, ansi: bool = False,
@@ -47,16 +66,7 @@ def run_console(
     from logconsole.timeutil import utcnow
 
     opened_at = utcnow()  # before the collector starts: its first retention run is news
-    settings = settings_from(config_path)
-    from logconsole.config import ConfigError
-    from logconsole.screens.keys import check_keymap
-
-    try:
-        check_keymap(settings.keys, settings.source or "config")  # a clear error now, not inside the console
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    path = db_path_or_default(db_path)
-    open_db(path, readonly=read_only).close()  # a clear error now, not inside the console
+    path, settings = check_console(db_path, config_path, read_only=read_only)
     message = None
     if not no_collector and not read_only:
         from logconsole.collectors.spawn import ensure_collector
