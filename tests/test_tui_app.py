@@ -165,6 +165,21 @@ async def test_keys_typed_in_one_burst_after_slash_reach_the_search_box(seeded: 
         assert main(app).state.range_name == "all"  # "m" was not taken for "this month"
 
 
+async def test_keys_typed_at_a_typist_pace_after_slash_arrive_in_order(seeded: Path) -> None:
+    from textual import events
+
+    app = console(seeded)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for key, char in [("slash", "/"), *((c, c) for c in "deadlock")]:
+            app._driver.send_message(events.Key(key, char))  # type: ignore[union-attr]
+            await asyncio.sleep(0)  # a little slower than one burst: some keys overtook others
+        await wait_for(pilot, lambda: len(main(app).query_one(SearchBar).value) == len("deadlock"))
+        assert main(app).query_one(SearchBar).value == "deadlock"
+        await pilot.press("slash", "x")  # in the box, "/" is a character
+        assert main(app).query_one(SearchBar).value == "deadlock/x"
+
+
 async def test_typing_waits_for_three_letters(seeded: Path) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:

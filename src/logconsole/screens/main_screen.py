@@ -45,7 +45,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Static, Tab, Tabs
+from textual.widgets import Footer, Input, Static, Tab, Tabs
 
 from logconsole import kinds as K
 from logconsole.config import Settings
@@ -142,7 +142,9 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
         Binding("0", "tab('all')", "All", show=False, id="tab.all"),
         *(Binding(str(i), f"tab('{name}')", K.KINDS[name].label, show=False, id=f"tab.{name}")
           for i, name in enumerate(K.KIND_NAMES, start=1)),
-        Binding("slash", "search", "Search", id="search"),
+        # A priority binding: the app runs it before it hands on the next key, so
+        # keys typed right after "/" find the search box already focused, in order.
+        Binding("slash", "search", "Search", id="search", priority=True),
         Binding("f", "filter", "Filter", id="filter"),
         Binding("c", "clear_filters", "Clear filters", show=False, id="clear_filters"),
         Binding("R", "related", "Related records", show=False, id="related"),
@@ -635,6 +637,8 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """In full screen the detail pane's keys lead back to the list; beside it, they
         close it or make it fill the screen (so the footer names what each key does)."""
+        if action == "search" and isinstance(self.focused, Input):
+            return False  # "/" is a character in a text box (the search itself, a filter)
         full = self.maximized is not None
         if action in ("close_detail", "toggle_full_detail"):
             return not full
