@@ -7,7 +7,7 @@ transaction after every batch the endpoint acknowledged:
   ``id > cursor``);
 - ``forward.state``: a JSON object with the endpoint the cursor belongs to
   (without credentials), the records sent and rejected, when the last batch
-  went, when the forwarder last had nothing left to send, and the last error.
+  went, up to when every committed record has gone, and the last error.
 
 ``logconsole stats`` (another process) reads both, and the lag from the
 records table (:func:`lag`).
@@ -41,7 +41,8 @@ class ForwardState:
     """Records the endpoint refused for good (counted, logged, not sent again)."""
     last_sent_at: str | None = None
     caught_up_at: str | None = None
-    """When the forwarder last found nothing left to send."""
+    """A time before which every committed record has been forwarded (when the
+    forwarder last read all there was, and then delivered it)."""
     last_error: str | None = None
     last_error_at: str | None = None
     failing: bool = False
