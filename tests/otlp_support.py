@@ -139,7 +139,7 @@ class Receiver:
     def _handle(self, h: http.server.BaseHTTPRequestHandler) -> None:
         body = h.rfile.read(int(h.headers.get("Content-Length", 0)))
         answer = self._next_answer()
-        entry = {"path": h.path, "headers": dict(h.headers), "status": answer.status}
+        entry = {"path": h.path, "headers": {k.lower(): v for k, v in h.headers.items()}, "status": answer.status}
         if answer.hang:
             entry["status"] = None
             with self._lock:
