@@ -373,3 +373,59 @@ def test_settings_defaults() -> None:
     cfg = ForwardSettings("http://c/v1/logs")
     assert (cfg.batch, cfg.max_bytes, cfg.max_delay, cfg.start) == (1000, 1 << 20, 60.0, "end")
     assert replace(cfg, batch=5).batch == 5
+
+
+# ---------------------------------------------------------------- the documentation
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def forwarding_section() -> str:
+    text = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
+    start = text.index("## Forwarding to OpenTelemetry")
+    end = text.find("\n## ", start + 1)
+    return text[start:] if end < 0 else text[start:end]
+
+
+def test_the_documented_config_is_read_as_written(tmp_path: Path) -> None:
+    import re
+
+    from logconsole.config import load_settings
+
+    (block,) = re.findall(r"```toml\n(.*?)```", forwarding_section(), re.S)
+    path = tmp_path / "config.toml"
+    path.write_text(block)
+    cfg = load_settings(path).forward
+    assert cfg is not None and cfg.endpoint == "http://collector:4318/v1/logs"
+    assert dict(cfg.headers) == {"x-api-key": "..."}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    line = next(line for line in readme.splitlines() if line.startswith("printf '[forward]"))
+    path.write_text(line.split("'")[1].encode().decode("unicode_escape"))
+    assert load_settings(path).forward == ForwardSettings("http://collector:4318/v1/logs")
+
+
+def test_the_documented_defaults_are_the_defaults() -> None:
+    import re
+
+    section = forwarding_section()
+    rows = dict(re.findall(r"^\| `(\w+)` \| ([^|]+) \|", section, re.M))
+    cfg = ForwardSettings("http://c")
+    for key, attr in (("batch", "batch"), ("max_bytes", "max_bytes"), ("timeout", "timeout"),
+                      ("max_delay", "max_delay"), ("poll", "poll")):
+        assert float(rows[key].strip()) == getattr(cfg, attr), key
+    assert rows["from"].strip() == f'`"{cfg.start}"`'
+
+
+def test_the_documented_mapping_is_the_mapping() -> None:
+    """Each row of the mapping table naming one attribute for a field is what
+    the encoder writes for each kind listed."""
+    import re
+
+    from logconsole import kinds as K
+
+    rows = re.findall(r"^\| `(\w+)` \| `([\w.]+)` \| ([\w, ]+) \|$", forwarding_section(), re.M)
+    assert len(rows) >= 12
+    for field, attribute, kinds in rows:
+        for kind in (k.strip() for k in kinds.split(",")):
+            assert field in K.KINDS[kind].field_names, (field, kind)
+            assert N.attribute_for(kind, field) == attribute, (field, kind)
