@@ -222,6 +222,46 @@ def test_a_deleted_record_is_not_forwarded(conn: sqlite3.Connection, db_path: Pa
     assert sorted(receiver.ids()) == [ids[0], ids[2]]
 
 
+# ---------------------------------------------------------------- the writer keeps the cursor
+
+
+async def test_the_cursor_is_the_writers_next_transaction_even_behind_a_full_queue(db_path: Path) -> None:
+    """In the collector the cursor is committed by the writer (a second connection
+    waits behind a busy writer for seconds): it skips a full queue and is a short
+    transaction of its own, ahead of the records queued before it."""
+    import asyncio
+
+    from logconsole.collectors.pipeline import Pipeline
+    from logconsole.ingest import Redactor
+
+    p = Pipeline(db_path, redactor=Redactor(), capacity=10)
+    for i in range(10):
+        await p.put_raw({"type": "activity", "message": str(i)})
+    events: list[str] = []
+    p.on_commit = lambda ids, _: events.append(f"{len(ids)} records")
+
+    async def write_cursor() -> None:
+        await p.write_meta(forward_state.meta_values(forward_state.ForwardState("http://c", 7)))
+        events.append("cursor")
+
+    write = asyncio.create_task(write_cursor())
+    await asyncio.sleep(0.05)
+    assert p.queue_depth == 11 and not write.done()  # queued past the bound, not waiting for room
+    await p.start()
+    try:
+        await asyncio.wait_for(write, 5)
+        await p.sync()
+    finally:
+        await p.close()
+    assert events == ["cursor", "10 records"]
+    conn = connect(db_path, readonly=True)
+    try:
+        loaded = forward_state.load(conn)
+    finally:
+        conn.close()
+    assert loaded is not None and (loaded.endpoint, loaded.cursor) == ("http://c", 7)
+
+
 # ---------------------------------------------------------------- a real collector
 
 

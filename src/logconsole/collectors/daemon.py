@@ -66,6 +66,8 @@ log = logging.getLogger("logconsole.daemon")
 
 RETENTION_PERIOD = 24 * 3600.0
 STOP_GRACE = 10.0
+STORE_TIMEOUT = 30.0
+"""Seconds the forwarder waits for the writer to commit its cursor before trying again."""
 IDLE_CHECKPOINT = 5.0
 """Seconds without a commit after which the write-ahead log is truncated."""
 
@@ -547,7 +549,12 @@ class Daemon:
             return None
         from logconsole.collectors.forward import Forwarder  # protobuf only when forwarding
 
-        forwarder = Forwarder(self.opts.db_path, cfg)
+        loop = asyncio.get_running_loop()
+
+        def store(values: dict[str, str]) -> None:  # on the forwarder's thread
+            asyncio.run_coroutine_threadsafe(pipeline.write_meta(values), loop).result(STORE_TIMEOUT)
+
+        forwarder = Forwarder(self.opts.db_path, cfg, store=store)
         offer = pipeline.on_commit
 
         def committed(ids: range, events: list[GroupEvent]) -> None:

@@ -10,8 +10,8 @@ the database is the spool.  Its loop:
    (``Content-Type: application/x-protobuf``, ``Content-Encoding: gzip``, the
    configured headers);
 3. on a 2xx answer, write the cursor (the batch's last id) and the counts in
-   one short transaction (:mod:`logconsole.store.forward_state`), and only
-   then send the next batch.  Records the answer's ``partial_success`` says
+   one transaction (:mod:`logconsole.store.forward_state`; in the collector,
+   the writer's next), and only then send the next batch.  Records the answer's ``partial_success`` says
    were rejected are counted, logged and not sent again.
 
 When nothing is left it waits for the pipeline's word that a batch was
@@ -69,6 +69,7 @@ from logconsole.store.db import StoreError, connect
 from logconsole.store.errors import describe
 from logconsole.store.forward_state import ForwardState
 from logconsole.store.query import dict_rows, to_record
+from logconsole.store.transaction import transaction
 from logconsole.timeutil import format_ts, utcnow
 
 log = logging.getLogger("logconsole.forward")
@@ -194,11 +195,18 @@ class Forwarder:
     """The forwarding thread (see the module's docstring)."""
 
     def __init__(self, db_path: Path, cfg: ForwardSettings, *,
-                 post: Callable[[bytes], Outcome] | None = None) -> None:
+                 store: Callable[[dict[str, str]], None] | None = None) -> None:
+        """``store`` commits ``meta`` values (the cursor and the state), raising
+        when it cannot; without one the forwarder writes them on its own
+        connection.  The collector passes its writer's
+        (:meth:`~logconsole.collectors.pipeline.Pipeline.write_meta`): a second
+        connection taking the write lock would wait behind a busy writer for
+        seconds, and make it wait."""
         self.db_path = db_path
         self.cfg = cfg
         self.endpoint = public_endpoint(cfg.endpoint)
-        self._post = post or Exporter(cfg).post
+        self._post = Exporter(cfg).post
+        self._store = store or self._store_here
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -286,10 +294,12 @@ class Forwarder:
         else:
             cursor = int(conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0])
         fresh = ForwardState(self.endpoint, cursor)
-        forward_state.save(conn, fresh)
+        self.state = fresh
+        self._save(must=True)
         was = f" (was {state.endpoint}, stopped at record {state.cursor})" if state is not None else ""
         log.info("forwarding to %s starts %s%s", self.endpoint,
-                 "with every stored record" if cursor == 0 else f"after record {cursor} (from = \"end\")", was)
+                 "with every stored record" if self.cfg.start == "start"
+                 else f"after record {cursor}, the last one stored (from = \"end\")", was)
         return fresh
 
     def _close_connection(self) -> None:
@@ -379,22 +389,29 @@ class Forwarder:
         self.state.last_error = reason
         self.state.last_error_at = format_ts(utcnow())
 
+    def _store_here(self, values: dict[str, str]) -> None:
+        assert self._conn is not None
+        with transaction(self._conn):
+            self._conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", values.items())
+
     def _save(self, must: bool = False) -> None:
         """Write the state; with ``must`` (the cursor moved), keep trying until it
         is written or the forwarder stops: the next batch waits for it, so a
         restart never sends more than the last batch again."""
-        assert self._conn is not None and self.state is not None
+        assert self.state is not None
+        values = forward_state.meta_values(self.state)
         attempt = 0
         while True:
             try:
-                forward_state.save(self._conn, self.state)
+                self._store(values)
                 return
-            except sqlite3.Error as exc:
+            except Exception as exc:  # the database refuses, or the collector is stopping
+                reason = describe(exc) if isinstance(exc, sqlite3.Error) else (str(exc) or type(exc).__name__)
                 if not must or self._stop.is_set():
-                    log.debug("could not write the forward state: %s", describe(exc))
+                    log.debug("could not write the forward state: %s", reason)
                     return
                 if attempt == 0:
-                    log.warning("cannot write the forward cursor: %s; trying again", describe(exc))
+                    log.warning("cannot write the forward cursor: %s; trying again", reason)
                 self._pause(attempt, None)
                 attempt += 1
 

@@ -1,7 +1,8 @@
 """Where forwarding stands, kept in the ``meta`` table.
 
-The forwarder (:mod:`logconsole.collectors.forward`) writes, in one short
-transaction after every batch the endpoint acknowledged:
+The forwarder (:mod:`logconsole.collectors.forward`) writes, in one
+transaction after every batch the endpoint acknowledged (in the collector,
+the writer's next one: :meth:`~logconsole.collectors.pipeline.Pipeline.write_meta`):
 
 - ``forward.cursor``: the id of the last record forwarded (the next batch is
   ``id > cursor``);
@@ -69,11 +70,15 @@ def load(conn: sqlite3.Connection) -> ForwardState | None:
     return state
 
 
+def meta_values(state: ForwardState) -> dict[str, str]:
+    """The ``meta`` rows that hold ``state``: written together, in one transaction."""
+    return {CURSOR_KEY: str(state.cursor), STATE_KEY: state.as_json()}
+
+
 def save(conn: sqlite3.Connection, state: ForwardState) -> None:
     """Write the cursor and the state together (one short transaction)."""
     with transaction(conn):
-        conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                         [(CURSOR_KEY, str(state.cursor)), (STATE_KEY, state.as_json())])
+        conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta_values(state).items())
 
 
 def lag(conn: sqlite3.Connection, state: ForwardState, now: datetime | None = None) -> tuple[int, float]:
@@ -104,4 +109,4 @@ def summary(conn: sqlite3.Connection, now: datetime | None = None) -> dict[str, 
     return {**asdict(state), "lag_records": records, "lag_seconds": seconds}
 
 
-__all__ = ["CURSOR_KEY", "STATE_KEY", "ForwardState", "lag", "load", "save", "summary"]
+__all__ = ["CURSOR_KEY", "STATE_KEY", "ForwardState", "lag", "load", "meta_values", "save", "summary"]
