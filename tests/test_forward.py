@@ -469,3 +469,18 @@ def test_the_documented_mapping_is_the_mapping() -> None:
         for kind in (k.strip() for k in kinds.split(",")):
             assert field in K.KINDS[kind].field_names, (field, kind)
             assert N.attribute_for(kind, field) == attribute, (field, kind)
+
+
+def test_a_json_column_that_is_not_json_is_forwarded_as_text(conn: sqlite3.Connection, db_path: Path,
+                                                              receiver: Receiver) -> None:
+    """A damaged or hand-edited row neither stops forwarding nor loses its text."""
+    bad = add(conn, type="activity", message="m", request_data={"a": 1}, extra={"k": 1})
+    conn.execute("UPDATE records SET request_data = '{not json', extra = '[oops' WHERE id = ?", (bad,))
+    good = add(conn, type="activity", message="after")
+    f = forwarder(db_path, receiver.endpoint, start="start")
+    try:
+        receiver.wait_for_ids({bad, good})
+    finally:
+        f.close()
+    attrs = receiver.by_id()[bad].attributes
+    assert attrs["logconsole.request_data"] == "{not json" and attrs["logconsole.extra"] == "[oops"

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import email.utils
 import gzip
+import json
 import http.client
 import logging
 import random
@@ -62,6 +63,7 @@ from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
+from logconsole import kinds as K
 from logconsole.config import ForwardSettings
 from logconsole.otlp.outbound import export_request
 from logconsole.store import forward_state
@@ -191,6 +193,16 @@ def _short(payload: bytes) -> str:
     return text[:200]
 
 
+def as_record(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row as a record; a JSON column that does not hold JSON (a damaged
+    or hand-edited file) is forwarded as its text rather than holding back the rest."""
+    try:
+        return to_record(row)
+    except ValueError:
+        return to_record({k: json.dumps(v) if k in K.JSON_COLUMNS and isinstance(v, str) else v
+                          for k, v in row.items()})
+
+
 class Forwarder:
     """The forwarding thread (see the module's docstring)."""
 
@@ -264,7 +276,7 @@ class Forwarder:
         assert state is not None
         while not self._stop.is_set():
             self._wake.clear()
-            rows = [to_record(r) for r in dict_rows(conn.execute(
+            rows = [as_record(r) for r in dict_rows(conn.execute(
                 "SELECT * FROM records WHERE id > ? ORDER BY id LIMIT ?", (state.cursor, self.cfg.batch)))]
             read_at = format_ts(utcnow())
             if rows:
@@ -316,7 +328,17 @@ class Forwarder:
         attempt = 0
         while pending and not self._stop.is_set():
             chunk = pending[0]
-            message = export_request(chunk, service_name=self.cfg.service_name)
+            try:
+                message = export_request(chunk, service_name=self.cfg.service_name)
+            except Exception as exc:  # a value the encoder cannot take: isolate its record, send the rest
+                pending.popleft()
+                if len(chunk) > 1:
+                    half = len(chunk) // 2
+                    pending.extendleft((chunk[half:], chunk[:half]))
+                else:
+                    log.exception("record %s cannot be encoded as OTLP", chunk[0].get("id"))
+                    self._refused(chunk[0], Outcome(None, f"cannot be encoded: {type(exc).__name__}: {exc}"))
+                continue
             if len(chunk) > 1 and message.ByteSize() > self.cfg.max_bytes:
                 pending.popleft()
                 half = len(chunk) // 2

@@ -186,6 +186,10 @@ def fill_log_record(lr: LogRecord, record: Mapping[str, Any]) -> None:
             kv = attrs.add()
             kv.key = EXTRA_PREFIX + key if key in taken else key
             set_value(kv.value, value)
+    elif extra is not None:  # not an object (a damaged file): kept whole
+        kv = attrs.add()
+        kv.key = N.PREFIX + "extra"
+        set_value(kv.value, extra)
 
 
 def resource_of(record: Mapping[str, Any], service_name: str | None = None) -> tuple[str | None, str | None]:
