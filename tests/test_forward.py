@@ -286,7 +286,9 @@ def db_ids(collector: Collector) -> set[int]:
 
 
 def test_the_collector_forwards_what_it_commits(tmp_path: Path, receiver: Receiver) -> None:
-    collector = Collector(tmp_path, "--config", str(config(tmp_path, receiver.endpoint))).start()
+    cfg = config(tmp_path, receiver.endpoint)
+    cfg.write_text(cfg.read_text() + 'headers = { "x-api-key" = "s3cret-key" }\n')
+    collector = Collector(tmp_path, "--config", str(cfg)).start()
     try:
         send(collector, [
             {"type": "error", "severity": "critical", "message": "card vault down", "endpoint": "/api/pay",
@@ -298,6 +300,9 @@ def test_the_collector_forwards_what_it_commits(tmp_path: Path, receiver: Receiv
         receiver.wait_for_ids(ids)
     finally:
         assert collector.stop() == 0
+    assert all(r["headers"]["x-api-key"] == "s3cret-key" for r in receiver.requests)
+    assert "s3cret" not in collector.output() and "forwarding to" in collector.output()
+    assert "s3cret" not in run(collector.db, "stats", "--json", "--config", str(cfg)).output
     got = receiver.by_id()
     error = next(r for r in got.values() if r.attributes[N.KIND_ATTRIBUTE] == "error")
     assert error.resource["service.name"] == "shop" and error.resource["host.name"]
