@@ -43,6 +43,7 @@ back: every read is one short statement.
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import gzip
 import json
@@ -94,6 +95,17 @@ def public_endpoint(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """``url`` without ``user:password@``, and those as a basic ``Authorization`` value."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return url, None
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    pair = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+    return (urllib.parse.urlunsplit(parts._replace(netloc=netloc)),
+            "Basic " + base64.b64encode(pair.encode()).decode())
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What became of one request."""
@@ -142,12 +154,14 @@ class Exporter:
 
     def __init__(self, cfg: ForwardSettings) -> None:
         self.cfg = cfg
+        self.url, basic = split_credentials(cfg.endpoint)
         self.headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip",
-                        "User-Agent": "logconsole", **dict(cfg.headers)}
+                        "User-Agent": "logconsole", **({"Authorization": basic} if basic else {}),
+                        **dict(cfg.headers)}
         self._opener = urllib.request.build_opener(_NoRedirects())
 
     def post(self, body: bytes) -> Outcome:
-        request = urllib.request.Request(self.cfg.endpoint, data=body, headers=self.headers, method="POST")
+        request = urllib.request.Request(self.url, data=body, headers=self.headers, method="POST")
         try:
             with self._opener.open(request, timeout=self.cfg.timeout) as answer:
                 return self._accepted(answer.status, answer.read())
@@ -311,7 +325,8 @@ class Forwarder:
         was = f" (was {state.endpoint}, stopped at record {state.cursor})" if state is not None else ""
         log.info("forwarding to %s starts %s%s", self.endpoint,
                  "with every stored record" if self.cfg.start == "start"
-                 else f"after record {cursor}, the last one stored (from = \"end\")", was)
+                 else f"after record {cursor}, the last one stored (from = \"end\")" if cursor
+                 else "with the first record stored", was)
         return fresh
 
     def _close_connection(self) -> None:
@@ -444,4 +459,4 @@ class Forwarder:
         self._stop.wait(delay)
 
 
-__all__ = ["Exporter", "Forwarder", "Outcome", "public_endpoint", "retry_after"]
+__all__ = ["Exporter", "Forwarder", "Outcome", "as_record", "public_endpoint", "retry_after", "split_credentials"]
