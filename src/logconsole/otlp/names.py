@@ -11,6 +11,9 @@ OTLP), so a record forwarded to another logconsole comes back with every field.
   (:data:`CONVENTIONS`); every other field is ``logconsole.<field>``.
 - The level of activity records and the severity of errors are the log
   record's severity number (:data:`LEVEL_NUMBERS`, :data:`SEVERITY_NUMBERS`).
+  The ``status`` of AI calls and system records sets it too
+  (:data:`STATUS_NUMBERS`) and stays the attribute ``logconsole.status``;
+  chat messages are INFO.
 - ``extra`` members are attributes under their own names.
 - The record's main text (:data:`BODY_FIELDS`) is the log record's body; it
   is not repeated as an attribute unless a convention names one for it (an
