@@ -29,6 +29,10 @@ The config file is optional TOML::
     filter = "F"
     search = ["slash", "ctrl+f"]
 
+    [forward]               # every committed record, as OTLP/HTTP logs (:class:`ForwardSettings`)
+    endpoint = "http://collector:4318/v1/logs"
+    headers = { "x-api-key" = "..." }
+
 ``[keys]`` is read here as binding id -> keys; the console checks the ids and
 keys against its bindings (:func:`logconsole.screens.keys.check_keymap`).
 """
@@ -36,7 +40,9 @@ keys against its bindings (:func:`logconsole.screens.keys.check_keymap`).
 from __future__ import annotations
 
 import math
+import re
 import tomllib
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,12 +68,20 @@ _RANGES: dict[str, tuple[float, float]] = {
     "sync_timeout": SYNC_TIMEOUT_RANGE,
     "busy_timeout": BUSY_TIMEOUT_RANGE,
     "retry_max_delay": RETRY_MAX_DELAY_RANGE,
+    "forward.batch": (1, 100_000),
+    "forward.max_bytes": (1024, 64 << 20),
+    "forward.timeout": (0.01, 3600.0),
+    "forward.max_delay": (0.01, 3600.0),
+    "forward.poll": (0.01, 3600.0),
 }
 _DURATION_UNIT = {
     "retention_days": 86400.0, "health_interval": 1.0,
     "sync_timeout": 1.0, "busy_timeout": 1.0, "retry_max_delay": 1.0,
+    "forward.timeout": 1.0, "forward.max_delay": 1.0, "forward.poll": 1.0,
 }
-"""Settings that also take a duration (``"12w"``, ``"5m"``), and the seconds of their number's unit."""
+"""Settings that also take a duration (``"12w"``, ``"5m"``), and the seconds of their number's unit.
+
+Keys of both tables are a setting's name, or ``section.name`` where the name alone would be ambiguous."""
 
 
 class ConfigError(ValueError):
@@ -93,6 +107,8 @@ class Settings:
     disk_paths: tuple[str, ...] = ("/",)
     keys: dict[str, str] = field(default_factory=dict)
     """Console key bindings by binding id, each a comma-separated list of keys."""
+    forward: ForwardSettings | None = None
+    """``[forward]``: where the collector forwards committed records (None: nowhere)."""
     source: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -106,7 +122,7 @@ def _get(data: dict[str, Any], section: str, key: str, kind: type, path: Path) -
     value = sect[key]
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    unit = _DURATION_UNIT.get(key)
+    unit = _DURATION_UNIT.get(f"{section}.{key}", _DURATION_UNIT.get(key))
     if unit is not None and isinstance(value, str):
         try:
             value = parse_duration(value).total_seconds() / unit
@@ -120,7 +136,7 @@ def _get(data: dict[str, Any], section: str, key: str, kind: type, path: Path) -
         return tuple(value)
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
         raise ConfigError(f"{path}: [{section}] {key} must be a {kind.__name__}, got {value!r}")
-    limits = _RANGES.get(key)
+    limits = _RANGES.get(f"{section}.{key}", _RANGES.get(key))
     if limits is not None:
         low, high = limits
         if isinstance(value, float) and not math.isfinite(value):
@@ -212,7 +228,78 @@ def load_settings(path: Path | None = None) -> Settings:
         if value is not None:
             setattr(settings, attr, value)
     settings.keys = _keys(data, path)
+    settings.forward = _forward(data, path)
     mode = data.get("daemon", {}).get("socket_mode")
     if mode is not None:
         settings.socket_mode = parse_mode(mode)
     return settings
+
+
+# ---------------------------------------------------------------- [forward]
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardSettings:
+    """``[forward]``: the OTLP/HTTP logs endpoint the collector forwards to
+    (:mod:`logconsole.collectors.forward`)."""
+
+    endpoint: str
+    headers: tuple[tuple[str, str], ...] = ()
+    """Sent with every request (an API key): never logged nor printed."""
+    batch: int = 1000
+    """Records per request at most."""
+    max_bytes: int = 1 << 20
+    """Encoded bytes per request at most (before gzip); a larger batch is split."""
+    timeout: float = 10.0
+    """Seconds a request may take before it counts as failed (and is retried)."""
+    max_delay: float = 60.0
+    """The longest wait between attempts while the endpoint fails (Retry-After included)."""
+    poll: float = 2.0
+    """Seconds between looks for records written by others (``import``)."""
+    start: str = "end"
+    """``from``: where a new endpoint starts: ``end`` (records committed from
+    now on) or ``start`` (every stored record)."""
+    service_name: str | None = None
+    """The resource's ``service.name`` for records that name none."""
+
+
+FORWARD_KEYS = ("endpoint", "headers", "batch", "max_bytes", "timeout", "max_delay", "poll", "from", "service_name")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def _forward(data: dict[str, Any], path: Path) -> ForwardSettings | None:
+    """``[forward]``, checked: one line naming the key and the reason."""
+    if "forward" not in data:
+        return None
+    sect = data["forward"]
+    if not isinstance(sect, dict):
+        raise ConfigError(f"{path}: [forward] must be a table")
+    unknown = sorted(set(sect) - set(FORWARD_KEYS))
+    if unknown:
+        raise ConfigError(f"{path}: [forward] has no key {unknown[0]!r}; known keys: {', '.join(FORWARD_KEYS)}")
+    endpoint = _get(data, "forward", "endpoint", str, path)
+    if endpoint is None:
+        raise ConfigError(f"{path}: [forward] endpoint is required, e.g. \"http://collector:4318/v1/logs\"")
+    parts = urllib.parse.urlsplit(endpoint.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{path}: [forward] endpoint must be an http:// or https:// URL with a host, "
+                          "e.g. \"http://collector:4318/v1/logs\"")
+    headers = sect.get("headers", {})
+    if not isinstance(headers, dict):
+        raise ConfigError(f"{path}: [forward] headers must be a table of names to values, "
+                          "e.g. headers = { \"x-api-key\" = \"...\" }")
+    for name, value in headers.items():
+        if not _HEADER_NAME.match(name):
+            raise ConfigError(f"{path}: [forward] headers: {name!r} is not a header name")
+        if not isinstance(value, str) or any(c in value for c in "\r\n\0"):
+            raise ConfigError(f"{path}: [forward] headers: the value of {name!r} must be a string on one line")
+    start = sect.get("from", "end")
+    if start not in ("end", "start"):
+        raise ConfigError(f"{path}: [forward] from must be \"end\" or \"start\", got {start!r}")
+    service = _get(data, "forward", "service_name", str, path)
+    values = {key: _get(data, "forward", key, kind, path) for key, kind in
+              (("batch", int), ("max_bytes", int), ("timeout", float), ("max_delay", float), ("poll", float))}
+    return ForwardSettings(
+        endpoint=endpoint.strip(), headers=tuple(headers.items()), start=start, service_name=service or None,
+        **{k: v for k, v in values.items() if v is not None},
+    )

@@ -16,6 +16,8 @@
   (``PRAGMA quick_check``, at most ``check_seconds``): on a damaged file the
   daemon exits non-zero pointing at ``logconsole doctor``, having acknowledged
   nothing; when the time runs out (a large file) it says so and starts;
+* with ``[forward]``, every committed record goes on to an OTLP endpoint
+  (:mod:`logconsole.collectors.forward`, a thread of its own);
 * background tasks: the health sampler (at start, then every
   ``health_interval`` seconds), the file tailer (``--watch``), retention
   (at start, then daily; see :mod:`logconsole.store.retention`) and giving the
@@ -42,7 +44,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from logconsole.alert_rules import Rule
 from logconsole.collectors.alerts import AlertEngine
@@ -54,12 +56,18 @@ from logconsole.ingest import IngestError, Redactor
 from logconsole.store import retention
 from logconsole.store.db import QUICK_CHECK_SECONDS, StoreError, check_before_writing, connect, file_size
 from logconsole.store.errors import describe
+from logconsole.store.groups import GroupEvent
 from logconsole.store.wal import checkpoint, wal_size
+
+if TYPE_CHECKING:
+    from logconsole.collectors.forward import Forwarder
 
 log = logging.getLogger("logconsole.daemon")
 
 RETENTION_PERIOD = 24 * 3600.0
 STOP_GRACE = 10.0
+STORE_TIMEOUT = 30.0
+"""Seconds the forwarder waits for the writer to commit its cursor before trying again."""
 IDLE_CHECKPOINT = 5.0
 """Seconds without a commit after which the write-ahead log is truncated."""
 
@@ -228,6 +236,7 @@ class Daemon:
         self.server: SocketServer | None = None
         self._socket_lock: InstanceLock | None = None
         self.alerts: AlertEngine | None = None
+        self.forwarder: Forwarder | None = None
 
     @contextlib.contextmanager
     def _locks(self) -> Iterator[None]:
@@ -321,6 +330,7 @@ class Daemon:
         alerts = self.alerts = AlertEngine(opts.db_path, opts.alert_rules, store=pipeline.put_raw)
         pipeline.on_commit = alerts.offer
         alerts.start()
+        forwarder = self.forwarder = self._start_forwarder()
         sock = None
         try:
             left = await self._replay_spills(stop)
@@ -354,6 +364,8 @@ class Daemon:
                 with contextlib.suppress(asyncio.TimeoutError, Exception):
                     await asyncio.wait_for(tailer, STOP_GRACE)
         finally:
+            if forwarder is not None:
+                await asyncio.to_thread(forwarder.close)
             await alerts.close()
             await pipeline.close()
             if sock is not None:
@@ -528,6 +540,31 @@ class Daemon:
         finally:
             if conn is not None:
                 conn.close()
+
+    def _start_forwarder(self) -> Forwarder | None:
+        """Forwarding (``[forward]``), woken by every commit besides its own polling."""
+        cfg = self.opts.settings.forward
+        pipeline = self.pipeline
+        if cfg is None or pipeline is None:
+            return None
+        from logconsole.collectors.forward import Forwarder  # protobuf only when forwarding
+
+        loop = asyncio.get_running_loop()
+
+        def store(values: dict[str, str]) -> None:  # on the forwarder's thread
+            asyncio.run_coroutine_threadsafe(pipeline.write_meta(values), loop).result(STORE_TIMEOUT)
+
+        forwarder = Forwarder(self.opts.db_path, cfg, store=store)
+        offer = pipeline.on_commit
+
+        def committed(ids: range, events: list[GroupEvent]) -> None:
+            if offer is not None:
+                offer(ids, events)
+            forwarder.wake()
+
+        pipeline.on_commit = committed
+        forwarder.start()
+        return forwarder
 
     def _start_tailer(self) -> asyncio.Task[None] | None:
         opts = self.opts

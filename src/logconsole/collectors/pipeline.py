@@ -114,10 +114,20 @@ class WriterTimings:
 
 
 @dataclass(slots=True)
+class _MetaWrite:
+    """``meta`` values to commit with the next batch; the future is resolved once they are."""
+
+    values: dict[str, str]
+    future: asyncio.Future[None]
+
+
+@dataclass(slots=True)
 class _Batch:
     rows: list[Row] = field(default_factory=list)
     offsets: list[OffsetValues] = field(default_factory=list)
     syncs: list[_SyncMark] = field(default_factory=list)
+    meta: dict[str, str] = field(default_factory=dict)
+    meta_writes: list[_MetaWrite] = field(default_factory=list)
     stop: bool = False
 
     def add(self, item: Any) -> None:
@@ -131,6 +141,9 @@ class _Batch:
             self.offsets.append((item.path, item.inode, item.offset, item.head))
         elif isinstance(item, _SyncMark):
             self.syncs.append(item)
+        elif isinstance(item, _MetaWrite):
+            self.meta.update(item.values)
+            self.meta_writes.append(item)
         elif item is _STOP:
             self.stop = True
 
@@ -221,6 +234,18 @@ class Pipeline:
         except TimeoutError:
             raise CommitError(self.condition or f"not committed within {timeout:g} s (the writer is behind)",
                               retrying=True) from None
+
+    async def write_meta(self, values: Mapping[str, str]) -> None:
+        """Commit ``values`` to the ``meta`` table in the writer's next transaction (the
+        forwarder's cursor): the writer is the one connection that writes, so
+        another one never waits for its lock nor makes it wait.  Raises
+        :class:`CommitError` when the daemon stops before the database takes them."""
+        write = _MetaWrite(dict(values), asyncio.get_running_loop().create_future())
+        # At the head of the queue, past the bound: it is tiny and concerns no
+        # record, so it is the very next (short) transaction, not one after a full queue.
+        self._items.appendleft(write)
+        self._ready.set()
+        await write.future
 
     async def _queue_and_wait(self, mark: _SyncMark) -> None:
         await self._put(mark)
@@ -359,6 +384,10 @@ class Pipeline:
     def _take(self) -> _Batch:
         items = self._items
         batch = _Batch()
+        if isinstance(items[0], _MetaWrite):  # a transaction of its own, not one of a full batch
+            while items and isinstance(items[0], _MetaWrite):
+                batch.add(items.popleft())
+            return batch
         for _ in range(min(len(items), self.max_batch)):
             batch.add(items.popleft())
         if len(items) < self._capacity:
@@ -379,9 +408,13 @@ class Pipeline:
                 await self._ready.wait()
             batch = self._take()
             stopping = stopping or batch.stop
-            if (batch.rows or batch.offsets) and not await self._commit(loop, batch.rows, batch.offsets):
+            if (batch.rows or batch.offsets or batch.meta) and not await self._commit(
+                    loop, batch.rows, batch.offsets, batch.meta):
                 self._spill_everything(batch)
                 return
+            for write in batch.meta_writes:
+                if not write.future.done():
+                    write.future.set_result(None)
             for mark in batch.syncs:
                 if mark.future.done():
                     continue
@@ -392,7 +425,8 @@ class Pipeline:
             if self._backfiller is not None and not stopping:
                 await self._backfill(loop)
 
-    async def _commit(self, loop: asyncio.AbstractEventLoop, rows: list[Row], offsets: list[OffsetValues]) -> bool:
+    async def _commit(self, loop: asyncio.AbstractEventLoop, rows: list[Row], offsets: list[OffsetValues],
+                      meta: Mapping[str, str] | None = None) -> bool:
         """Commit one batch, waiting out a refusing database; false only when the
         daemon is stopping and the attempt made after the stop request failed too."""
         assert self._writer is not None
@@ -401,7 +435,7 @@ class Pipeline:
         while True:
             last_chance = self._stop_requested.is_set()
             try:
-                stored = await loop.run_in_executor(self._executor, self._writer.commit, rows, offsets)
+                stored = await loop.run_in_executor(self._executor, self._writer.commit, rows, offsets, meta)
             except Exception as exc:  # any failure keeps the batch; a bug must not stop the pump either
                 reason = describe(exc) if isinstance(exc, sqlite3.Error) else f"internal error: {type(exc).__name__}: {exc}"
                 self.counters.failed_commits += 1
@@ -453,3 +487,6 @@ class Pipeline:
         for mark in batch.syncs:
             if not mark.future.done():
                 mark.future.set_exception(CommitError(outcome, retrying=False))
+        for write in batch.meta_writes:
+            if not write.future.done():
+                write.future.set_exception(CommitError(self.condition, retrying=False))

@@ -22,7 +22,7 @@ from logconsole.cli_options import (
     user_errors,
 )
 from logconsole.commands.command_helpers import existing_db, human_size, plural, progress_bar, say, writable_db
-from logconsole.store import retention
+from logconsole.store import forward_state, retention
 from logconsole.store.db import file_size
 from logconsole.store.query import Filter, count, counts_by
 from logconsole.store.wal import wal_size
@@ -38,7 +38,9 @@ def collect_stats(conn: sqlite3.Connection, path: Path, retention_days: float = 
     ``size_bytes`` is the database with its write-ahead log; ``database_bytes``
     and ``wal_bytes`` are the two files.  ``retention`` is the policy in force
     (``retention_days``: 0 keeps everything), how many stored records it
-    would remove now, and the last run the store recorded.
+    would remove now, and the last run the store recorded.  ``forward`` is
+    where forwarding stands (:func:`logconsole.store.forward_state.summary`),
+    None when the collector never forwarded from this database.
     """
     by_type = counts_by(conn, "type")
     unresolved = counts_by(conn, "severity", build_filter(("error",), None, None, None,
@@ -48,6 +50,7 @@ def collect_stats(conn: sqlite3.Connection, path: Path, retention_days: float = 
     last_minute = count(conn, Filter(since=format_ts(now - timedelta(minutes=1))))
     last_hour = count(conn, Filter(since=format_ts(now - timedelta(hours=1))))
     last = retention.last_run(conn)
+    forwarding = forward_state.summary(conn, now)
     return {
         "database": str(path),
         "size_bytes": file_size(path),
@@ -68,6 +71,7 @@ def collect_stats(conn: sqlite3.Connection, path: Path, retention_days: float = 
                 "cutoff": last.cutoff, "removed": last.removed,
             },
         },
+        "forward": forwarding,
     }
 
 
@@ -91,6 +95,19 @@ def _stats_text(s: dict[str, Any]) -> list[str]:
     lines.append(f"newest      {short_time(s['newest']) or '-'}")
     lines.append(f"ingest rate {s['last_minute']:,} in the last minute, {s['last_hour']:,} in the last hour")
     lines.extend(_retention_text(s["retention"]))
+    if s.get("forward"):
+        lines.extend(_forward_text(s["forward"]))
+    return lines
+
+
+def _forward_text(f: dict[str, Any]) -> list[str]:
+    from logconsole.table_view import short_time
+
+    lines = [f"forward     {f['endpoint']}: {f['sent']:,} sent, {f['rejected']:,} rejected; "
+             f"lag {plural(f['lag_records'], 'record')} ({f['lag_seconds']:g} s)"]
+    if f["last_error"]:
+        state = " (failing now; retrying)" if f["failing"] else ""
+        lines.append(f"last error  {short_time(f['last_error_at'])}: {f['last_error']}{state}")
     return lines
 
 

@@ -11,7 +11,13 @@ OTLP), so a record forwarded to another logconsole comes back with every field.
   (:data:`CONVENTIONS`); every other field is ``logconsole.<field>``.
 - The level of activity records and the severity of errors are the log
   record's severity number (:data:`LEVEL_NUMBERS`, :data:`SEVERITY_NUMBERS`).
+  The ``status`` of AI calls and system records sets it too
+  (:data:`STATUS_NUMBERS`) and stays the attribute ``logconsole.status``;
+  chat messages are INFO.
 - ``extra`` members are attributes under their own names.
+- The record's main text (:data:`BODY_FIELDS`) is the log record's body; it
+  is not repeated as an attribute unless a convention names one for it (an
+  error's message is also ``exception.message``).
 """
 
 from __future__ import annotations
@@ -67,12 +73,28 @@ ALSO_ACCEPTED: Final[dict[str, tuple[str, ...]]] = {
     "ai_model": ("gen_ai.response.model",),
 }
 
+BODY_FIELDS: Final[dict[str, str]] = {
+    # kind -> the field that is the log record's body
+    "activity": "message",
+    "error": "message",
+    "ai": "prompt",
+    "chat": "message",
+    "system": "message",
+}
+
 GENAI_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
 GENAI_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
 
 # logconsole value -> OpenTelemetry severity number (SeverityNumber)
 LEVEL_NUMBERS: Final[dict[str, int]] = {"debug": 5, "info": 9, "warn": 13, "error": 17, "critical": 21}
 SEVERITY_NUMBERS: Final[dict[str, int]] = {"low": 13, "medium": 17, "high": 18, "critical": 21}
+STATUS_NUMBERS: Final[dict[str, dict[str, int]]] = {
+    # kind -> status -> severity number, for kinds whose ``status`` says how bad a record is
+    "ai": {"success": 9, "error": 17},
+    "system": {"healthy": 9, "warning": 13, "error": 17, "critical": 21},
+}
+INFO_NUMBER: Final = 9
+"""SEVERITY_NUMBER_INFO: chat messages (no field says how bad one is)."""
 ERROR_NUMBER: Final = 17
 """SEVERITY_NUMBER_ERROR: from here up a log record is an error."""
 

@@ -8,7 +8,7 @@ Rows come from :func:`logconsole.ingest.normalize`; nothing else writes records.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from time import perf_counter
 
@@ -77,6 +77,8 @@ def batched(items: Iterable[Row], size: int) -> Iterator[list[Row]]:
 OFFSET_SQL = (
     "INSERT OR REPLACE INTO file_offsets (path, inode, offset, head, updated_at) VALUES (?, ?, ?, ?, ?)"
 )
+
+META_SQL = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
 
 BATCH_INSERT_SQL = (
     f"INSERT INTO records ({', '.join(VALUE_COLUMNS)}, group_id) "
@@ -152,8 +154,9 @@ class BatchWriter:
         self.events: list[groups.GroupEvent] = []
         """The group events of the last :meth:`commit` (new groups, regressions)."""
 
-    def commit(self, rows: Iterable[Row], offsets: Iterable[OffsetValues] = ()) -> int:
-        """Store ``rows`` and ``offsets`` in one transaction; returns how many rows.
+    def commit(self, rows: Iterable[Row], offsets: Iterable[OffsetValues] = (),
+               meta: Mapping[str, str] | None = None) -> int:
+        """Store ``rows``, ``offsets`` and ``meta`` values in one transaction; returns how many rows.
 
         A row that SQLite cannot take as text (a string holding a lone UTF-16
         surrogate) is left out and counted in :attr:`unstorable`; the rest of the
@@ -163,7 +166,7 @@ class BatchWriter:
         self.ids, self.events = range(0), []
         rows = list(rows)
         latest = {o[0]: o for o in offsets}  # the last offset of a file wins
-        if not rows and not latest:
+        if not rows and not latest and not meta:
             return 0
         payload, rows = self._payload(rows)
         conn = self.conn
@@ -179,6 +182,8 @@ class BatchWriter:
             if latest:
                 now = format_ts(utcnow())
                 conn.executemany(OFFSET_SQL, [(*o, now) for o in latest.values()])
+            if meta:
+                conn.executemany(META_SQL, meta.items())
         self.ids = ids
         self.events = pending.events if pending is not None else []
         self.batches += 1
