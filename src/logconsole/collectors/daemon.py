@@ -16,6 +16,9 @@
   (``PRAGMA quick_check``, at most ``check_seconds``): on a damaged file the
   daemon exits non-zero pointing at ``logconsole doctor``, having acknowledged
   nothing; when the time runs out (a large file) it says so and starts;
+* ``--otlp HOST:PORT`` (or ``[otlp] listen``): OpenTelemetry logs over HTTP
+  (:mod:`logconsole.collectors.otlp`); an address beyond loopback needs
+  ``[otlp] token``, and an address in use stops the start with one line;
 * background tasks: the health sampler (at start, then every
   ``health_interval`` seconds), the file tailer (``--watch``), retention
   (at start, then daily; see :mod:`logconsole.store.retention`) and giving the
@@ -42,7 +45,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from logconsole.alert_rules import Rule
 from logconsole.collectors.alerts import AlertEngine
@@ -55,6 +58,9 @@ from logconsole.store import retention
 from logconsole.store.db import QUICK_CHECK_SECONDS, StoreError, check_before_writing, connect, file_size
 from logconsole.store.errors import describe
 from logconsole.store.wal import checkpoint, wal_size
+
+if TYPE_CHECKING:
+    from logconsole.collectors.otlp import OtlpServer
 
 log = logging.getLogger("logconsole.daemon")
 
@@ -91,6 +97,10 @@ class DaemonOptions:
     socket_check_interval: float = 1.0
     """How often the daemon checks that its socket file is still there."""
     alert_rules: tuple[Rule, ...] = ()
+    otlp_listen: str = ""
+    """``HOST:PORT`` of the OTLP/HTTP door ("" : none)."""
+    otlp_token: str = ""
+    otlp_max_request_bytes: int = 20 << 20
 
 
 # -- single instance ----------------------------------------------------------
@@ -228,6 +238,7 @@ class Daemon:
         self.server: SocketServer | None = None
         self._socket_lock: InstanceLock | None = None
         self.alerts: AlertEngine | None = None
+        self.otlp: OtlpServer | None = None
 
     @contextlib.contextmanager
     def _locks(self) -> Iterator[None]:
@@ -256,6 +267,7 @@ class Daemon:
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the exit code (1 when records could
         not be committed: they were spilled, or lost when even that failed)."""
+        self._check_otlp()
         with self._locks():
             self._check_database()
             return asyncio.run(self._serve())
@@ -264,6 +276,36 @@ class Daemon:
         """Where a spill goes: beside the database, else (its disk may be the full
         one) beside the socket."""
         return spill_path_for(self.opts.db_path), spill_path_for(self.opts.socket_path)
+
+    def _check_otlp(self) -> None:
+        """Refuse an OTLP address that cannot be (bad syntax, beyond loopback
+        without a token) before anything else starts."""
+        if not self.opts.otlp_listen:
+            return
+        from logconsole.collectors.otlp import OtlpError, check_access, parse_listen
+
+        try:
+            check_access(parse_listen(self.opts.otlp_listen), self.opts.otlp_token)
+        except ValueError as exc:
+            raise DaemonError(f"--otlp: {exc}") from None
+        except OtlpError as exc:
+            raise DaemonError(str(exc)) from None
+
+    async def _start_otlp(self, pipeline: Pipeline) -> OtlpServer | None:
+        opts = self.opts
+        if not opts.otlp_listen:
+            return None
+        from logconsole.collectors.otlp import OtlpError, OtlpServer, parse_listen
+
+        try:
+            server = OtlpServer(pipeline, parse_listen(opts.otlp_listen), token=opts.otlp_token,
+                                max_request_bytes=opts.otlp_max_request_bytes, stop_grace=STOP_GRACE)
+            await server.start()
+        except OtlpError as exc:
+            raise DaemonError(f"{exc}; the collector did not start") from None
+        self.otlp = server
+        return server
+
     def _check_database(self) -> None:
         """Refuse a damaged database before a single record is acknowledged into it."""
         seconds = self.opts.check_seconds
@@ -300,6 +342,9 @@ class Daemon:
             "write_error": p.condition,
             **({"alerts_dropped": self.alerts.counters.dropped, "alert_failures": self.alerts.counters.failures}
                if self.alerts is not None else {}),
+            **({"otlp_requests": self.otlp.counters.requests, "otlp_records": self.otlp.counters.records,
+                "otlp_rejected": self.otlp.counters.rejected, "otlp_refused": self.otlp.counters.refused}
+               if self.otlp is not None else {}),
         }
 
     async def _serve(self) -> int:
@@ -322,6 +367,7 @@ class Daemon:
         pipeline.on_commit = alerts.offer
         alerts.start()
         sock = None
+        otlp = None
         try:
             left = await self._replay_spills(stop)
             if left:
@@ -329,6 +375,7 @@ class Daemon:
                       "they stay in the spill file for the next start", file=sys.stderr)
                 return 1
             sock = bind_socket(opts.socket_path, opts.socket_mode, opts.socket_group)
+            otlp = await self._start_otlp(pipeline)
             server = self.server = SocketServer(
                 pipeline, max_record_bytes=opts.max_record_bytes,
                 idle_timeout=opts.idle_timeout, max_connections=max_connections,
@@ -336,6 +383,8 @@ class Daemon:
             await server.start(sock)
             log.info("collector listening on %s, storing in %s (pid %d)",
                      opts.socket_path, opts.db_path, os.getpid())
+            if otlp is not None:
+                log.info("OTLP/HTTP logs accepted at %s", otlp.url)
             background = [
                 asyncio.create_task(self._health_loop(), name="health"),
                 asyncio.create_task(self._retention_loop(), name="retention"),
@@ -346,7 +395,7 @@ class Daemon:
             await stop.wait()
             log.info("stopping: finishing what clients sent")
             pipeline.open_floodgates()
-            await server.stop(STOP_GRACE)
+            await asyncio.gather(server.stop(STOP_GRACE), *([otlp.stop()] if otlp is not None else []))
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
@@ -354,6 +403,8 @@ class Daemon:
                 with contextlib.suppress(asyncio.TimeoutError, Exception):
                     await asyncio.wait_for(tailer, STOP_GRACE)
         finally:
+            if otlp is not None:
+                await otlp.stop()
             await alerts.close()
             await pipeline.close()
             if sock is not None:
