@@ -29,6 +29,7 @@ import asyncio
 import hmac
 import ipaddress
 import logging
+import os
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -163,7 +164,8 @@ class OtlpServer:
             await site.start()
         except OSError as exc:
             await runner.cleanup()
-            raise OtlpError(f"cannot listen on {self.listen} for OTLP: {exc.strerror or exc}") from None
+            why = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+            raise OtlpError(f"cannot listen on {self.listen} for OTLP: {why}") from None
         self._runner = runner
         host, port = runner.addresses[0][:2]
         shown = f"[{host}]" if ":" in host else host
