@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -416,3 +417,54 @@ def test_the_protobuf_status_is_a_google_rpc_status() -> None:
     message = "é" * 200
     parsed = status.Status.FromString(I.status_body(I.PROTOBUF, 14, message))
     assert (parsed.code, parsed.message) == (14, message)
+
+
+# ---------------------------------------------------------------- the documents
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def otlp_section() -> str:
+    text = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
+    start = text.index("## OpenTelemetry (OTLP/HTTP)")
+    return text[start:text.index("\n## ", start + 1)]
+
+
+def test_the_protocol_doc_names_every_attribute_the_receiver_reads() -> None:
+    section = otlp_section()
+    read = {a for table in N.CONVENTIONS.values() for a in table.values()}
+    read |= {a for others in N.ALSO_ACCEPTED.values() for a in others}
+    read |= {a for others in N.DURATIONS_IN_SECONDS.values() for a in others}
+    read |= {*N.GENAI_MODELS, N.GENAI_INPUT_TOKENS, N.GENAI_OUTPUT_TOKENS, N.ERROR_TYPE, N.KIND_ATTRIBUTE,
+             N.ID_ATTRIBUTE, N.HOST_RESOURCE, N.SCOPE_NAME, N.SCOPE_VERSION, N.EVENT_NAME}
+    missing = sorted(a for a in read if f"`{a}`" not in section)
+    assert missing == []
+
+
+def test_the_protocol_doc_states_the_answers_and_limits_as_built() -> None:
+    from logconsole.collectors import otlp
+
+    section = otlp_section()
+    for status in (200, 400, 401, 413, 415, 503):
+        assert f"\n| {status} |" in section
+    assert I.DEFAULT_MAX_REQUEST_BYTES == 20 << 20 and "20 MiB" in section
+    assert f"max_request_bytes = {I.DEFAULT_MAX_REQUEST_BYTES}" in section
+    assert otlp.DEFAULT_ROOM_WAIT == 2 and "full for 2 seconds" in section
+    assert f"`Retry-After: {otlp.RETRY_AFTER_REFUSING}` while the database refuses" in section
+    assert f"`{otlp.RETRY_AFTER_BUSY}` when the writer is only behind" in section
+    assert "`_peer`" in section
+
+
+def test_the_readme_and_the_cli_doc_show_the_door() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    tour = readme[readme.index("## A quick tour"):readme.index("From Python")]
+    assert "logconsole daemon --otlp 127.0.0.1:4318" in tour
+    assert "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT=http://127.0.0.1:4318/v1/logs" in tour
+    assert "logconsole daemon --otlp HOST:PORT" in (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    from click.testing import CliRunner
+
+    from logconsole.cli import cli
+
+    out = CliRunner().invoke(cli, ["daemon", "--help"], terminal_width=200)
+    assert "--otlp HOST:PORT" in out.output and "logconsole daemon --otlp 127.0.0.1:4318" in out.output
