@@ -12,6 +12,8 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -231,6 +233,7 @@ def test_bad_requests_are_answered_with_the_reason(daemon: Collector, content_ty
                                                    headers: dict[str, str], status: int, says: str) -> None:
     got, answer_headers, answer = post(daemon.otlp_url(), body, content_type, **headers)
     assert got == status
+    assert answer_headers["Content-Type"] == (PROTOBUF if content_type == PROTOBUF else "application/json")
     if answer_headers["Content-Type"] == "application/json":
         assert says in json.loads(answer)["message"]
     else:
@@ -358,21 +361,40 @@ def test_a_full_queue_answers_503_with_retry_after_and_loses_nothing_answered_20
 
 
 def test_records_answered_200_survive_a_stop_while_the_database_refuses(tmp_path: Path) -> None:
+    """A stop while the database refuses: the request waiting for room in the
+    full queue is answered 200 too, and everything answered 200 is spilled and
+    stored by the next start."""
     c = Collector(tmp_path, *LOCAL, *FAST).start()
     holder = sqlite3.connect(c.db, isolation_level=None)
     try:
         url = c.otlp_url()
         holder.execute("BEGIN IMMEDIATE")
-        for n in range(3):
-            assert post(url, logs_request(*(f"spill {n} {i}" for i in range(500))).SerializeToString())[0] == 200
-        assert c.stop(signal.SIGTERM) == 1
+        accepted = 0
+        for n in range(80):
+            status = post(url, logs_request(*(f"spill {n} {i}" for i in range(512))).SerializeToString())[0]
+            if status == 503:
+                break
+            assert status == 200
+            accepted += 1
+        else:
+            raise AssertionError("never refused")
+        waiting: list[int] = []
+        sender = threading.Thread(target=lambda: waiting.append(
+            post(url, logs_request(*(f"spill last {i}" for i in range(512))).SerializeToString())[0]))
+        sender.start()
+        time.sleep(0.8)  # the request now waits for room (up to 2 s)
+        assert c.proc is not None
+        c.proc.send_signal(signal.SIGTERM)
+        sender.join(30)
+        assert waiting == [200]
+        assert c.proc.wait(30) == 1
         assert "records could not be stored and were written to" in c.output()
     finally:
         holder.execute("ROLLBACK")
         holder.close()
     again = Collector(tmp_path, *LOCAL).start()
     try:
-        assert len(stored(again, "spill", 1500)) == 1500
+        assert len(stored(again, "spill", (accepted + 1) * 512)) == (accepted + 1) * 512
     finally:
         assert again.stop() == 0
 

@@ -181,12 +181,15 @@ class OtlpServer:
 
     async def _logs(self, request: web.Request) -> web.Response:
         self.counters.requests += 1
-        media = inbound.PROTOBUF
+        # Failures are answered in the request's encoding; a sender of neither
+        # (curl, a browser) gets JSON, which it can read.
+        content_type = request.headers.get("Content-Type")
+        media = inbound.PROTOBUF if (content_type or "").lower().startswith(inbound.PROTOBUF) else inbound.JSON
         try:
             if self._token and not self._authorized(request):
                 return self._failure(media, 401, _UNAUTHENTICATED, "a bearer token is required",
                                      {"WWW-Authenticate": "Bearer"})
-            media = inbound.media_type(request.headers.get("Content-Type"))
+            media = inbound.media_type(content_type)
             if (request.content_length or 0) > self.max_request_bytes:
                 raise inbound.TooLarge(f"the body is larger than {self.max_request_bytes} bytes")
             try:
