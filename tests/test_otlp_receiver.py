@@ -276,7 +276,7 @@ def test_beyond_loopback_a_token_is_required_to_start(tmp_path: Path) -> None:
     c = Collector(tmp_path, "--otlp", "0.0.0.0:0").start(wait=False)
     assert c.proc is not None and c.proc.wait(30) == 1
     last = c.output().strip().splitlines()[-1]
-    assert last == ('Error: --otlp 0.0.0.0:0 is not a loopback address: set a bearer token in the config '
+    assert last == ('Error: the OTLP address 0.0.0.0:0 is not a loopback address: set a bearer token in the config '
                     '([otlp] token = "...") so that only senders holding it are accepted')
 
 
@@ -316,7 +316,13 @@ def test_a_malformed_listen_address_is_refused(tmp_path: Path) -> None:
     c = Collector(tmp_path, "--otlp", "localhost").start(wait=False)
     assert c.proc is not None and c.proc.wait(30) == 1
     assert c.output().strip().splitlines()[-1] == (
-        "Error: --otlp: expected HOST:PORT (such as 127.0.0.1:4318), got 'localhost'")
+        "Error: Invalid value for '--otlp': expected HOST:PORT (such as 127.0.0.1:4318), got 'localhost'")
+    config = tmp_path / "config.toml"
+    config.write_text('[otlp]\nlisten = "127.0.0.1:99999"\n')
+    c = Collector(tmp_path, "--config", str(config)).start(wait=False)
+    assert c.proc is not None and c.proc.wait(30) == 1
+    assert c.output().strip().splitlines()[-1] == (
+        f"Error: {config}: [otlp] listen: the port must be between 0 and 65535, got 99999")
 
 
 # -- back-pressure and stops ----------------------------------------------------

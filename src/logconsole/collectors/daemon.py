@@ -287,7 +287,7 @@ class Daemon:
         try:
             check_access(parse_listen(self.opts.otlp_listen), self.opts.otlp_token)
         except ValueError as exc:
-            raise DaemonError(f"--otlp: {exc}") from None
+            raise DaemonError(f"the OTLP address: {exc}") from None
         except OtlpError as exc:
             raise DaemonError(str(exc)) from None
 

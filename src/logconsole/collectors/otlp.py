@@ -107,7 +107,7 @@ def check_access(listen: Listen, token: str) -> None:
     """Refuse to listen beyond loopback without a token (:class:`OtlpError`)."""
     if not token and not is_loopback(listen.host):
         raise OtlpError(
-            f"--otlp {listen} is not a loopback address: set a bearer token in the config "
+            f"the OTLP address {listen} is not a loopback address: set a bearer token in the config "
             "([otlp] token = \"...\") so that only senders holding it are accepted"
         )
 

@@ -46,6 +46,17 @@ def _mode(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
         raise click.BadParameter(str(exc)) from None
 
 
+def _listen(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value:
+        from logconsole.collectors.otlp import parse_listen
+
+        try:
+            parse_listen(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
 @click.command()
 @db_option
 @socket_option
@@ -75,7 +86,7 @@ def _mode(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
               metavar="SECONDS", help="Time allowed for the database check at start (0: no check).")
 @click.option("--idle-checkpoint", type=FiniteFloat(0, 86400), default=5.0, show_default=True,
               metavar="SECONDS", help="Truncate the write-ahead log after this long without records (0: never).")
-@click.option("--otlp", "otlp_listen", metavar="HOST:PORT",
+@click.option("--otlp", "otlp_listen", metavar="HOST:PORT", callback=_listen,
               help="Also accept OpenTelemetry logs over HTTP (POST /v1/logs), e.g. 127.0.0.1:4318 "
               "[default: the config's [otlp] listen, else off].")
 @click.option("-v", "--verbose", count=True, help="Log debug detail too (connections closed when idle, failed lines).")
@@ -114,6 +125,14 @@ def daemon(
     if mode is None:
         configured = "socket_mode" in settings.raw.get("daemon", {})
         mode = settings.socket_mode if configured or not group else 0o660
+    listen = settings.otlp_listen if otlp_listen is None else otlp_listen
+    if listen and otlp_listen is None:
+        from logconsole.collectors.otlp import parse_listen
+
+        try:
+            parse_listen(listen)
+        except ValueError as exc:
+            raise click.ClickException(f"{settings.source}: [otlp] listen: {exc}") from None
     opts = DaemonOptions(
         db_path=db_path_or_default(db_path),
         socket_path=socket_path_or_default(socket_path),
@@ -134,7 +153,7 @@ def daemon(
         check_seconds=check_seconds,
         idle_checkpoint=idle_checkpoint,
         alert_rules=rules,
-        otlp_listen=settings.otlp_listen if otlp_listen is None else otlp_listen,
+        otlp_listen=listen,
         otlp_token=settings.otlp_token,
         otlp_max_request_bytes=settings.otlp_max_request_bytes,
     )
