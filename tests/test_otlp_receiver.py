@@ -314,7 +314,7 @@ def test_an_address_in_use_is_one_line_and_exit_1(tmp_path: Path) -> None:
 
 def test_a_malformed_listen_address_is_refused(tmp_path: Path) -> None:
     c = Collector(tmp_path, "--otlp", "localhost").start(wait=False)
-    assert c.proc is not None and c.proc.wait(30) == 1
+    assert c.proc is not None and c.proc.wait(30) == 2  # a usage error
     assert c.output().strip().splitlines()[-1] == (
         "Error: Invalid value for '--otlp': expected HOST:PORT (such as 127.0.0.1:4318), got 'localhost'")
     config = tmp_path / "config.toml"
