@@ -425,3 +425,27 @@ def test_health_records_count_the_otlp_door(tmp_path: Path) -> None:
         assert (figures["otlp_records"], figures["otlp_rejected"], figures["otlp_refused"]) == (2, 1, 0)
     finally:
         assert c.stop() == 0
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("[otlp]\nmax_request_bytes = 10\n", "[otlp] max_request_bytes must be between 1024 and 1073741824, got 10"),
+    ("[otlp]\ntoken = 5\n", "[otlp] token must be a str, got 5"),
+    ("[otlp]\nlisten = 4318\n", "[otlp] listen must be a str, got 4318"),
+])
+def test_the_otlp_config_is_checked(tmp_path: Path, text: str, words: str) -> None:
+    from logconsole.config import ConfigError, load_settings
+
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(config)
+    assert str(info.value) == f"{config}: {words}"
+
+
+def test_the_otlp_config_is_read(tmp_path: Path) -> None:
+    from logconsole.config import load_settings
+
+    config = tmp_path / "config.toml"
+    config.write_text('[otlp]\nlisten = "127.0.0.1:4318"\ntoken = "t"\nmax_request_bytes = 4096\n')
+    settings = load_settings(config)
+    assert (settings.otlp_listen, settings.otlp_token, settings.otlp_max_request_bytes) == ("127.0.0.1:4318", "t", 4096)
