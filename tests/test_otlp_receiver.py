@@ -283,8 +283,10 @@ def test_beyond_loopback_a_token_is_required_to_start(tmp_path: Path) -> None:
 def test_with_a_token_every_request_must_carry_it(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text('[otlp]\nlisten = "0.0.0.0:0"\ntoken = "s3cret-token"\n')
+    config.chmod(0o644)
     c = Collector(tmp_path, "--config", str(config)).start()
     try:
+        assert f"{config} holds the OTLP token and others may read it: chmod 600 {config}" in c.output()
         port = c.otlp_url().rsplit(":", 1)[1].split("/")[0]
         hosts = ["127.0.0.1", *filter(None, [own_address()])]
         body = logs_request("token ok").SerializeToString()

@@ -290,6 +290,11 @@ class Daemon:
             raise DaemonError(f"the OTLP address: {exc}") from None
         except OtlpError as exc:
             raise DaemonError(str(exc)) from None
+        source = self.opts.settings.source
+        if self.opts.otlp_token and source is not None:
+            with contextlib.suppress(OSError):
+                if source.stat().st_mode & 0o077:
+                    log.warning("%s holds the OTLP token and others may read it: chmod 600 %s", source, source)
 
     async def _start_otlp(self, pipeline: Pipeline) -> OtlpServer | None:
         opts = self.opts
