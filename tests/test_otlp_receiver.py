@@ -424,7 +424,8 @@ def test_health_records_count_the_otlp_door(tmp_path: Path) -> None:
                     return collector
             return None
         figures = wait_for(counted, 15, "a health sample counting OTLP requests")
-        assert (figures["otlp_records"], figures["otlp_rejected"], figures["otlp_refused"]) == (2, 1, 0)
+        assert (figures["otlp_records"], figures["otlp_rejected"], figures["otlp_refused"],
+                figures["otlp_bad_requests"]) == (2, 1, 0, 1)
     finally:
         assert c.stop() == 0
 

@@ -348,7 +348,8 @@ class Daemon:
             **({"alerts_dropped": self.alerts.counters.dropped, "alert_failures": self.alerts.counters.failures}
                if self.alerts is not None else {}),
             **({"otlp_requests": self.otlp.counters.requests, "otlp_records": self.otlp.counters.records,
-                "otlp_rejected": self.otlp.counters.rejected, "otlp_refused": self.otlp.counters.refused}
+                "otlp_rejected": self.otlp.counters.rejected, "otlp_refused": self.otlp.counters.refused,
+                "otlp_bad_requests": self.otlp.counters.bad_requests}
                if self.otlp is not None else {}),
         }
 
