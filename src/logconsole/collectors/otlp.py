@@ -197,7 +197,12 @@ class OtlpServer:
             except web.HTTPRequestEntityTooLarge:
                 raise inbound.TooLarge(f"the body is larger than {self.max_request_bytes} bytes") from None
             body = inbound.inflate(body, request.headers.get("Content-Encoding"), self.max_request_bytes)
-            parsed = inbound.parse_request(body, media)
+            if media == inbound.JSON:
+                # The protobuf library reads JSON in Python, slowly: off the loop,
+                # so the other doors keep being served meanwhile.
+                parsed = await asyncio.to_thread(inbound.parse_request, body, media)
+            else:
+                parsed = inbound.parse_request(body, media)
         except inbound.Unsupported as exc:
             return self._failure(media, 415, _INVALID_ARGUMENT, str(exc))
         except inbound.TooLarge as exc:
