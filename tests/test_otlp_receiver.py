@@ -452,3 +452,46 @@ def test_the_otlp_config_is_read(tmp_path: Path) -> None:
     config.write_text('[otlp]\nlisten = "127.0.0.1:4318"\ntoken = "t"\nmax_request_bytes = 4096\n')
     settings = load_settings(config)
     assert (settings.otlp_listen, settings.otlp_token, settings.otlp_max_request_bytes) == ("127.0.0.1:4318", "t", 4096)
+
+
+@pytest.mark.parametrize(("text", "host", "port", "loopback"), [
+    ("127.0.0.1:4318", "127.0.0.1", 4318, True),
+    ("localhost:4318", "localhost", 4318, True),
+    ("[::1]:4318", "::1", 4318, True),
+    ("0.0.0.0:4318", "0.0.0.0", 4318, False),
+    ("[::]:0", "::", 0, False),
+    ("192.0.2.7:4318", "192.0.2.7", 4318, False),
+])
+def test_listen_addresses(text: str, host: str, port: int, loopback: bool) -> None:
+    from logconsole.collectors.otlp import is_loopback, parse_listen
+
+    listen = parse_listen(text)
+    assert (listen.host, listen.port, is_loopback(listen.host)) == (host, port, loopback)
+    assert str(listen) == text
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("4318", "expected HOST:PORT"), (":4318", "expected HOST:PORT"), ("host:http", "the port must be a number"),
+    ("host:70000", "the port must be between 0 and 65535"),
+])
+def test_bad_listen_addresses(text: str, says: str) -> None:
+    from logconsole.collectors.otlp import parse_listen
+
+    with pytest.raises(ValueError, match=says):
+        parse_listen(text)
+
+
+def test_an_ipv6_loopback_door(tmp_path: Path) -> None:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    c = Collector(tmp_path, "--otlp", "[::1]:0").start()
+    try:
+        url = c.otlp_url()
+        assert url.startswith("http://[::1]:")
+        assert post(url, logs_request("over ipv6").SerializeToString())[0] == 200
+        assert json.loads(stored(c, "over ipv6", 1)[0]["extra"])["_peer"] == "::1"
+    finally:
+        assert c.stop() == 0
