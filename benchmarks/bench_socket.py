@@ -17,19 +17,27 @@ Each figure is printed next to a reference measured in the same run:
   search); the ingest is measured once more with every rule switched off, to
   show what the rules cost;
 * idle daemon: CPU share over ``--idle-seconds`` (default 30; target <= 1 %)
-  and resident memory (target <= 60 MB).
+  and resident memory (target <= 60 MB);
+* with ``--otlp``: the same records as OpenTelemetry log records over
+  OTLP/HTTP protobuf (``daemon --otlp``), ``--clients`` senders posting
+  ``--otlp-batch`` records per request (default 512, the SDK's batch), timed
+  until every record is committed; compared with the socket run (target >= 0.5x).
 
     .venv/bin/python benchmarks/bench_socket.py                      # 200,000 records
     .venv/bin/python benchmarks/bench_socket.py --records 50000 --idle-seconds 10
+    .venv/bin/python benchmarks/bench_socket.py --records 50000 --otlp --only-ingest
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
+import re
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -70,6 +78,7 @@ name = "timeouts"
 search = "timeout"
 trigger = "count >= 50 within 1m"
 """
+OTLP_HOST = "bench-otlp"
 RULES_OFF = "".join(f'[[alerts]]\nname = "{n}"\nenabled = false\n'
                     for n in ("new_group", "regression", "critical", "requires_action"))
 
@@ -78,17 +87,18 @@ class Daemon:
     """A collector process on a fresh temp database (with the alert rules of
     ``config``: :data:`ALERT_RULES` unless told otherwise)."""
 
-    def __init__(self, folder: Path, config: str = ALERT_RULES) -> None:
+    def __init__(self, folder: Path, config: str = ALERT_RULES, *options: str) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "config" / "logconsole").mkdir(parents=True, exist_ok=True)
         (folder / "config" / "logconsole" / "config.toml").write_text(config)
         self.db = folder / "bench.db"
+        self.log = folder / "daemon.log"
         self.sock = folder / "run" / "bench.sock"
         env = dict(os.environ, XDG_CONFIG_HOME=str(folder / "config"))
         env.pop("LOGCONSOLE_CONFIG", None)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "logconsole", "daemon", "--db", str(self.db), "--socket", str(self.sock),
-             "--retention-days", "0"],
+             "--retention-days", "0", *options],
             stdout=subprocess.DEVNULL, stderr=open(folder / "daemon.log", "ab"), env=env,  # noqa: SIM115
         )
         deadline = time.monotonic() + 20
@@ -115,6 +125,25 @@ class Daemon:
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(60)
+
+    def otlp_address(self) -> tuple[str, int]:
+        """Host and port of a daemon started with ``--otlp 127.0.0.1:0`` (from its log)."""
+        deadline = time.monotonic() + 20
+        while True:
+            found = re.search(r"OTLP/HTTP logs accepted at http://([^:/]+):(\d+)/", self.log.read_text())
+            if found:
+                return found.group(1), int(found.group(2))
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"no OTLP door: {self.log.read_text()}")
+            time.sleep(0.05)
+
+    def count(self) -> int:
+        """Records that came over OTLP (their resource names :data:`OTLP_HOST`)."""
+        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+        try:
+            return conn.execute("SELECT count(*) FROM records WHERE host = ?", (OTLP_HOST,)).fetchone()[0]
+        finally:
+            conn.close()
 
 
 def read_until_sync(s: socket.socket, buf: bytearray) -> dict:
@@ -195,6 +224,89 @@ def bench_socket(lines: list[bytes], clients: int, folder: Path, config: str = A
         d.stop()
 
 
+def otlp_requests(raws: list[dict], batch: int) -> list[bytes]:
+    """The records as OTLP logs requests of ``batch`` log records, spelled as
+    logconsole spells its records for OpenTelemetry (:mod:`logconsole.otlp.names`):
+    ``logconsole.type``, the conventions' attributes, the rest under their names."""
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    from logconsole.kinds import KINDS, canonical_name
+    from logconsole.otlp import names
+
+    def put(value: object, into: object) -> None:
+        if isinstance(value, bool):
+            into.bool_value = value
+        elif isinstance(value, int):
+            into.int_value = value
+        elif isinstance(value, float):
+            into.double_value = value
+        elif isinstance(value, str):
+            into.string_value = value
+        else:
+            into.string_value = json.dumps(value)
+
+    out = []
+    for start in range(0, len(raws), batch):
+        req = ExportLogsServiceRequest()
+        rl = req.resource_logs.add()
+        rl.resource.attributes.add(key="service.name").value.string_value = "bench"
+        rl.resource.attributes.add(key="host.name").value.string_value = OTLP_HOST
+        sl = rl.scope_logs.add()
+        for raw in raws[start:start + batch]:
+            kind = KINDS[raw["type"]]
+            record = sl.log_records.add(time_unix_nano=time.time_ns())
+            for key, value in raw.items():
+                if value is None:
+                    continue
+                name = canonical_name(key)
+                if name == "type":
+                    attribute = names.KIND_ATTRIBUTE
+                elif name in kind.by_name:
+                    attribute = names.attribute_for(kind.name, name)
+                else:
+                    attribute = key
+                put(value, record.attributes.add(key=attribute).value)
+        out.append(req.SerializeToString())
+    return out
+
+
+def bench_otlp(requests: list[bytes], total: int, clients: int, folder: Path) -> float:
+    """Records per second over OTLP/HTTP, until every record is committed."""
+    d = Daemon(folder / "otlp", ALERT_RULES, "--otlp", "127.0.0.1:0")
+    try:
+        host, port = d.otlp_address()
+        failures: list[str] = []
+
+        def work(i: int) -> None:
+            conn = http.client.HTTPConnection(host, port, timeout=120)
+            for body in requests[i::clients]:
+                while True:
+                    conn.request("POST", "/v1/logs", body, {"Content-Type": "application/x-protobuf"})
+                    answer = conn.getresponse()
+                    answer.read()
+                    if answer.status == 200:
+                        break
+                    if answer.status != 503:
+                        failures.append(f"HTTP {answer.status}")
+                        return
+                    time.sleep(float(answer.getheader("Retry-After", "1")))
+            conn.close()
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+        t = time.perf_counter()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        if failures:
+            raise SystemExit(f"OTLP requests failed: {failures[:3]}")
+        while d.count() < total:
+            time.sleep(0.02)
+        return total / (time.perf_counter() - t)
+    finally:
+        d.stop()
+
+
 def bench_sync_latency(lines: list[bytes], rate: float, seconds: float, folder: Path) -> list[float]:
     d = Daemon(folder / "latency")
     try:
@@ -250,6 +362,10 @@ def main() -> None:
     ap.add_argument("--sync-rate", type=float, default=1000.0)
     ap.add_argument("--sync-seconds", type=float, default=5.0)
     ap.add_argument("--idle-seconds", type=float, default=30.0)
+    ap.add_argument("--otlp", action="store_true", help="also measure ingest over OTLP/HTTP")
+    ap.add_argument("--otlp-batch", type=int, default=512, help="log records per OTLP request")
+    ap.add_argument("--only-ingest", action="store_true",
+                    help="measure only the ingest runs (socket, and OTLP with --otlp) and their references")
     args = ap.parse_args()
 
     raws = list(_data.records(args.records))
@@ -268,6 +384,7 @@ def main() -> None:
         durable = bench_commit_each(rows[: args.commit_each], folder, "FULL")
         rate, _ = bench_socket(lines, args.clients, folder)
         rate_no_rules, _ = bench_socket(lines, args.clients, folder, RULES_OFF)
+        otlp = bench_otlp(otlp_requests(raws, args.otlp_batch), len(raws), args.clients, folder) if args.otlp else 0.0
         print(f"bare executemany + group upkeep (one transaction):         {bare:>10,.0f} records/s")
         print(f"bare executemany without group upkeep (for comparison):    {bare_ungrouped:>10,.0f} records/s")
         print(f"commit per record (WAL, synchronous=NORMAL, as the store): {each:>10,.0f} records/s")
@@ -279,6 +396,12 @@ def main() -> None:
         print(f"  vs the same without alert rules: {rate / rate_no_rules:5.2f}x")
         print(f"  vs commit per record: {rate / each:5.1f}x (target >= 10x) {verdict(rate / each >= 10)}")
         print(f"  vs durable commit per record: {rate / durable:5.1f}x (target >= 10x) {verdict(rate / durable >= 10)}")
+        if args.otlp:
+            print(f"OTLP/HTTP protobuf, {args.clients} senders, {args.otlp_batch} per request, committed, "
+                  f"7 alert rules: {otlp:>10,.0f} records/s")
+            print(f"  vs the socket with the same rules: {otlp / rate:5.2f}x (target >= 0.5x) {verdict(otlp / rate >= 0.5)}")
+        if args.only_ingest:
+            return
 
         lat = bench_sync_latency(lines, args.sync_rate, args.sync_seconds, folder)
         lat.sort()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -90,6 +91,16 @@ class Collector:
                 raise AssertionError(f"daemon exited {self.proc.returncode}: {self.output()}")
             return can_connect(self.sock)
         wait_for(ready, timeout, "the daemon to listen")
+
+    def otlp_url(self, timeout: float = 15.0) -> str:
+        """The OTLP/HTTP endpoint of a daemon started with ``--otlp 127.0.0.1:0``
+        (a free port the system chose; the daemon logs the URL)."""
+        def said() -> re.Match[str] | None:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited {self.proc.returncode}: {self.output()}")
+            return re.search(r"OTLP/HTTP logs accepted at (\S+)", self.output())
+        return wait_for(said, timeout, "the OTLP door to listen").group(1)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -25,6 +25,11 @@ The config file is optional TOML::
     critical = 90
     disk_paths = ["/"]
 
+    [otlp]                  # the OTLP/HTTP door (`logconsole daemon --otlp`)
+    listen = "127.0.0.1:4318"
+    token = ""              # required to listen beyond loopback
+    max_request_bytes = 20971520
+
     [keys]                  # the console's keys, by binding id (`?` lists them)
     filter = "F"
     search = ["slash", "ctrl+f"]
@@ -58,6 +63,7 @@ PERCENT_RANGE = (0.0, 100.0)
 SYNC_TIMEOUT_RANGE = (0.1, 86400.0)
 BUSY_TIMEOUT_RANGE = (0.0, 3600.0)
 RETRY_MAX_DELAY_RANGE = (0.01, 3600.0)
+OTLP_MAX_REQUEST_BYTES_RANGE = (1024, 1 << 30)
 
 _RANGES: dict[str, tuple[float, float]] = {
     "retention_days": (0, MAX_RETENTION_DAYS),
@@ -73,6 +79,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "forward.timeout": (0.01, 3600.0),
     "forward.max_delay": (0.01, 3600.0),
     "forward.poll": (0.01, 3600.0),
+    "max_request_bytes": OTLP_MAX_REQUEST_BYTES_RANGE,
 }
 _DURATION_UNIT = {
     "retention_days": 86400.0, "health_interval": 1.0,
@@ -105,6 +112,9 @@ class Settings:
     warning: float = 70
     critical: float = 90
     disk_paths: tuple[str, ...] = ("/",)
+    otlp_listen: str = ""
+    otlp_token: str = ""
+    otlp_max_request_bytes: int = 20 << 20
     keys: dict[str, str] = field(default_factory=dict)
     """Console key bindings by binding id, each a comma-separated list of keys."""
     forward: ForwardSettings | None = None
@@ -222,6 +232,9 @@ def load_settings(path: Path | None = None) -> Settings:
         ("health", "warning", float, "warning"),
         ("health", "critical", float, "critical"),
         ("health", "disk_paths", tuple, "disk_paths"),
+        ("otlp", "listen", str, "otlp_listen"),
+        ("otlp", "token", str, "otlp_token"),
+        ("otlp", "max_request_bytes", int, "otlp_max_request_bytes"),
     )
     for section, key, kind, attr in table:
         value = _get(data, section, key, kind, path)

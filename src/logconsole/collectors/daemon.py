@@ -18,6 +18,9 @@
   nothing; when the time runs out (a large file) it says so and starts;
 * with ``[forward]``, every committed record goes on to an OTLP endpoint
   (:mod:`logconsole.collectors.forward`, a thread of its own);
+* ``--otlp HOST:PORT`` (or ``[otlp] listen``): OpenTelemetry logs over HTTP
+  (:mod:`logconsole.collectors.otlp`); an address beyond loopback needs
+  ``[otlp] token``, and an address in use stops the start with one line;
 * background tasks: the health sampler (at start, then every
   ``health_interval`` seconds), the file tailer (``--watch``), retention
   (at start, then daily; see :mod:`logconsole.store.retention`) and giving the
@@ -61,6 +64,7 @@ from logconsole.store.wal import checkpoint, wal_size
 
 if TYPE_CHECKING:
     from logconsole.collectors.forward import Forwarder
+    from logconsole.collectors.otlp import OtlpServer
 
 log = logging.getLogger("logconsole.daemon")
 
@@ -99,6 +103,10 @@ class DaemonOptions:
     socket_check_interval: float = 1.0
     """How often the daemon checks that its socket file is still there."""
     alert_rules: tuple[Rule, ...] = ()
+    otlp_listen: str = ""
+    """``HOST:PORT`` of the OTLP/HTTP door ("" : none)."""
+    otlp_token: str = ""
+    otlp_max_request_bytes: int = 20 << 20
 
 
 # -- single instance ----------------------------------------------------------
@@ -237,6 +245,7 @@ class Daemon:
         self._socket_lock: InstanceLock | None = None
         self.alerts: AlertEngine | None = None
         self.forwarder: Forwarder | None = None
+        self.otlp: OtlpServer | None = None
 
     @contextlib.contextmanager
     def _locks(self) -> Iterator[None]:
@@ -265,6 +274,7 @@ class Daemon:
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the exit code (1 when records could
         not be committed: they were spilled, or lost when even that failed)."""
+        self._check_otlp()
         with self._locks():
             self._check_database()
             return asyncio.run(self._serve())
@@ -273,6 +283,41 @@ class Daemon:
         """Where a spill goes: beside the database, else (its disk may be the full
         one) beside the socket."""
         return spill_path_for(self.opts.db_path), spill_path_for(self.opts.socket_path)
+
+    def _check_otlp(self) -> None:
+        """Refuse an OTLP address that cannot be (bad syntax, beyond loopback
+        without a token) before anything else starts."""
+        if not self.opts.otlp_listen:
+            return
+        from logconsole.collectors.otlp import OtlpError, check_access, parse_listen
+
+        try:
+            check_access(parse_listen(self.opts.otlp_listen), self.opts.otlp_token)
+        except ValueError as exc:
+            raise DaemonError(f"the OTLP address: {exc}") from None
+        except OtlpError as exc:
+            raise DaemonError(str(exc)) from None
+        source = self.opts.settings.source
+        if self.opts.otlp_token and source is not None:
+            with contextlib.suppress(OSError):
+                if source.stat().st_mode & 0o077:
+                    log.warning("%s holds the OTLP token and others may read it: chmod 600 %s", source, source)
+
+    async def _start_otlp(self, pipeline: Pipeline) -> OtlpServer | None:
+        opts = self.opts
+        if not opts.otlp_listen:
+            return None
+        from logconsole.collectors.otlp import OtlpError, OtlpServer, parse_listen
+
+        try:
+            server = OtlpServer(pipeline, parse_listen(opts.otlp_listen), token=opts.otlp_token,
+                                max_request_bytes=opts.otlp_max_request_bytes, stop_grace=STOP_GRACE)
+            await server.start()
+        except OtlpError as exc:
+            raise DaemonError(f"{exc}; the collector did not start") from None
+        self.otlp = server
+        return server
+
     def _check_database(self) -> None:
         """Refuse a damaged database before a single record is acknowledged into it."""
         seconds = self.opts.check_seconds
@@ -309,6 +354,10 @@ class Daemon:
             "write_error": p.condition,
             **({"alerts_dropped": self.alerts.counters.dropped, "alert_failures": self.alerts.counters.failures}
                if self.alerts is not None else {}),
+            **({"otlp_requests": self.otlp.counters.requests, "otlp_records": self.otlp.counters.records,
+                "otlp_rejected": self.otlp.counters.rejected, "otlp_refused": self.otlp.counters.refused,
+                "otlp_bad_requests": self.otlp.counters.bad_requests}
+               if self.otlp is not None else {}),
         }
 
     async def _serve(self) -> int:
@@ -332,6 +381,7 @@ class Daemon:
         alerts.start()
         forwarder = self.forwarder = self._start_forwarder()
         sock = None
+        otlp = None
         try:
             left = await self._replay_spills(stop)
             if left:
@@ -339,6 +389,7 @@ class Daemon:
                       "they stay in the spill file for the next start", file=sys.stderr)
                 return 1
             sock = bind_socket(opts.socket_path, opts.socket_mode, opts.socket_group)
+            otlp = await self._start_otlp(pipeline)
             server = self.server = SocketServer(
                 pipeline, max_record_bytes=opts.max_record_bytes,
                 idle_timeout=opts.idle_timeout, max_connections=max_connections,
@@ -346,6 +397,8 @@ class Daemon:
             await server.start(sock)
             log.info("collector listening on %s, storing in %s (pid %d)",
                      opts.socket_path, opts.db_path, os.getpid())
+            if otlp is not None:
+                log.info("OTLP/HTTP logs accepted at %s", otlp.url)
             background = [
                 asyncio.create_task(self._health_loop(), name="health"),
                 asyncio.create_task(self._retention_loop(), name="retention"),
@@ -356,7 +409,7 @@ class Daemon:
             await stop.wait()
             log.info("stopping: finishing what clients sent")
             pipeline.open_floodgates()
-            await server.stop(STOP_GRACE)
+            await asyncio.gather(server.stop(STOP_GRACE), *([otlp.stop()] if otlp is not None else []))
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
@@ -366,6 +419,8 @@ class Daemon:
         finally:
             if forwarder is not None:
                 await asyncio.to_thread(forwarder.close)
+            if otlp is not None:
+                await otlp.stop()
             await alerts.close()
             await pipeline.close()
             if sock is not None:

@@ -201,12 +201,18 @@ class Pipeline:
     ) -> None:
         """Normalise and queue one record (with the file offset reached after it, if
         any: one queue item, so one transaction); raises ``IngestError`` when invalid."""
-        row = normalize(raw, kind=kind, redactor=self.redactor, trusted=trusted, host=self.host)
+        row = self.normalize(raw, kind=kind, trusted=trusted)
         if offset is None:
             await self.put_row(row)
         else:
             self.counters.received += 1
             await self._put((encode_row(row), offset))
+
+    def normalize(
+        self, raw: Mapping[str, Any], *, kind: str | None = None, trusted: Mapping[str, Any] | Trusted | None = None,
+    ) -> Row:
+        """``raw`` as a row, with this daemon's redaction and host name; raises ``IngestError``."""
+        return normalize(raw, kind=kind, redactor=self.redactor, trusted=trusted, host=self.host)
 
     async def put_offset(self, mark: FileOffset) -> None:
         """Queue a tailed file's offset, committed with the records put before it."""
@@ -218,6 +224,29 @@ class Pipeline:
         """Queue an already normalised row (waits while the queue is full)."""
         self.counters.received += 1
         await self._put(encode_row(row))
+
+    async def put_rows(self, rows: Sequence[Row], *, wait: float) -> bool:
+        """Queue normalised rows all together, or none of them: false when the
+        queue stays full for ``wait`` seconds (a door that can answer "later",
+        such as OTLP/HTTP, says so instead of holding its client).
+
+        Once there is room the rows go in at once, so the queue may pass its
+        capacity by one call's rows.
+        """
+        if self._bounded and len(self._items) >= self._capacity:
+            try:
+                await asyncio.wait_for(self._room_for_more(), wait)
+            except TimeoutError:
+                return False
+        self.counters.received += len(rows)
+        self._items.extend(encode_row(row) for row in rows)
+        self._ready.set()
+        return True
+
+    async def _room_for_more(self) -> None:
+        while self._bounded and len(self._items) >= self._capacity:
+            self._room.clear()
+            await self._room.wait()
 
     async def sync(self) -> None:
         """Return once everything queued before this call is committed.

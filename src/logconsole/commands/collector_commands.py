@@ -46,6 +46,17 @@ def _mode(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
         raise click.BadParameter(str(exc)) from None
 
 
+def _listen(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value:
+        from logconsole.collectors.otlp import parse_listen
+
+        try:
+            parse_listen(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
 @click.command()
 @db_option
 @socket_option
@@ -75,6 +86,9 @@ def _mode(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
               metavar="SECONDS", help="Time allowed for the database check at start (0: no check).")
 @click.option("--idle-checkpoint", type=FiniteFloat(0, 86400), default=5.0, show_default=True,
               metavar="SECONDS", help="Truncate the write-ahead log after this long without records (0: never).")
+@click.option("--otlp", "otlp_listen", metavar="HOST:PORT", callback=_listen,
+              help="Also accept OpenTelemetry logs over HTTP (POST /v1/logs), e.g. 127.0.0.1:4318 "
+              "[default: the config's [otlp] listen, else off].")
 @click.option("-v", "--verbose", count=True, help="Log debug detail too (connections closed when idle, failed lines).")
 def daemon(
     db_path: Path | None, socket_path: Path | None, config_path: Path | None,
@@ -82,7 +96,7 @@ def daemon(
     watch: tuple[str, ...], watch_type: str | None, retention_days: float | None,
     max_record_bytes: int | None, idle_timeout: float, sync_timeout: float | None,
     busy_timeout: float | None, retry_max_delay: float | None, check_seconds: float,
-    idle_checkpoint: float, verbose: int,
+    idle_checkpoint: float, otlp_listen: str | None, verbose: int,
 ) -> None:
     """Run the collector in the foreground.
 
@@ -93,10 +107,13 @@ def daemon(
     records wait in memory and are retried; stopped then, the daemon writes
     them to DB.spill.jsonl, exits 1, and stores them at its next start.
     A damaged database is refused at start (see `logconsole doctor`).
+    With --otlp, any OpenTelemetry SDK logs into it: point
+    OTEL_EXPORTER_OTLP_LOGS_ENDPOINT at http://HOST:PORT/v1/logs.
 
     \b
-    Example:
+    Examples:
         logconsole daemon --watch '/var/log/myapp/*.log' --health-interval 60
+        logconsole daemon --otlp 127.0.0.1:4318
     """
     from logconsole.collectors.daemon import DaemonError, DaemonOptions, run_daemon
     from logconsole.collectors.pipeline import WriterTimings
@@ -108,6 +125,14 @@ def daemon(
     if mode is None:
         configured = "socket_mode" in settings.raw.get("daemon", {})
         mode = settings.socket_mode if configured or not group else 0o660
+    listen = settings.otlp_listen if otlp_listen is None else otlp_listen
+    if listen and otlp_listen is None:
+        from logconsole.collectors.otlp import parse_listen
+
+        try:
+            parse_listen(listen)
+        except ValueError as exc:
+            raise click.ClickException(f"{settings.source}: [otlp] listen: {exc}") from None
     opts = DaemonOptions(
         db_path=db_path_or_default(db_path),
         socket_path=socket_path_or_default(socket_path),
@@ -128,6 +153,9 @@ def daemon(
         check_seconds=check_seconds,
         idle_checkpoint=idle_checkpoint,
         alert_rules=rules,
+        otlp_listen=listen,
+        otlp_token=settings.otlp_token,
+        otlp_max_request_bytes=settings.otlp_max_request_bytes,
     )
     try:
         code = run_daemon(opts, verbose)

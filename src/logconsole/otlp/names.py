@@ -71,6 +71,8 @@ ALSO_ACCEPTED: Final[dict[str, tuple[str, ...]]] = {
     "method": ("http.method",),
     "status_code": ("http.status_code",),
     "ai_model": ("gen_ai.response.model",),
+    "prompt": ("gen_ai.input.messages", "gen_ai.prompt"),
+    "response": ("gen_ai.output.messages", "gen_ai.completion"),
 }
 
 BODY_FIELDS: Final[dict[str, str]] = {
@@ -81,6 +83,23 @@ BODY_FIELDS: Final[dict[str, str]] = {
     "chat": "message",
     "system": "message",
 }
+
+DURATIONS_IN_SECONDS: Final[dict[str, tuple[str, ...]]] = {
+    # field (milliseconds) -> attributes that carry it in seconds, the conventions' unit
+    "duration_ms": ("http.server.request.duration",),
+    "response_time_ms": ("gen_ai.client.operation.duration",),
+}
+
+EXCEPTION_PREFIX: Final = "exception."
+"""A log record with an attribute under this prefix reports an exception: an error."""
+GENAI_MODELS: Final = ("gen_ai.request.model", "gen_ai.response.model")
+"""A log record naming a model is a GenAI record: an ``ai`` record."""
+ERROR_TYPE: Final = "error.type"
+"""On a GenAI record: the call failed (``status`` ``error``)."""
+SCOPE_NAME: Final = "otel.scope.name"
+SCOPE_VERSION: Final = "otel.scope.version"
+EVENT_NAME: Final = "event.name"
+"""Where a receiver keeps the instrumentation scope and the event name (under ``extra``)."""
 
 GENAI_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
 GENAI_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
@@ -97,6 +116,19 @@ INFO_NUMBER: Final = 9
 """SEVERITY_NUMBER_INFO: chat messages (no field says how bad one is)."""
 ERROR_NUMBER: Final = 17
 """SEVERITY_NUMBER_ERROR: from here up a log record is an error."""
+
+TEXT_NUMBERS: Final[dict[str, int]] = {
+    "trace": 1, "debug": 5, "info": 9, "information": 9, "notice": 10, "warn": 13, "warning": 13,
+    "error": 17, "err": 17, "critical": 21, "crit": 21, "fatal": 21, "alert": 22, "emergency": 23,
+}
+"""Severity texts (lower case) a receiver reads when a log record has no severity number."""
+
+
+def number_of(number: int, text: str) -> int:
+    """A log record's severity number, from its text when the number is unspecified."""
+    if number > 0 or not text:
+        return number
+    return TEXT_NUMBERS.get(text.strip().lower(), 0)
 
 
 def level_of(number: int) -> str:
