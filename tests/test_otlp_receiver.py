@@ -72,12 +72,12 @@ def logs_request(*messages: str, attrs: dict[str, Any] | None = None) -> ExportL
 
 
 def stored(c: Collector, marker: str, want: int) -> list[dict[str, Any]]:
-    """The records whose message starts with ``marker``, once ``want`` are committed."""
+    """The records whose message (an AI record's prompt) starts with ``marker``, once ``want`` are committed."""
     sql = "SELECT * FROM records WHERE message LIKE ? ORDER BY id"
 
     def enough() -> list[dict[str, Any]] | None:
         rows = c.rows(sql, (f"{marker}%",)) + c.rows(
-            "SELECT * FROM records WHERE type = 'ai' AND json_extract(extra, '$.message') LIKE ? ORDER BY id",
+            "SELECT * FROM records WHERE type = 'ai' AND prompt LIKE ? ORDER BY id",
             (f"{marker}%",))
         return sorted(rows, key=lambda r: r["id"]) if len(rows) >= want else None
     return wait_for(enough, 15, f"{want} records {marker!r}")

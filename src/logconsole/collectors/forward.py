@@ -51,6 +51,7 @@ import http.client
 import logging
 import random
 import sqlite3
+import socket
 import threading
 import time
 import urllib.error
@@ -231,6 +232,8 @@ class Forwarder:
         self.db_path = db_path
         self.cfg = cfg
         self.endpoint = public_endpoint(cfg.endpoint)
+        self.host = socket.gethostname()
+        """Sent as the ``host.name`` of records that name no host (imported ones)."""
         self._post = Exporter(cfg).post
         self._store = store or self._store_here
         self._wake = threading.Event()
@@ -344,7 +347,7 @@ class Forwarder:
         while pending and not self._stop.is_set():
             chunk = pending[0]
             try:
-                message = export_request(chunk, service_name=self.cfg.service_name)
+                message = export_request(chunk, service_name=self.cfg.service_name, host=self.host)
             except Exception as exc:  # a value the encoder cannot take: isolate its record, send the rest
                 pending.popleft()
                 if len(chunk) > 1:

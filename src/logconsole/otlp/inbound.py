@@ -223,10 +223,13 @@ def log_records(request: ExportLogsServiceRequest) -> Iterator[Incoming]:
         resource, host = _resource(resource_logs)
         for scope_logs in resource_logs.scope_logs:
             scope = dict(resource)
-            if scope_logs.scope.name:
-                scope[N.SCOPE_NAME] = scope_logs.scope.name
-            if scope_logs.scope.version:
-                scope[N.SCOPE_VERSION] = scope_logs.scope.version
+            # A scope is kept, unless it is logconsole's own (forwarded records
+            # say everything in their fields).
+            if scope_logs.scope.name != N.OWN_SCOPE:
+                if scope_logs.scope.name:
+                    scope[N.SCOPE_NAME] = scope_logs.scope.name
+                if scope_logs.scope.version:
+                    scope[N.SCOPE_VERSION] = scope_logs.scope.version
             for record in scope_logs.log_records:
                 yield map_record(record, scope, host)
 
@@ -373,8 +376,11 @@ def _kind_fields(
         if attrs.get(N.ERROR_TYPE):
             raw["status"] = "error"
     if body is not None and body != "":
-        # On an AI record (no message field) ingest keeps it under `extra`.
-        raw["message"] = body if isinstance(body, str) else encode_json(body)
+        # The body is the kind's main text (an AI record's prompt); when an
+        # attribute already gave that, ingest keeps the body under `extra`.
+        text = body if isinstance(body, str) else encode_json(body)
+        field = N.BODY_FIELDS[kind]
+        raw["message" if raw.get(field) not in (None, "", text) else field] = text
 
 
 def _ids(record: Any, raw: dict[str, Any]) -> str:

@@ -29,6 +29,9 @@ KIND_ATTRIBUTE: Final = "logconsole.type"
 ID_ATTRIBUTE: Final = "logconsole.id"
 """The record's id in the store it was forwarded from (a receiver may dedupe on it)."""
 HOST_RESOURCE: Final = "host.name"
+OWN_SCOPE: Final = "logconsole"
+"""The instrumentation scope of records logconsole forwards: a receiver keeps
+no scope for it (the record's own fields say where it came from)."""
 SERVICE_RESOURCE: Final = "service.name"
 
 CONVENTIONS: Final[dict[str, dict[str, str]]] = {

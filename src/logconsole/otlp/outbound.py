@@ -42,7 +42,7 @@ from logconsole import __version__
 from logconsole import kinds as K
 from logconsole.otlp import names as N
 
-SCOPE_NAME = "logconsole"
+SCOPE_NAME = N.OWN_SCOPE
 EXTRA_PREFIX = N.PREFIX + "extra."
 """Where an ``extra`` member goes when a field's attribute already has its name."""
 
@@ -192,23 +192,26 @@ def fill_log_record(lr: LogRecord, record: Mapping[str, Any]) -> None:
         set_value(kv.value, extra)
 
 
-def resource_of(record: Mapping[str, Any], service_name: str | None = None) -> tuple[str | None, str | None]:
-    """``(host.name, service.name)`` of the resource a record belongs to."""
+def resource_of(record: Mapping[str, Any], service_name: str | None = None,
+                host: str | None = None) -> tuple[str | None, str | None]:
+    """``(host.name, service.name)`` of the resource a record belongs to;
+    ``host`` (the forwarding machine) for a record that names none."""
     extra = record.get("extra")
     service = extra.get(N.SERVICE_RESOURCE) if isinstance(extra, Mapping) else None
     if service is not None and not isinstance(service, str):
         service = str(service)
-    return record.get("host"), service if service is not None else service_name
+    return record.get("host") or host, service if service is not None else service_name
 
 
 def export_request(records: Iterable[Mapping[str, Any]], *,
-                   service_name: str | None = None) -> ExportLogsServiceRequest:
+                   service_name: str | None = None, host: str | None = None) -> ExportLogsServiceRequest:
     """One export request holding ``records``, one ``ResourceLogs`` per
-    (host, service) in order of first appearance, records in the given order."""
+    (host, service) in order of first appearance, records in the given order;
+    ``host`` stands for the host of records that name none (imported ones)."""
     request = ExportLogsServiceRequest()
     scopes: dict[tuple[str | None, str | None], Any] = {}
     for record in records:
-        key = resource_of(record, service_name)
+        key = resource_of(record, service_name, host)
         scope = scopes.get(key)
         if scope is None:
             resource_logs = request.resource_logs.add()
