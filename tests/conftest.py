@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from logconsole.store.db import connect
+from pg_support import Cluster, ClusterUnavailable, prepare_template, required, start_cluster
 
 
 @pytest.fixture(autouse=True)
@@ -31,3 +32,31 @@ def conn(db_path: Path) -> Iterator[sqlite3.Connection]:
     c = connect(db_path)
     yield c
     c.close()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A private PostgreSQL cluster for the whole run (:mod:`pg_support`).
+
+    Without the server programs the PostgreSQL tests are skipped, saying why;
+    under CI (``CI=true``) that is a failure instead: CI installs them.
+    """
+    try:
+        cluster = start_cluster()
+    except ClusterUnavailable as exc:
+        if required():
+            pytest.fail(f"PostgreSQL is required under CI: {exc}")
+        pytest.skip(f"no PostgreSQL to test against: {exc}")
+    try:
+        cluster.make_template(prepare_template)
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database holding the current schema."""
+    url = pg_cluster.database()
+    yield url
+    pg_cluster.drop(url)
