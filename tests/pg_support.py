@@ -107,7 +107,7 @@ class Cluster:
     def start(self) -> None:
         data = self.root / "data"
         self._run("initdb", "-D", str(data), "-U", ROLE, "--auth=trust", "-E", "UTF8",
-                  "--locale=C", "--no-sync", "--no-instructions")
+                  "--locale=C.UTF-8", "--no-sync", "--no-instructions")
         self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(data), "-l", str(self.root / "server.log"),
                   "-o", f"-k {self.socket_dir} {SERVER_SETTINGS}")
 
@@ -174,3 +174,6 @@ def required() -> bool:
 
 def prepare_template(url: str) -> None:
     """Give the template database the store's schema."""
+    from logconsole.store.interface import open_store
+
+    open_store(url).close()
