@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from logconsole.store.db import connect
+from logconsole.store.interface import Store, open_store
 from pg_support import Cluster, ClusterUnavailable, prepare_template, required, start_cluster
 
 
@@ -60,3 +61,15 @@ def pg_url(pg_cluster: Cluster) -> Iterator[str]:
     url = pg_cluster.database()
     yield url
     pg_cluster.drop(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A fresh store of each backend (:mod:`logconsole.store.interface`)."""
+    if request.param == "sqlite":
+        location = str(tmp_path / "logs.db")
+    else:
+        location = request.getfixturevalue("pg_url")
+    opened = open_store(location)
+    yield opened
+    opened.close()

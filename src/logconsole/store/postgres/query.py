@@ -70,8 +70,6 @@ def tsquery_text(text: str, *, prefix: bool = False) -> str | None:
             continue
         star = False
         if chunk is not None:
-            if chunk.startswith("-") and len(chunk) > 1:
-                negate, chunk = True, chunk[1:]
             if ":" in chunk and not chunk.startswith(":"):
                 chunk = chunk.split(":", 1)[1] or chunk  # field:word searches the word everywhere
             star = chunk.endswith("*") or (prefix and last and chunk[-1:].isalnum())
@@ -224,12 +222,13 @@ def order_sql(sort: Sort) -> str:
 
 
 def _keyset_sql(sort: Sort, after: Cursor | None) -> tuple[str, list[Any]]:
+    """SQLite's keyset condition, its time bound cast to ``timestamptz``."""
     sql, params = _keyset(sort, after)
     sql = _pg(sql)
-    if sort.column in ("created_at", "type") and after is not None:
-        sql = sql.replace("created_at, id) < (%s, %s", "created_at, id) < (%s::timestamptz, %s") \
-                 .replace("created_at, id) > (%s, %s", "created_at, id) > (%s::timestamptz, %s") \
-                 .replace("(%s, %s, %s)", "(%s, %s::timestamptz, %s)")
+    if after is not None and sort.column == "type":
+        sql = sql.replace("(%s, %s, %s)", "(%s, %s::timestamptz, %s)")
+    elif after is not None and sort.column == "created_at":
+        sql = sql.replace("(%s, %s)", "(%s::timestamptz, %s)")
     return sql, params
 
 
