@@ -41,7 +41,9 @@ from logconsole.cli_options import (
     sort_of,
     user_errors,
 )
-from logconsole.commands import action_commands, alert_commands, doctor_command, group_commands, overview_commands
+from logconsole.commands import (
+    action_commands, alert_commands, doctor_command, group_commands, migrate_command, overview_commands,
+)
 from logconsole.commands.command_helpers import (
     existing_db,
     plural,
@@ -435,5 +437,5 @@ def export(types: tuple[str, ...], since: str | None, until: str | None, search:
 COMMANDS: list[click.Command] = [
     import_command, query, export, *action_commands.COMMANDS, *group_commands.COMMANDS,
     *overview_commands.COMMANDS,
-    *doctor_command.COMMANDS, *alert_commands.COMMANDS,
+    *doctor_command.COMMANDS, *alert_commands.COMMANDS, *migrate_command.COMMANDS,
 ]

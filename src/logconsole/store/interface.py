@@ -122,6 +122,11 @@ class Store(Protocol):
         """Make the error groups exactly ``groups`` (rows as :meth:`groups` gives them) with ``users``."""
         ...
 
+    def refresh_groups(self) -> int:
+        """Recount every group from the records stored (after copying a slice);
+        a group left without records goes unless resolved or ignored."""
+        ...
+
     def close(self) -> None: ...
 
 

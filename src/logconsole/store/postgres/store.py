@@ -236,6 +236,11 @@ class PostgresStore:
             self.conn.execute("SELECT setval(pg_get_serial_sequence('error_groups', 'id'), "
                               "greatest((SELECT max(id) FROM error_groups), 1))")
 
+    def refresh_groups(self) -> int:
+        with self.conn.transaction():
+            self.conn.execute("UPDATE error_groups SET stale = 1")
+            return pg_groups.refresh(self.conn)
+
     def close(self) -> None:
         self.conn.close()
 

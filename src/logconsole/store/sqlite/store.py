@@ -17,9 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from logconsole.ingest import Row
-from logconsole.store import actions, query, retention, stats
+from logconsole.store import actions, groups, query, retention, stats
 from logconsole.store.db import connect
-from logconsole.store.groups import fingerprint_missing
 from logconsole.store.migrations import schema_version
 from logconsole.store.query import NEWEST, Cursor, Filter, Sort, dict_rows
 from logconsole.store.schema import INSERT_COLUMNS
@@ -114,7 +113,6 @@ class SQLiteStore:
         if not rows:
             return 0
         columns = ("id", *INSERT_COLUMNS)
-        fingerprint_missing(rows)  # type: ignore[arg-type]
         sql = (f"INSERT INTO records ({', '.join(columns)}) "
                f"VALUES ({', '.join('?' for _ in columns)})")
         with transaction(self.conn):
@@ -131,6 +129,11 @@ class SQLiteStore:
             self.conn.execute(
                 "INSERT INTO error_group_users (group_id, user_id) SELECT value ->> 0, value ->> 1 "
                 "FROM json_each(?)", (json.dumps(list(users), ensure_ascii=False),))
+
+    def refresh_groups(self) -> int:
+        with transaction(self.conn):
+            self.conn.execute("UPDATE error_groups SET stale = 1")
+            return groups.refresh(self.conn)
 
     def close(self) -> None:
         self.conn.close()
