@@ -14,6 +14,7 @@ import click
 
 from logconsole.cli_options import CONTEXT_SETTINGS, build_filter, user_errors
 from logconsole.commands.command_helpers import plural, progress_bar, say
+from logconsole.paths import default_db_path
 from logconsole.store.interface import Store, open_store
 from logconsole.store.query import Cursor, Filter, Sort
 from logconsole.store.url import StoreURLError, parse_store_url
@@ -52,8 +53,9 @@ def copy_store(source: Store, target: Store, flt: Filter = Filter(), *, batch: i
 
 
 @click.command("migrate-store", context_settings=CONTEXT_SETTINGS)
-@click.option("--from", "source_url", required=True, metavar="URL",
-              help="The store to copy from: a SQLite file or postgresql://...")
+@click.option("--from", "source_url", metavar="URL", envvar="LOGCONSOLE_DB", show_envvar=True,
+              help="The store to copy from: a SQLite file or postgresql://... "
+              "[default: $XDG_DATA_HOME/logconsole/logs.db].")
 @click.option("--to", "target_url", required=True, metavar="URL",
               help="The store to copy into (created when missing).")
 @click.option("--type", "-t", "types", multiple=True, metavar="TYPE", help="Only records of this type (repeatable).")
@@ -64,7 +66,7 @@ def copy_store(source: Store, target: Store, flt: Filter = Filter(), *, batch: i
 @click.option("--batch", type=click.IntRange(1, 100_000), default=BATCH, show_default=True,
               help="Records per transaction.")
 @user_errors
-def migrate_store(source_url: str, target_url: str, types: tuple[str, ...], since: str | None,
+def migrate_store(source_url: str | None, target_url: str, types: tuple[str, ...], since: str | None,
                   until: str | None, search: str | None, where: tuple[str, ...], batch: int) -> None:
     """Copy records, error groups and resolutions between stores.
 
@@ -73,10 +75,11 @@ def migrate_store(source_url: str, target_url: str, types: tuple[str, ...], sinc
 
     \b
     Examples:
-        logconsole migrate-store --from logs.db --to postgresql://logs@db.internal/logs
+        logconsole migrate-store --to postgresql://logs@db.internal/logs
         logconsole migrate-store --from postgresql://logs@db.internal/logs --to slice.db --since 2d -t error
     """
     flt = build_filter(types, since, until, search, where)
+    source_url = source_url or str(default_db_path())
     try:
         source_loc, target_loc = parse_store_url(source_url), parse_store_url(target_url)
     except StoreURLError as exc:
