@@ -195,3 +195,25 @@ def test_two_writers_at_once_lose_and_duplicate_nothing(pg_url: str) -> None:
     assert sum(g["count"] for g in stores[0].groups()) == stores[0].count(make_filter(types=["error"]))
     for s in stores:
         s.close()
+
+
+def test_text_postgresql_cannot_hold_is_made_storable_not_dropped(pg_url: str) -> None:
+    store = open_store(pg_url)
+    writer = store.writer()
+    batch = rows({"type": "error", "message": "nul\x00inside"}, {"type": "chat", "message": "fine"})
+    batch.append({**batch[1], "message": "lone \ud800 surrogate"})
+    assert writer.commit(batch) == 2
+    assert writer.unstorable == 1
+    assert sorted(r["message"] for r in store.iter_rows(Filter())) == ["fine", "nul\ufffdinside"]
+    assert [g["count"] for g in store.groups()] == [1]
+    store.close()
+
+
+def test_a_month_dropped_by_another_host_is_made_again(pg_url: str) -> None:
+    here, there = open_store(pg_url), open_store(pg_url)
+    old = {"type": "activity", "title": "old", "created_at": ago(days=200), "level": "info"}
+    here.insert(rows(old))
+    there.prune(30, now=NOW)  # drops the month `here` knows of
+    assert here.insert(rows(old)) and here.count() == 1
+    here.close()
+    there.close()

@@ -69,22 +69,24 @@ def select_list() -> str:
 SELECT_LIST = select_list()
 
 
-def _pg_index(name: str, cols: str, where: str) -> str:
-    parts = [c.strip() for c in cols.split(",")] if not cols.startswith("(") else [cols]
-    keyed = [f"{c} NULLS FIRST" for c in parts]
+def _pg_index(name: str, cols: str, where: str, *, nulls_first: bool = False) -> str:
+    """SQLite's index ``name`` for PostgreSQL: ``id`` appended (SQLite appends
+    the rowid), and for a sort key ``NULLS FIRST``, so that walking it forward
+    or backward gives SQLite's order (NULLs first ascending, last descending)."""
+    parts = [cols] if cols.startswith("(") else [c.strip() for c in cols.split(",")]
+    keyed = [f"{c} NULLS FIRST" if nulls_first else c for c in parts]
     if "id" not in parts:
         keyed.append("id")
     sql = f"CREATE INDEX IF NOT EXISTS {name} ON records ({', '.join(keyed)})"
     if where:
-        for flag in ("is_resolved", "requires_action", "is_read"):
-            where = where.replace(f"{flag} = 1", f"{flag}").replace(f"{flag} = 0", f"NOT {flag}")
         sql += f" WHERE {where}"
     return sql
 
 
 def index_sql() -> list[str]:
     """SQLite's record indexes (:data:`logconsole.store.schema.ALL_INDEXES`), for PostgreSQL."""
-    return [_pg_index(n, c, w) for n, c, w in sqlite_schema.ALL_INDEXES]
+    sort_names = {n for n, _, _ in sqlite_schema.SORT_INDEXES}
+    return [_pg_index(n, c, w, nulls_first=n in sort_names) for n, c, w in sqlite_schema.ALL_INDEXES]
 
 
 GROUPS_SQL = [

@@ -22,7 +22,6 @@ from typing import Any
 import psycopg
 
 from logconsole.ingest import Row
-from logconsole.kinds import ALL_FIELDS
 from logconsole.store.groups import GroupEvent, fingerprint_missing
 from logconsole.store.postgres import groups as pg_groups
 from logconsole.store.postgres.schema import month_of, partition_name, partition_sql
@@ -31,7 +30,6 @@ from logconsole.timeutil import format_ts, utcnow
 
 COPY_COLUMNS: tuple[str, ...] = ("id", *INSERT_COLUMNS)
 _GROUP_AT = COPY_COLUMNS.index("group_id")
-_BOOLS = tuple(i for i, c in enumerate(COPY_COLUMNS) if ALL_FIELDS[c].type == "bool")
 COPY_SQL = f"COPY records ({', '.join(COPY_COLUMNS)}) FROM STDIN"
 PARTITION_LOCK = 0x6C6F6763_0002
 """The advisory lock taken while creating a month's partition."""
@@ -43,8 +41,8 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _storable(values: Sequence[Any]) -> bool:
-    for v in values:
+def _storable(row: Row) -> bool:
+    for v in row.values():
         if type(v) is str and not v.isascii():
             try:
                 v.encode("utf-8")
@@ -59,6 +57,10 @@ class Partitions:
     __slots__ = ("known",)
 
     def __init__(self, conn: psycopg.Connection) -> None:
+        self.known: set[str] = set()
+        self.reload(conn)
+
+    def reload(self, conn: psycopg.Connection) -> None:
         self.known = {r[0] for r in conn.execute(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
             "WHERE i.inhparent = 'records'::regclass")}
@@ -81,14 +83,14 @@ class Partitions:
 
 
 def _values(rows: Sequence[Row], ids: Sequence[int], group_ids: dict[str, int]) -> list[list[Any]]:
+    """The ``COPY`` rows (``COPY_COLUMNS``) of ``rows``; booleans stay ``0``/``1``,
+    which a text ``COPY`` reads as false/true."""
+    get_group = group_ids.get
     out = []
     for row, new_id in zip(rows, ids):
-        values = [new_id, *map(_clean, map(row.get, INSERT_COLUMNS))]
+        values = [new_id, *map(row.get, INSERT_COLUMNS)]
         fp = row.get("fingerprint")
-        values[_GROUP_AT] = group_ids.get(fp) if fp is not None else None  # type: ignore[arg-type]
-        for i in _BOOLS:
-            if values[i] is not None:
-                values[i] = bool(values[i])
+        values[_GROUP_AT] = get_group(fp) if fp is not None else None  # type: ignore[arg-type]
         out.append(values)
     return out
 
@@ -108,19 +110,9 @@ class PgWriter:
         self.ids: list[int] = []
         self.events: list[GroupEvent] = []
 
-    def commit(self, rows: Iterable[Row], offsets: Iterable[tuple[str, int, int, str]] = ()) -> int:
-        """Store ``rows`` and ``offsets`` in one transaction; returns how many rows."""
-        started = perf_counter()
-        self.ids, self.events = [], []
-        rows = list(rows)
-        latest = {o[0]: o for o in offsets}
-        if not rows and not latest:
-            return 0
-        fingerprint_missing(rows)
-        keep = [r for r in rows if _storable(list(r.values()))]
-        self.unstorable += len(rows) - len(keep)
-        rows = keep
+    def _store(self, rows: list[Row], latest: dict[str, tuple[str, int, int, str]]) -> None:
         conn = self.conn
+        self.ids, self.events = [], []
         if rows:
             self.partitions.ensure(conn, {month_of(str(r["created_at"])) for r in rows})
         with conn.transaction():
@@ -142,6 +134,31 @@ class PgWriter:
                         '(%s, %s, %s, %s, %s) ON CONFLICT (path) DO UPDATE SET inode = excluded.inode, '
                         '"offset" = excluded."offset", head = excluded.head, updated_at = excluded.updated_at',
                         [(*o, now) for o in latest.values()])
+
+    def commit(self, rows: Iterable[Row], offsets: Iterable[tuple[str, int, int, str]] = ()) -> int:
+        """Store ``rows`` and ``offsets`` in one transaction; returns how many rows."""
+        started = perf_counter()
+        self.ids, self.events = [], []
+        rows = list(rows)
+        latest = {o[0]: o for o in offsets}
+        if not rows and not latest:
+            return 0
+        fingerprint_missing(rows)
+        try:
+            try:
+                self._store(rows, latest)
+            except psycopg.errors.CheckViolation:
+                # No partition for a row: another host's retention dropped a
+                # month this connection knew of.  Look again and retry once.
+                self.partitions.reload(self.conn)
+                self._store(rows, latest)
+        except (UnicodeEncodeError, psycopg.DataError):
+            # Rare: a NUL or a lone surrogate somewhere in the batch; the
+            # transaction was rolled back, so store what can be stored.
+            keep = [r for r in rows if _storable(r)]
+            self.unstorable += len(rows) - len(keep)
+            rows = [type(r)({k: _clean(v) for k, v in r.items()}) for r in keep]
+            self._store(rows, latest)
         self.batches += 1
         self.rows += len(rows)
         self.seconds += perf_counter() - started
