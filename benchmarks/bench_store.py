@@ -740,7 +740,7 @@ def bench_pg_queries(url: str, rows: int) -> None:
     after = _Cursor(value, rid)
     ms = median_ms(lambda: store.page(Filter(), NEWEST, limit=50, after=after))  # type: ignore[attr-defined]
     ref = median_ms(lambda: conn.execute(
-        f"SELECT {pq.SELECT_LIST} FROM records ORDER BY created_at DESC, id DESC OFFSET %s LIMIT 50",
+        f"SELECT {pq.SELECT_LIST} FROM records ORDER BY {pq.order_sql(NEWEST)} OFFSET %s LIMIT 50",
         (depth,)).fetchall(), runs=1)
     report(Result(f"PostgreSQL: keyset page at depth {depth:,}", ms, "ms", ref, "OFFSET", "<= 20 ms", ms <= 20))
     for label, text in (("common word", _data.COMMON_WORD), ("rare word", _data.RARE_WORD),
@@ -750,9 +750,9 @@ def bench_pg_queries(url: str, rows: int) -> None:
         common = pq.matches_are_common(conn, flt, 50)
         ms = median_ms(lambda: store.page(flt, NEWEST, limit=50))  # type: ignore[attr-defined]
         where, params = pq.where_sql(flt)
-        walk = (f"SELECT {pq.SELECT_LIST} FROM records WHERE {where} ORDER BY created_at DESC, id DESC LIMIT 50")
+        walk = (f"SELECT {pq.SELECT_LIST} FROM records WHERE {where} ORDER BY {pq.order_sql(NEWEST)} LIMIT 50")
         cte = (f"WITH m AS MATERIALIZED (SELECT * FROM records WHERE {where}) "
-               f"SELECT {pq.SELECT_LIST} FROM m ORDER BY created_at DESC, id DESC LIMIT 50")
+               f"SELECT {pq.SELECT_LIST} FROM m ORDER BY {pq.order_sql(NEWEST, 'm')} LIMIT 50")
 
         def other() -> object:
             if not common:  # the walk, forced

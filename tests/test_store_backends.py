@@ -217,3 +217,25 @@ def test_a_month_dropped_by_another_host_is_made_again(pg_url: str) -> None:
     assert here.insert(rows(old)) and here.count() == 1
     here.close()
     there.close()
+
+
+@pytest.mark.parametrize("sort", [NEWEST, OLDEST, Sort("type"), Sort("severity"), Sort("is_resolved", False)],
+                         ids=lambda s: s.column)
+def test_pages_are_read_in_index_order_on_postgresql_not_sorted(pg_url: str, sort: Sort) -> None:
+    """A bare ``created_at`` in ORDER BY would name the row form's text column
+    (made by to_char), which only a sort of every record can order."""
+    from logconsole.store.postgres import query as pq
+
+    store = open_store(pg_url)
+    store.insert(sample(20))
+    flt = Filter(types=("error",)) if sort.column in ("severity", "is_resolved") else Filter()
+    where, params = pq.where_sql(flt)
+    conn = store.conn  # type: ignore[attr-defined]
+    with conn.transaction():
+        conn.execute("SET LOCAL enable_seqscan = off")
+        conn.execute("SET LOCAL enable_bitmapscan = off")
+        plan = "\n".join(r[0] for r in conn.execute(
+            f"EXPLAIN SELECT {pq.SELECT_LIST} FROM records WHERE {where} ORDER BY {pq.order_sql(sort)} LIMIT 50",
+            params))
+    store.close()
+    assert "Sort  (" not in plan, plan  # a Merge Append of index scans is fine

@@ -208,17 +208,24 @@ def _contains(value: object) -> str:
 # ---------------------------------------------------------------- pages
 
 
-def order_sql(sort: Sort) -> str:
-    """``ORDER BY`` of a sort, NULLs where SQLite puts them, ``id`` breaking ties."""
+def order_sql(sort: Sort, table: str = "records") -> str:
+    """``ORDER BY`` of a sort, NULLs where SQLite puts them, ``id`` breaking ties.
+
+    Bare columns are qualified with ``table``: a bare name in ``ORDER BY``
+    means the output column of that name, and the row form's ``created_at``
+    is text (:data:`~logconsole.store.postgres.schema.SELECT_LIST`), which no
+    index gives in order."""
     d = "DESC" if sort.descending else "ASC"
+    t = f"{table}."
     if sort.column == "type":
-        return f"type {d}, created_at {d}, id {d}"
+        return f"{t}type {d}, {t}created_at {d}, {t}id {d}"
     col = _sort_expr(sort.column)
     if col == "id":
-        return f"id {d}"
+        return f"{t}id {d}"
     if col == "created_at":
-        return f"created_at {d}, id {d}"
-    return f"{col} {d} {'NULLS LAST' if sort.descending else 'NULLS FIRST'}, id {d}"
+        return f"{t}created_at {d}, {t}id {d}"
+    key = col if col.startswith("(") else f"{t}{col}"
+    return f"{key} {d} {'NULLS LAST' if sort.descending else 'NULLS FIRST'}, {t}id {d}"
 
 
 def _keyset_sql(sort: Sort, after: Cursor | None) -> tuple[str, list[Any]]:
@@ -281,7 +288,7 @@ def fetch_page(conn: psycopg.Connection, flt: Filter, sort: Sort = NEWEST, *, li
                 sql = f"SELECT {SELECT_LIST} FROM records WHERE {where} ORDER BY {order_sql(sort)}{tail}"
                 return list(dict_rows(conn.execute(sql, params + tail_params)))  # type: ignore[arg-type]
         sql = (f"WITH m AS MATERIALIZED (SELECT * FROM records WHERE {where}) "
-               f"SELECT {SELECT_LIST} FROM m ORDER BY {order_sql(sort)}{tail}")
+               f"SELECT {SELECT_LIST} FROM m ORDER BY {order_sql(sort, 'm')}{tail}")
         return list(dict_rows(conn.execute(sql, params + tail_params)))  # type: ignore[arg-type]
     sql = f"SELECT {SELECT_LIST} FROM records WHERE {where} ORDER BY {order_sql(sort)}{tail}"
     return list(dict_rows(conn.execute(sql, params + tail_params)))  # type: ignore[arg-type]
