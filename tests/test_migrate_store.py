@@ -115,3 +115,13 @@ def test_passwords_never_show_and_bad_urls_are_one_line(tmp_path: Path) -> None:
 def test_the_command_is_documented() -> None:
     doc = (Path(__file__).parents[1] / "docs" / "cli.md").read_text()
     assert "## migrate-store" in doc and "postgresql://user:***@host/dbname" in doc
+
+
+def test_a_database_without_the_schema_is_not_a_source(pg_cluster: Any, tmp_path: Path) -> None:
+    pg_cluster.execute("CREATE DATABASE not_logconsole")
+    try:
+        result = run(tmp_path / "x.db", "migrate-store", "--from", pg_cluster.url("not_logconsole"),
+                     "--to", str(tmp_path / "home.db"))
+        assert_user_error(result, "no logconsole database at")
+    finally:
+        pg_cluster.drop(pg_cluster.url("not_logconsole"))

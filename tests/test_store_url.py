@@ -40,3 +40,17 @@ def test_an_unknown_scheme_is_a_clear_error_without_the_password() -> None:
     assert "hunter2" not in str(info.value)
     with pytest.raises(StoreURLError, match="empty"):
         parse_store_url("  ")
+
+
+def test_postgresql_without_psycopg_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from logconsole.store.db import StoreError
+    from logconsole.store.interface import open_store
+
+    for name in [m for m in sys.modules if m.startswith(("psycopg", "logconsole.store.postgres"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # what `import psycopg` meets when it is not installed
+    with pytest.raises(StoreError, match=r"pip install 'logconsole\[postgresql\]'") as info:
+        open_store("postgresql://ops:s3cret@db/logs")
+    assert "s3cret" not in str(info.value)

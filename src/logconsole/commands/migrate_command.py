@@ -17,7 +17,7 @@ from logconsole.commands.command_helpers import plural, progress_bar, say
 from logconsole.paths import default_db_path
 from logconsole.store.interface import Store, open_store
 from logconsole.store.query import Cursor, Filter, Sort
-from logconsole.store.url import StoreURLError, parse_store_url
+from logconsole.store.url import StoreURL, StoreURLError, parse_store_url
 
 BATCH = 5_000
 """Records per batch (one transaction in the target)."""
@@ -88,6 +88,16 @@ def migrate_store(source_url: str | None, target_url: str, types: tuple[str, ...
         raise click.UsageError("--from and --to name the same store")
     if source_loc.path is not None and not source_loc.path.exists():
         raise click.ClickException(f"no database at {source_loc.path}")
+    try:
+        _migrate(source_loc, target_loc, flt, batch)
+    except Exception as exc:
+        if type(exc).__module__.split(".")[0] != "psycopg":
+            raise
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise click.ClickException(f"PostgreSQL: {reason}") from None
+
+
+def _migrate(source_loc: StoreURL, target_loc: StoreURL, flt: Filter, batch: int) -> None:
     source = open_store(source_loc, readonly=True)
     try:
         target = open_store(target_loc)

@@ -23,6 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from logconsole.ingest import Row
 from logconsole.store.actions import Outcome
+from logconsole.store.db import StoreError
 from logconsole.store.groups import GroupEvent
 from logconsole.store.query import NEWEST, Cursor, Filter, Sort
 from logconsole.store.url import POSTGRESQL, StoreURL, parse_store_url
@@ -135,8 +136,11 @@ def open_store(location: str | os.PathLike[str] | StoreURL, *, readonly: bool = 
     created and upgraded unless ``readonly``."""
     url = location if isinstance(location, StoreURL) else parse_store_url(location)
     if url.backend == POSTGRESQL:
-        from logconsole.store.postgres.store import PostgresStore
-
+        try:
+            from logconsole.store.postgres.store import PostgresStore
+        except ImportError:
+            raise StoreError(
+                f"{url.redacted()}: PostgreSQL needs psycopg: pip install 'logconsole[postgresql]'") from None
         return PostgresStore.open(url, readonly=readonly)
     from logconsole.store.sqlite.store import SQLiteStore
 

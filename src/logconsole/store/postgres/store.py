@@ -60,21 +60,26 @@ class PostgresStore:
 
     @classmethod
     def open(cls, location: StoreURL, *, readonly: bool = False) -> PostgresStore:
+        """Connect; unless ``readonly``, bring the schema up to date and make
+        this month's and next month's partitions."""
         conn = connect(location)
         try:
             if readonly:
+                if schema_version(conn) == 0:
+                    raise StoreError(f"no logconsole database at {location.redacted()}")
                 conn.execute("SET default_transaction_read_only = on")
-            else:
-                upgrade(conn)
-                store = cls(conn, location)
-                today = utcnow()
-                store.partitions.ensure(conn, {(today.year, today.month), month_of(
-                    format_ts(datetime(today.year + (today.month == 12), today.month % 12 + 1, 1)))})
-                return store
+                return cls(conn, location)
+            upgrade(conn)
+            store = cls(conn, location)
+            now = utcnow()
+            store.partitions.ensure(conn, {(now.year, now.month), (now.year + (now.month == 12), now.month % 12 + 1)})
+            return store
         except PgSchemaError as exc:
             conn.close()
             raise StoreError(str(exc)) from None
-        return cls(conn, location)
+        except BaseException:
+            conn.close()
+            raise
 
     def schema_version(self) -> int:
         return schema_version(self.conn)
