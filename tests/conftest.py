@@ -73,3 +73,12 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     opened = open_store(location)
     yield opened
     opened.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """A database as ``--db`` takes it, of each backend: a SQLite file (not
+    made yet), or the URL of a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "logs.db"
+    return str(request.getfixturevalue("pg_url"))
