@@ -780,6 +780,11 @@ def bench_pg_queries(url: str, rows: int) -> None:
     store.close()  # type: ignore[attr-defined]
 
 
+PRIVATE_SETTINGS = "-c shared_buffers=768MB -c max_wal_size=2GB"
+"""A private cluster's memory: enough for a million records' pages, as a
+database server would be sized (the tests' clusters run on 32 MB)."""
+
+
 def bench_postgresql(store: str, rows: int, import_rows: int, writer_rows: int) -> None:
     """The PostgreSQL store: at ``store`` (a URL), or in a private cluster
     started for the run (``--store private``, as the tests start one)."""
@@ -788,7 +793,7 @@ def bench_postgresql(store: str, rows: int, import_rows: int, writer_rows: int) 
         sys.path.insert(0, str(HERE.parent / "tests"))
         import pg_support
 
-        cluster = pg_support.start_cluster()
+        cluster = pg_support.start_cluster(PRIVATE_SETTINGS)
         url = cluster.url()
         print(f"a private PostgreSQL cluster in {cluster.root}", flush=True)
     else:

@@ -82,6 +82,7 @@ class Cluster:
     bindir: Path
     root: Path
     user: str | None
+    settings: str = SERVER_SETTINGS
     _names: count = field(default_factory=lambda: count(1))
 
     @property
@@ -109,7 +110,7 @@ class Cluster:
         self._run("initdb", "-D", str(data), "-U", ROLE, "--auth=trust", "-E", "UTF8",
                   "--locale=C.UTF-8", "--no-sync", "--no-instructions")
         self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(data), "-l", str(self.root / "server.log"),
-                  "-o", f"-k {self.socket_dir} {SERVER_SETTINGS}")
+                  "-o", f"-k {self.socket_dir} {self.settings}")
 
     def stop(self) -> None:
         try:
@@ -143,8 +144,11 @@ class Cluster:
         self.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def start_cluster() -> Cluster:
-    """Start a private cluster, or raise :class:`ClusterUnavailable` saying why not."""
+def start_cluster(extra_settings: str = "") -> Cluster:
+    """Start a private cluster, or raise :class:`ClusterUnavailable` saying why not.
+
+    ``extra_settings`` (``-c name=value ...``) follow :data:`SERVER_SETTINGS`
+    (the benchmarks give the server the memory a real one would have)."""
     try:
         import psycopg  # noqa: F401
     except ImportError:
@@ -158,7 +162,7 @@ def start_cluster() -> Cluster:
     if user is not None:
         entry = pwd.getpwnam(user)
         os.chown(root, entry.pw_uid, entry.pw_gid)
-    cluster = Cluster(bindir, root, user)
+    cluster = Cluster(bindir, root, user, f"{SERVER_SETTINGS} {extra_settings}".strip())
     try:
         cluster.start()
     except BaseException:

@@ -239,3 +239,40 @@ def test_pages_are_read_in_index_order_on_postgresql_not_sorted(pg_url: str, sor
             params))
     store.close()
     assert "Sort  (" not in plan, plan  # a Merge Append of index scans is fine
+
+
+def test_search_pages_stay_exact_whichever_plan_the_estimates_pick(pg_url: str) -> None:
+    """A word common in old records and absent from the newest: the walk of
+    the time index gives up within its budget, and collecting the matches
+    answers; the page is the same either way."""
+    from logconsole.store.postgres import query as pq
+
+    store = open_store(pg_url)
+    old = [{"type": "chat", "message": f"alpha {i}", "created_at": ago(days=2, seconds=-i)} for i in range(3000)]
+    new = [{"type": "chat", "message": f"beta {i}", "created_at": ago(days=1, seconds=-i)} for i in range(3000)]
+    for start in range(0, 3000, 1000):
+        store.insert(rows(*old[start:start + 1000]))
+        store.insert(rows(*new[start:start + 1000]))
+    conn = store.conn  # type: ignore[attr-defined]
+    conn.execute("ANALYZE records")
+    flt = make_filter(search="alpha")
+    assert pq.walk_budget(conn, flt, 50) == pq.WALK_MIN_BUDGET  # common, so it walks first
+    page = store.page(flt, limit=50)
+    assert [r["message"] for r in page] == [f"alpha {i}" for i in range(2999, 2949, -1)]
+    store.close()
+
+
+def test_words_that_come_together_are_estimated_by_the_rarer_one(pg_url: str) -> None:
+    from logconsole.store.postgres import query as pq
+
+    store = open_store(pg_url)
+    store.insert(rows(*[{"type": "chat", "message": "payment declined" if i % 10 == 0 else f"hello {i}"}
+                        for i in range(3000)]))
+    conn = store.conn  # type: ignore[attr-defined]
+    conn.execute("ANALYZE records")
+    q = pq.tsquery_text("payment declined")
+    assert q is not None
+    plain = pq.estimated_rows(conn, "SELECT 1 FROM records WHERE search @@ to_tsquery('simple', %s)", [q])
+    assert plain < 100  # the planner's guess: frequencies multiplied
+    assert pq.estimated_matches(conn, q) >= 200
+    store.close()
