@@ -136,6 +136,7 @@ def test_group_counts_follow_inserts_and_deletes(store: Store) -> None:
 
 def test_writer_reports_new_groups_and_regressions(store: Store) -> None:
     writer: Writer = store.writer()
+    assert isinstance(store, Store) and isinstance(writer, Writer)  # both backends keep the whole protocol
     assert writer.commit(rows({"type": "error", "message": "boom", "created_at": ago(minutes=5)})) == 1
     assert [e.kind for e in writer.events] == ["new_group"]
     assert writer.events[0].record_id == writer.ids[0]
