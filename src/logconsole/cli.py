@@ -10,7 +10,6 @@ from click.core import ParameterSource
 from logconsole import __version__
 from logconsole.cli_options import CONTEXT_SETTINGS
 from logconsole.commands import collector_commands, store_commands, tui_command
-from logconsole.store.url import StoreURL
 
 
 @click.group(invoke_without_command=True, context_settings=CONTEXT_SETTINGS)
@@ -33,8 +32,8 @@ def cli(ctx: click.Context, **console: object) -> None:
     # `logconsole --db X query`: paths given before the command hold for it.
     for param, var in _PATH_ENV.items():
         if ctx.get_parameter_source(param) == ParameterSource.COMMANDLINE and console.get(param):
-            value = console[param]
-            os.environ[var] = value.conninfo if isinstance(value, StoreURL) else os.fspath(value)  # type: ignore[arg-type]
+            value = console[param]  # a path, or a store URL (its conninfo)
+            os.environ[var] = getattr(value, "conninfo", None) or os.fspath(value)  # type: ignore[arg-type]
 
 
 _PATH_ENV = {"db_path": "LOGCONSOLE_DB", "socket_path": "LOGCONSOLE_SOCKET", "config_path": "LOGCONSOLE_CONFIG"}
