@@ -277,3 +277,15 @@ def test_words_that_come_together_are_estimated_by_the_rarer_one(pg_url: str) ->
     assert plain < 100  # the planner's guess: frequencies multiplied
     assert pq.estimated_matches(conn, q) >= 200
     store.close()
+
+
+def test_the_postgresql_writer_stores_offsets_and_meta_with_the_batch(pg_url: str) -> None:
+    store = open_store(pg_url)
+    writer = store.writer()
+    writer.commit(rows({"type": "chat", "message": "hi"}), [("/var/log/app.log", 7, 120, "abc")],
+                  meta={"forward.cursor": "42"})  # type: ignore[call-arg]
+    writer.commit([], [("/var/log/app.log", 7, 240, "abc")], meta={"forward.cursor": "43"})  # type: ignore[call-arg]
+    conn = store.conn  # type: ignore[attr-defined]
+    assert conn.execute('SELECT "offset" FROM file_offsets').fetchall() == [(240,)]
+    assert conn.execute("SELECT value FROM meta WHERE key = 'forward.cursor'").fetchall() == [("43",)]
+    store.close()

@@ -17,7 +17,7 @@ place.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -35,7 +35,8 @@ OffsetValues = tuple[str, int, int, str]
 @runtime_checkable
 class Writer(Protocol):
     """Group commit: each :meth:`commit` stores a batch of rows (with their
-    error groups and the tailed-file offsets read with them) in one transaction."""
+    error groups, the tailed-file offsets read with them and ``meta`` values)
+    in one transaction."""
 
     batches: int
     rows: int
@@ -47,7 +48,11 @@ class Writer(Protocol):
     events: list[GroupEvent]
     """The group events of the last :meth:`commit` (new groups, regressions)."""
 
-    def commit(self, rows: Iterable[Row], offsets: Iterable[OffsetValues] = ()) -> int: ...
+    def commit(self, rows: Iterable[Row], offsets: Iterable[OffsetValues] = (),
+               meta: Mapping[str, str] | None = None) -> int:
+        """Store ``rows``, ``offsets`` and ``meta`` values (the forwarder's
+        cursor) in one transaction; returns how many rows."""
+        ...
 
 
 @runtime_checkable

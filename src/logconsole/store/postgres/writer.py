@@ -15,7 +15,7 @@ SQLite writer does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from time import perf_counter
 from typing import Any
 
@@ -110,7 +110,8 @@ class PgWriter:
         self.ids: list[int] = []
         self.events: list[GroupEvent] = []
 
-    def _store(self, rows: list[Row], latest: dict[str, tuple[str, int, int, str]]) -> None:
+    def _store(self, rows: list[Row], latest: dict[str, tuple[str, int, int, str]],
+               meta: Mapping[str, str] | None) -> None:
         conn = self.conn
         self.ids, self.events = [], []
         if rows:
@@ -134,31 +135,36 @@ class PgWriter:
                         '(%s, %s, %s, %s, %s) ON CONFLICT (path) DO UPDATE SET inode = excluded.inode, '
                         '"offset" = excluded."offset", head = excluded.head, updated_at = excluded.updated_at',
                         [(*o, now) for o in latest.values()])
+            if meta:
+                with conn.cursor() as cur:
+                    cur.executemany("INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
+                                    "SET value = excluded.value", list(meta.items()))
 
-    def commit(self, rows: Iterable[Row], offsets: Iterable[tuple[str, int, int, str]] = ()) -> int:
-        """Store ``rows`` and ``offsets`` in one transaction; returns how many rows."""
+    def commit(self, rows: Iterable[Row], offsets: Iterable[tuple[str, int, int, str]] = (),
+               meta: Mapping[str, str] | None = None) -> int:
+        """Store ``rows``, ``offsets`` and ``meta`` values in one transaction; returns how many rows."""
         started = perf_counter()
         self.ids, self.events = [], []
         rows = list(rows)
         latest = {o[0]: o for o in offsets}
-        if not rows and not latest:
+        if not rows and not latest and not meta:
             return 0
         fingerprint_missing(rows)
         try:
             try:
-                self._store(rows, latest)
+                self._store(rows, latest, meta)
             except psycopg.errors.CheckViolation:
                 # No partition for a row: another host's retention dropped a
                 # month this connection knew of.  Look again and retry once.
                 self.partitions.reload(self.conn)
-                self._store(rows, latest)
+                self._store(rows, latest, meta)
         except (UnicodeEncodeError, psycopg.DataError):
             # Rare: a NUL or a lone surrogate somewhere in the batch; the
             # transaction was rolled back, so store what can be stored.
             keep = [r for r in rows if _storable(r)]
             self.unstorable += len(rows) - len(keep)
             rows = [type(r)({k: _clean(v) for k, v in r.items()}) for r in keep]
-            self._store(rows, latest)
+            self._store(rows, latest, meta)
         self.batches += 1
         self.rows += len(rows)
         self.seconds += perf_counter() - started
