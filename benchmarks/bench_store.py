@@ -587,6 +587,226 @@ def bench_export(db: Path, work: Path) -> None:
     report(Result("export peak RSS", rss, "MB", bare_rss, "bare loop", "<= 200 MB", rss <= 200))
 
 
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def _pg_schema_url(url: str, schema: str) -> str:
+    """``url`` with its tables in ``schema`` (made fresh): each measurement gets
+    an empty database of the same shape without needing CREATE DATABASE."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{schema}"
+
+
+def _pg_open(url: str) -> object:
+    from logconsole.store.interface import open_store
+
+    return open_store(url)
+
+
+def bench_pg_import(url: str, rows: int) -> float:
+    """normalize + the PostgreSQL writer (COPY batches with groups) vs a bare
+    COPY of the same rows, already prepared, into a fresh schema of the same
+    shape; alternating, best of two.  Returns our rate (records/s)."""
+    from logconsole.store.postgres.writer import COPY_SQL, _values
+
+    print(f"PostgreSQL import ({rows:,} records, batches of {BATCH:,}; best of 2)", flush=True)
+    raw = list(_data.records(rows, seed=7))
+    normalized = [normalize(r) for r in raw]
+    prepared = _values(normalized, list(range(1, rows + 1)), {})
+
+    def bare_rate() -> float:
+        store = _pg_open(_pg_schema_url(url, "bench_bare"))
+        conn = store.conn  # type: ignore[attr-defined]
+        store.partitions.ensure(conn, {(int(str(r["created_at"])[:4]), int(str(r["created_at"])[5:7]))  # type: ignore[attr-defined]
+                                       for r in normalized})
+        t0 = time.perf_counter()
+        for batch in batched(prepared, BATCH):
+            with conn.transaction():
+                with conn.cursor().copy(COPY_SQL) as copy:
+                    for values in batch:
+                        copy.write_row(values)
+        rate = rows / (time.perf_counter() - t0)
+        store.close()  # type: ignore[attr-defined]
+        return rate
+
+    def our_rate() -> float:
+        store = _pg_open(_pg_schema_url(url, "bench_ours"))
+        writer = store.writer()  # type: ignore[attr-defined]
+        t0 = time.perf_counter()
+        for batch in batched(raw, BATCH):
+            writer.commit([normalize(r) for r in batch])
+        rate = rows / (time.perf_counter() - t0)
+        store.close()  # type: ignore[attr-defined]
+        return rate
+
+    rates = [(bare_rate(), our_rate()) for _ in range(2)]
+    bare = max(r[0] for r in rates)
+    ours = max(r[1] for r in rates)
+    report(Result("PostgreSQL: normalize + writer (COPY, groups)", ours, "records/s", bare, "bare COPY",
+                  ">= 0.5x", ours / bare >= 0.5))
+    return ours
+
+
+_PG_WRITER = """
+import sys, time
+sys.path.insert(0, sys.argv[4])
+import _data
+from logconsole.ingest import normalize
+from logconsole.store.interface import open_store
+url, name, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+raw = list(_data.records(n, seed=hash(name) % 1000))
+for i, r in enumerate(raw):
+    r["request_id"] = f"{name}-{i}"
+store = open_store(url)
+writer = store.writer()
+print("ready", flush=True)
+sys.stdin.readline()
+t0 = time.perf_counter()
+for start in range(0, n, 5000):
+    writer.commit([normalize(r) for r in raw[start:start + 5000]])
+print(n / (time.perf_counter() - t0), flush=True)
+"""
+
+
+def _pg_writers(url: str, names: list[str], rows: int) -> list[float]:
+    """Rates of one writer process per name, started together."""
+    procs = [subprocess.Popen([PYTHON, "-c", _PG_WRITER, url, name, str(rows), str(HERE)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for name in names]
+    for p in procs:
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    rates = []
+    for p in procs:
+        out, _ = p.communicate()
+        if p.returncode != 0:
+            raise RuntimeError("a writer process failed")
+        rates.append(float(out.strip().splitlines()[-1]))
+    return rates
+
+
+def bench_pg_two_writers(url: str, rows: int) -> None:
+    """Two collectors' writers (processes) at full speed into one database, vs
+    one writer alone in the same run: nothing lost or duplicated, each >= 0.4x."""
+    import psycopg
+
+    print(f"PostgreSQL: two writers at once ({rows:,} records each) vs one alone", flush=True)
+    single_url = _pg_schema_url(url, "bench_one")
+    _pg_open(single_url).close()  # type: ignore[attr-defined]
+    [single] = _pg_writers(single_url, ["solo"], rows)
+    both_url = _pg_schema_url(url, "bench_two")
+    _pg_open(both_url).close()  # type: ignore[attr-defined]
+    rates = _pg_writers(both_url, ["web-1", "web-2"], rows)
+    with psycopg.connect(both_url) as conn:
+        total, distinct = conn.execute("SELECT count(*), count(DISTINCT request_id) FROM records").fetchone()  # type: ignore[misc]
+    whole = total == distinct == 2 * rows
+    for name, rate in zip(("web-1", "web-2"), rates):
+        report(Result(f"PostgreSQL: writer {name} of two ({total:,} stored, {distinct:,} distinct)", rate,
+                      "records/s", single, "one writer alone", ">= 0.4x, none lost", whole and rate / single >= 0.4))
+
+
+def bench_pg_queries(url: str, rows: int) -> None:
+    """Pages, search and counts on PostgreSQL at ``rows`` records (built by our
+    writer, then VACUUM ANALYZE as autovacuum would leave it)."""
+    from logconsole.store.postgres import query as pq
+    from logconsole.store.query import Cursor as _Cursor
+
+    qurl = _pg_schema_url(url, "bench_query")
+    store = _pg_open(qurl)
+    conn = store.conn  # type: ignore[attr-defined]
+    writer = store.writer()  # type: ignore[attr-defined]
+    print(f"PostgreSQL: building {rows:,} records ...", flush=True)
+    t0 = time.perf_counter()
+    for batch in batched(_data.records(rows), BATCH):
+        writer.commit([normalize(r) for r in batch])
+    print(f"  built in {time.perf_counter() - t0:.0f} s; VACUUM ANALYZE ...", flush=True)
+    conn.execute("VACUUM ANALYZE records")
+    conn.execute("VACUUM ANALYZE error_groups")
+    print(f"PostgreSQL: pages, search and counts ({rows:,} records)", flush=True)
+    ms = median_ms(lambda: store.page(Filter(), NEWEST, limit=50))  # type: ignore[attr-defined]
+    report(Result("PostgreSQL: first page of 50, newest first", ms, "ms", target="<= 20 ms", ok=ms <= 20))
+    depth = min(500_000, rows - 100)
+    value, rid = conn.execute(
+        "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), id FROM records "
+        "ORDER BY created_at DESC, id DESC OFFSET %s LIMIT 1", (depth - 1,)).fetchone()
+    after = _Cursor(value, rid)
+    ms = median_ms(lambda: store.page(Filter(), NEWEST, limit=50, after=after))  # type: ignore[attr-defined]
+    ref = median_ms(lambda: conn.execute(
+        f"SELECT {pq.SELECT_LIST} FROM records ORDER BY {pq.order_sql(NEWEST)} OFFSET %s LIMIT 50",
+        (depth,)).fetchall(), runs=1)
+    report(Result(f"PostgreSQL: keyset page at depth {depth:,}", ms, "ms", ref, "OFFSET", "<= 20 ms", ms <= 20))
+    for label, text in (("common word", _data.COMMON_WORD), ("rare word", _data.RARE_WORD),
+                        ("two words", _data.TWO_WORDS)):
+        flt = make_filter(search=text)
+        matches = store.count(flt)  # type: ignore[attr-defined]
+        common = pq.matches_are_common(conn, flt, 50)
+        ms = median_ms(lambda: store.page(flt, NEWEST, limit=50))  # type: ignore[attr-defined]
+        where, params = pq.where_sql(flt)
+        walk = (f"SELECT {pq.SELECT_LIST} FROM records WHERE {where} ORDER BY {pq.order_sql(NEWEST)} LIMIT 50")
+        cte = (f"WITH m AS MATERIALIZED (SELECT * FROM records WHERE {where}) "
+               f"SELECT {pq.SELECT_LIST} FROM m ORDER BY {pq.order_sql(NEWEST, 'm')} LIMIT 50")
+
+        def other() -> object:
+            if not common:  # the walk, forced
+                with conn.transaction():
+                    conn.execute("SET LOCAL enable_bitmapscan = off")
+                    return conn.execute(walk, params).fetchall()
+            return conn.execute(cte, params).fetchall()
+
+        ref = median_ms(other, runs=1)
+        plan = "walks the time index" if common else "collects the matches first"
+        report(Result(f"PostgreSQL: search {label} {text!r} ({matches:,} matches; {plan})", ms, "ms", ref,
+                      "the other plan", "<= 20 ms", ms <= 20))
+    now = _data._BASE
+    for label, flt in (
+        ("type=error severity=critical since 7d", make_filter(types=["error"], where=["severity=critical"],
+                                                              since="7d", now=now)),
+        ("type=activity (all time)", make_filter(types=["activity"])),
+        ("type=error is_resolved=false", make_filter(types=["error"], where=["is_resolved=false"])),
+        ("type=system requires_action=true", make_filter(types=["system"], where=["requires_action=true"])),
+        (f"search {_data.COMMON_WORD!r} (nothing else)", make_filter(search=_data.COMMON_WORD)),
+    ):
+        n = store.count(flt)  # type: ignore[attr-defined]
+        ms = median_ms(lambda: store.count(flt), runs=5)  # type: ignore[attr-defined]
+        report(Result(f"PostgreSQL: count {label} = {n:,}", ms, "ms", target="<= 200 ms", ok=ms <= 200))
+    store.close()  # type: ignore[attr-defined]
+
+
+PRIVATE_SETTINGS = "-c shared_buffers=768MB -c max_wal_size=2GB"
+"""A private cluster's memory: enough for a million records' pages, as a
+database server would be sized (the tests' clusters run on 32 MB)."""
+
+
+def bench_postgresql(store: str, rows: int, import_rows: int, writer_rows: int) -> None:
+    """The PostgreSQL store: at ``store`` (a URL), or in a private cluster
+    started for the run (``--store private``, as the tests start one)."""
+    cluster = None
+    if store == "private":
+        sys.path.insert(0, str(HERE.parent / "tests"))
+        import pg_support
+
+        cluster = pg_support.start_cluster(PRIVATE_SETTINGS)
+        url = cluster.url()
+        print(f"a private PostgreSQL cluster in {cluster.root}", flush=True)
+    else:
+        url = store
+    try:
+        bench_pg_import(url, import_rows)
+        bench_pg_two_writers(url, writer_rows)
+        bench_pg_queries(url, rows)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -599,9 +819,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("import", "queries", "sorts", "groups", "related", "command", "export"),
                         action="append",
                         help="run only these parts (repeatable)")
+    parser.add_argument("--store", metavar="URL",
+                        help="also measure the PostgreSQL store at URL (its tables go in bench_* schemas), "
+                        "or in a private cluster started for the run: --store private; "
+                        "alone, it runs only the PostgreSQL part unless --only says more")
+    parser.add_argument("--writer-rows", type=int, default=100_000,
+                        help="records each writer stores in the two-writer measurement (default 100,000)")
     args = parser.parse_args(argv)
-    parts = set(args.only or ("import", "queries", "sorts", "groups", "related", "command", "export"))
+    parts = set(args.only or (() if args.store else
+                              ("import", "queries", "sorts", "groups", "related", "command", "export")))
     print(f"python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs")
+    if args.store:
+        bench_postgresql(args.store, args.rows, min(args.rows, args.import_rows), args.writer_rows)
+    if not parts:
+        return _summary()
     db = database_of(args.rows, args.rebuild)
     small = database_of(1000, args.rebuild)
     with tempfile.TemporaryDirectory(dir=DATA_DIR) as tmp:
@@ -622,6 +853,10 @@ def main(argv: list[str] | None = None) -> int:
             bench_query_command(db, small)
         if "export" in parts:
             bench_export(db, work)
+    return _summary()
+
+
+def _summary() -> int:
     print()
     print(f"{'measure':<62} {'value':>12} {'reference':>12} {'ratio':>7}  target      ")
     for r in RESULTS:

@@ -14,7 +14,7 @@ from logconsole.ingest import normalize
 from logconsole.store.writer import insert_row
 
 
-def run(db_path: Path, *args: str, input: str | bytes | None = None,
+def run(db_path: Path | str, *args: str, input: str | bytes | None = None,
         env: Mapping[str, str] | None = None) -> Result:
     """``logconsole ARGS`` with ``LOGCONSOLE_DB`` pointing at ``db_path``.
 
@@ -39,3 +39,15 @@ def assert_user_error(result: Result, *words: str) -> None:
     assert len(errors) == 1, result.stderr
     for word in words:
         assert word in errors[0], errors[0]
+
+
+def add_to(db: Path | str, *records: dict[str, Any]) -> list[int]:
+    """Store ``records`` through the ingest step in the store at ``db`` (a file
+    or a ``postgresql://`` URL); their ids."""
+    from logconsole.store.interface import open_store
+
+    store = open_store(db)
+    try:
+        return store.insert([normalize(r) for r in records])
+    finally:
+        store.close()

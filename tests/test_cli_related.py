@@ -7,26 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from logconsole.store.db import connect
-from tests.cli_support import add, assert_user_error, run
+from cli_support import add_to, assert_user_error, run
 
 
 @pytest.fixture
-def records(db_path: Path) -> dict[str, int]:
-    conn = connect(db_path)
-    out = {
-        "error": add(conn, type="error", message="card declined", request_id="req-1", user_id="u1",
-                     created_at="2026-11-20T10:00:02Z"),
-        "activity": add(conn, type="activity", title="POST /api/pay", request_id="req-1", user_id="u1",
-                        created_at="2026-11-20T10:00:00Z"),
-        "ai": add(conn, type="ai", ai_model="gpt-4", request_id="req-1", user_id="u1",
-                  created_at="2026-11-20T10:00:01Z"),
-        "later": add(conn, type="activity", title="GET /", request_id="req-2", user_id="u1",
-                     created_at="2026-11-20T10:30:00Z"),
-        "alone": add(conn, type="system", message="boot", created_at="2026-11-20T10:00:00Z"),
+def records(any_db: Path | str) -> dict[str, int]:
+    records = {
+        "error": dict(type="error", message="card declined", request_id="req-1", user_id="u1",
+                      created_at="2026-11-20T10:00:02Z"),
+        "activity": dict(type="activity", title="POST /api/pay", request_id="req-1", user_id="u1",
+                         created_at="2026-11-20T10:00:00Z"),
+        "ai": dict(type="ai", ai_model="gpt-4", request_id="req-1", user_id="u1",
+                   created_at="2026-11-20T10:00:01Z"),
+        "later": dict(type="activity", title="GET /", request_id="req-2", user_id="u1",
+                      created_at="2026-11-20T10:30:00Z"),
+        "alone": dict(type="system", message="boot", created_at="2026-11-20T10:00:00Z"),
     }
-    conn.close()
-    return out
+    return dict(zip(records, add_to(any_db, *records.values())))
 
 
 def ids(result_output: str) -> list[int]:
@@ -34,20 +31,20 @@ def ids(result_output: str) -> list[int]:
 
 
 def test_related_lists_the_request_oldest_first_and_says_what_it_joined(
-        db_path: Path, records: dict[str, int]) -> None:
-    result = run(db_path, "query", "--related", str(records["error"]), "-f", "jsonl")
+        any_db: Path | str, records: dict[str, int]) -> None:
+    result = run(any_db, "query", "--related", str(records["error"]), "-f", "jsonl")
     assert result.exit_code == 0, result.output
     assert ids(result.stdout) == [records["activity"], records["ai"], records["error"]]
     assert f"related to record {records['error']}: request_id=req-1" in result.stderr
 
 
-def test_by_and_order_and_other_filters_apply(db_path: Path, records: dict[str, int]) -> None:
-    by_user = run(db_path, "query", "--related", str(records["ai"]), "--by", "user_id", "-f", "jsonl",
+def test_by_and_order_and_other_filters_apply(any_db: Path | str, records: dict[str, int]) -> None:
+    by_user = run(any_db, "query", "--related", str(records["ai"]), "--by", "user_id", "-f", "jsonl",
                   "--order", "newest")
     assert ids(by_user.stdout) == [records["later"], records["error"], records["ai"], records["activity"]]
-    errors_only = run(db_path, "query", "-r", str(records["activity"]), "--type", "error", "-f", "jsonl")
+    errors_only = run(any_db, "query", "-r", str(records["activity"]), "--type", "error", "-f", "jsonl")
     assert ids(errors_only.stdout) == [records["error"]]
-    table = run(db_path, "query", "--related", str(records["activity"]))
+    table = run(any_db, "query", "--related", str(records["activity"]))
     assert table.exit_code == 0 and "card declined" in table.stdout
 
 
@@ -58,10 +55,10 @@ def test_by_and_order_and_other_filters_apply(db_path: Path, records: dict[str, 
     (("--by", "user_id"), ("give --related ID too",)),
     (("--related", "AI", "--by", "level"), ("'level' is not one of",)),
 ])
-def test_mistakes_are_one_line_errors(db_path: Path, records: dict[str, int], args: tuple[str, ...],
+def test_mistakes_are_one_line_errors(any_db: Path | str, records: dict[str, int], args: tuple[str, ...],
                                       words: tuple[str, ...]) -> None:
     args = tuple(str(records[a.lower()]) if a in ("ALONE", "AI") else a for a in args)
-    assert_user_error(run(db_path, "query", *args), *words)
+    assert_user_error(run(any_db, "query", *args), *words)
 
 
 def test_the_docs_describe_related_records_as_they_are() -> None:

@@ -32,7 +32,8 @@ def cli(ctx: click.Context, **console: object) -> None:
     # `logconsole --db X query`: paths given before the command hold for it.
     for param, var in _PATH_ENV.items():
         if ctx.get_parameter_source(param) == ParameterSource.COMMANDLINE and console.get(param):
-            os.environ[var] = os.fspath(console[param])  # type: ignore[arg-type]
+            value = console[param]  # a path, or a store URL (its conninfo)
+            os.environ[var] = getattr(value, "conninfo", None) or os.fspath(value)  # type: ignore[arg-type]
 
 
 _PATH_ENV = {"db_path": "LOGCONSOLE_DB", "socket_path": "LOGCONSOLE_SOCKET", "config_path": "LOGCONSOLE_CONFIG"}

@@ -26,6 +26,7 @@ from logconsole.store.retention import MAX_RETENTION_DAYS
 from logconsole.store.db import StoreError, connect
 from logconsole.store.errors import describe as describe_db_error
 from logconsole.store.query import NEWEST, OLDEST, Filter, QueryError, Sort, make_filter
+from logconsole.store.url import POSTGRESQL, StoreURL, StoreURLError, parse_store_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,11 +52,32 @@ RECORD_ID = click.IntRange(1, SQLITE_MAX_INT)
 """A record id as the store can hold it."""
 
 
+class DbLocation(click.ParamType):
+    """``--db``: a database file (a :class:`~pathlib.Path`, as ``click.Path``
+    gives it; ``sqlite:///path`` too), or a ``postgresql://`` URL, kept as
+    text (a path would fold its ``//``).  Commands not yet on the store
+    interface refuse a URL in :func:`db_path_or_default`."""
+
+    name = "path"
+    _file = click.Path(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, (Path, StoreURL)):
+            return value
+        try:
+            location = parse_store_url(str(value))
+        except StoreURLError as exc:
+            self.fail(str(exc), param, ctx)
+        if location.backend == POSTGRESQL:
+            return location
+        return self._file.convert(location.path, param, ctx)
+
+
 def db_option(f: F) -> F:
     return click.option(
-        "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+        "--db", "db_path", type=DbLocation(),
         envvar="LOGCONSOLE_DB", default=None, show_envvar=True,
-        help="Database file [default: $XDG_DATA_HOME/logconsole/logs.db].",
+        help="Database file or postgresql:// URL [default: $XDG_DATA_HOME/logconsole/logs.db].",
     )(f)
 
 
@@ -75,7 +97,15 @@ def config_option(f: F) -> F:
     )(f)
 
 
-def db_path_or_default(path: Path | None) -> Path:
+def db_path_or_default(path: Path | StoreURL | None) -> Path:
+    """The database file of ``--db`` (or the default one); a one-line error for
+    a PostgreSQL URL, which only the commands on the store interface take."""
+    if isinstance(path, StoreURL):
+        command = click.get_current_context(silent=True)
+        name = f"`logconsole {command.info_name}`" if command is not None else "this command"
+        raise click.ClickException(
+            f"{name} works on a SQLite database file only, not {path.redacted()} "
+            "(query, export and migrate-store take PostgreSQL)")
     return path or default_db_path()
 
 

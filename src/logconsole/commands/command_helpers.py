@@ -14,6 +14,22 @@ from pathlib import Path
 import click
 
 from logconsole.cli_options import db_path_or_default, open_db
+from logconsole.store.interface import Store, open_store
+from logconsole.store.sqlite.store import SQLiteStore
+from logconsole.store.url import SQLITE, StoreURL
+
+
+def existing_path(db_path: Path | None) -> Path:
+    """The database file of ``--db``, which must exist (reading commands never create one)."""
+    path = db_path_or_default(db_path)
+    if not path.exists():
+        raise click.ClickException(
+            f"no database at {path}; add records with `logconsole import` or `logconsole demo`"
+        )
+    if path.is_dir():
+        raise click.ClickException(f"{path} is a directory, not a database file")
+    return path
+
 
 @contextlib.contextmanager
 def existing_db(db_path: Path | None, *, readonly: bool = False) -> Iterator[sqlite3.Connection]:
@@ -22,18 +38,26 @@ def existing_db(db_path: Path | None, *, readonly: bool = False) -> Iterator[sql
     ``readonly`` opens it ``mode=ro`` (``query``, ``export``, ``stats``): such a
     connection cannot write, so a command that only reads never changes the file.
     """
-    path = db_path_or_default(db_path)
-    if not path.exists():
-        raise click.ClickException(
-            f"no database at {path}; add records with `logconsole import` or `logconsole demo`"
-        )
-    if path.is_dir():
-        raise click.ClickException(f"{path} is a directory, not a database file")
-    conn = open_db(path, readonly=readonly)
+    conn = open_db(existing_path(db_path), readonly=readonly)
     try:
         yield conn
     finally:
         conn.close()
+
+
+@contextlib.contextmanager
+def existing_store(db: Path | StoreURL | None) -> Iterator[Store]:
+    """The store of ``--db`` to read from (:mod:`logconsole.store.interface`):
+    a database file as :func:`existing_db` opens it, or a PostgreSQL database."""
+    if isinstance(db, StoreURL):
+        store: Store = open_store(db, readonly=True)
+    else:
+        path = existing_path(db)
+        store = SQLiteStore(open_db(path, readonly=True), StoreURL(SQLITE, path=path))
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @contextlib.contextmanager

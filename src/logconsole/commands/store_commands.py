@@ -41,9 +41,12 @@ from logconsole.cli_options import (
     sort_of,
     user_errors,
 )
-from logconsole.commands import action_commands, alert_commands, doctor_command, group_commands, overview_commands
+from logconsole.commands import (
+    action_commands, alert_commands, doctor_command, group_commands, migrate_command, overview_commands,
+)
 from logconsole.commands.command_helpers import (
     existing_db,
+    existing_store,
     plural,
     progress_bar,
     say,
@@ -66,8 +69,9 @@ from logconsole.store import export as exporter
 from logconsole.store import retention
 from logconsole.store.db import check_before_writing
 from logconsole.store.follow import DEFAULT_INTERVAL, Follower
-from logconsole.store.query import RELATED_FIELDS, Filter, count, fetch_page, iter_rows, parse_types
-from logconsole.store.related import related_to
+from logconsole.store.query import RELATED_FIELDS, Filter, parse_types
+from logconsole.store.related import related_of
+from logconsole.store.url import StoreURL
 
 TABLE_LIMIT = 50
 """Rows a ``query`` table shows unless ``--limit`` says otherwise."""
@@ -288,9 +292,14 @@ def query(types: tuple[str, ...], since: str | None, until: str | None, search: 
     flt = build_filter(types, since, until, search, where)
     if related_by is not None and related_id is None:
         raise click.UsageError("--by says what --related joins on; give --related ID too")
+    if follow and isinstance(db_path, StoreURL):
+        raise click.UsageError("--follow works on a SQLite database file only, so far")
     if related_id is not None:
-        with existing_db(db_path, readonly=True) as conn:
-            rel = related_to(conn, related_id, related_by)
+        with existing_store(db_path) as store:
+            row = store.get(related_id)
+        if row is None:
+            raise click.ClickException(f"no record with id {related_id}")
+        rel = related_of(row, related_by)
         flt = flt.with_(related=rel)
         if click.get_current_context().get_parameter_source("order") == ParameterSource.DEFAULT:
             order = "oldest"
@@ -301,21 +310,21 @@ def query(types: tuple[str, ...], since: str | None, until: str | None, search: 
     if follow:
         _follow(flt, fmt, columns, FOLLOW_LIMIT if limit is None else limit, poll_interval, db_path)
         return
-    with existing_db(db_path, readonly=True) as conn:
+    with existing_store(db_path) as store:
         if fmt != "table":
             out = sys.stdout
-            exporter.export(conn, flt, out, fmt, sort=sort, limit=limit or None)
+            exporter.write(store.iter_rows(flt, sort, limit=limit or None), out, fmt, types=flt.types)
             out.flush()
             return
         cols = _table_columns(columns, flt.types)
         page = TABLE_LIMIT if limit is None else limit
-        rows = fetch_page(conn, flt, sort, limit=page) if page else list(iter_rows(conn, flt, sort))
+        rows = store.page(flt, sort, limit=page) if page else list(store.iter_rows(flt, sort))
         if not rows:
             say("no records match")
             return
         _print_table(rows, cols)
         if limit is None and len(rows) == page:
-            total = count(conn, flt)
+            total = store.count(flt)
             if total > page:
                 say(f"showing {page:,} of {total:,}; use --limit N for more (--limit 0 for all)")
 
@@ -418,22 +427,23 @@ def export(types: tuple[str, ...], since: str | None, until: str | None, search:
     sort = sort_of(order)
     if output == Path("-"):
         output = None
-    with existing_db(db_path, readonly=True) as conn:
+    with existing_store(db_path) as store:
         if output is None:
             out = sys.stdout
-            exporter.export(conn, flt, out, fmt, sort=sort, limit=limit or None)
+            exporter.write(store.iter_rows(flt, sort, limit=limit or None), out, fmt, types=flt.types)
             out.flush()
             return
-        total = count(conn, flt) if stderr_is_terminal() else 0
+        total = store.count(flt) if stderr_is_terminal() else 0
         if limit:
             total = min(total, limit)
         with _output_file(output) as fh, progress_bar(total, f"exporting to {output.name}") as progress:
-            n = exporter.export(conn, flt, fh, fmt, sort=sort, limit=limit or None, progress=progress)
+            n = exporter.write(store.iter_rows(flt, sort, limit=limit or None), fh, fmt, types=flt.types,
+                               progress=progress)
     say(f"exported {plural(n, 'record')} to {output}")
 
 
 COMMANDS: list[click.Command] = [
     import_command, query, export, *action_commands.COMMANDS, *group_commands.COMMANDS,
     *overview_commands.COMMANDS,
-    *doctor_command.COMMANDS, *alert_commands.COMMANDS,
+    *doctor_command.COMMANDS, *alert_commands.COMMANDS, *migrate_command.COMMANDS,
 ]

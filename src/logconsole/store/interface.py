@@ -1,0 +1,155 @@
+"""The store as the rest of logconsole sees it: a :class:`Store` chosen by URL.
+
+Two implementations stand behind it: SQLite (:mod:`logconsole.store.sqlite`,
+the embedded default) and PostgreSQL (:mod:`logconsole.store.postgres`, for
+several hosts writing to one database).  :func:`open_store` picks one from a
+location (:mod:`logconsole.store.url`).
+
+Rows cross the interface in the store's row form, the same for both
+backends: every column of ``records`` by name, times in the 27-character
+stored form (:mod:`logconsole.timeutil`), booleans as ``0``/``1``, JSON
+fields as JSON text; :func:`logconsole.store.query.to_record` turns one into a
+record.  Filters, sorts and cursors are :mod:`logconsole.store.query`'s; each
+backend compiles a :class:`~logconsole.store.query.Filter` to its SQL in one
+place.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from logconsole.ingest import Row
+from logconsole.store.actions import Outcome
+from logconsole.store.db import StoreError
+from logconsole.store.groups import GroupEvent
+from logconsole.store.query import NEWEST, Cursor, Filter, Sort
+from logconsole.store.url import POSTGRESQL, StoreURL, parse_store_url
+
+OffsetValues = tuple[str, int, int, str]
+"""A tailed file's ``(path, inode, offset, head)``."""
+
+
+@runtime_checkable
+class Writer(Protocol):
+    """Group commit: each :meth:`commit` stores a batch of rows (with their
+    error groups, the tailed-file offsets read with them and ``meta`` values)
+    in one transaction."""
+
+    batches: int
+    rows: int
+    unstorable: int
+    """Rows refused because a value cannot be stored (a lone surrogate)."""
+    seconds: float
+    ids: Sequence[int]
+    """The ids of the rows the last :meth:`commit` stored, in the batch's order."""
+    events: list[GroupEvent]
+    """The group events of the last :meth:`commit` (new groups, regressions)."""
+
+    def commit(self, rows: Iterable[Row], offsets: Iterable[OffsetValues] = (),
+               meta: Mapping[str, str] | None = None) -> int:
+        """Store ``rows``, ``offsets`` and ``meta`` values (the forwarder's
+        cursor) in one transaction; returns how many rows."""
+        ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    """One database of records and error groups."""
+
+    backend: str
+    """``sqlite`` or ``postgresql``."""
+    location: StoreURL
+
+    # -- schema
+    def schema_version(self) -> int: ...
+
+    # -- writing
+    def writer(self) -> Writer: ...
+
+    def insert(self, rows: Iterable[Row]) -> list[int]:
+        """Store ``rows`` (from :func:`logconsole.ingest.normalize`) in one
+        transaction with their groups; their ids in order."""
+        ...
+
+    # -- reading
+    def page(self, flt: Filter, sort: Sort = NEWEST, *, limit: int = 100,
+             after: Cursor | None = None) -> list[dict[str, Any]]:
+        """One keyset page; pass the last row's ``cursor_of(row, sort)`` as ``after`` for the next."""
+        ...
+
+    def iter_rows(self, flt: Filter, sort: Sort = NEWEST, *, limit: int | None = None,
+                  page_size: int = 5000) -> Iterator[dict[str, Any]]: ...
+
+    def count(self, flt: Filter = Filter()) -> int: ...
+
+    def counts_by(self, column: str, flt: Filter = Filter()) -> dict[Any, int]: ...
+
+    def overview(self, flt: Filter = Filter()) -> dict[str, int]:
+        """Matching records per kind (every kind present)."""
+        ...
+
+    def get(self, record_id: int) -> dict[str, Any] | None: ...
+
+    def max_id(self) -> int: ...
+
+    def groups(self) -> list[dict[str, Any]]:
+        """Every error group row, by id."""
+        ...
+
+    def group_users(self) -> list[tuple[int, str]]:
+        """``(group_id, user_id)`` of the users counted per group."""
+        ...
+
+    # -- changing
+    def resolve(self, ids: Iterable[int], *, note: str | None = None, by: str | None = None,
+                now: datetime | None = None) -> Outcome: ...
+
+    def unresolve(self, ids: Iterable[int]) -> Outcome: ...
+
+    def delete_ids(self, ids: Iterable[int]) -> Outcome: ...
+
+    def delete_matching(self, flt: Filter) -> int: ...
+
+    def prune(self, days: float, *, now: datetime | None = None) -> int:
+        """Retention: remove records older than ``days`` but the ones kept
+        (:data:`logconsole.store.retention.RETENTION_KEEPS`); how many."""
+        ...
+
+    # -- copying between stores (``migrate-store``)
+    def copy_records(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Store rows in the row form as they are, ids and groups included
+        (no group upkeep: :meth:`copy_groups` brings the groups)."""
+        ...
+
+    def copy_groups(self, groups: Sequence[dict[str, Any]], users: Sequence[tuple[int, str]]) -> None:
+        """Make the error groups exactly ``groups`` (rows as :meth:`groups` gives them) with ``users``."""
+        ...
+
+    def refresh_groups(self) -> int:
+        """Recount every group from the records stored (after copying a slice);
+        a group left without records goes unless resolved or ignored."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def open_store(location: str | os.PathLike[str] | StoreURL, *, readonly: bool = False) -> Store:
+    """The store at ``location`` (a path, ``sqlite:///path`` or ``postgresql://...``),
+    created and upgraded unless ``readonly``."""
+    url = location if isinstance(location, StoreURL) else parse_store_url(location)
+    if url.backend == POSTGRESQL:
+        try:
+            from logconsole.store.postgres.store import PostgresStore
+        except ImportError:
+            raise StoreError(
+                f"{url.redacted()}: PostgreSQL needs psycopg: pip install 'logconsole[postgresql]'") from None
+        return PostgresStore.open(url, readonly=readonly)
+    from logconsole.store.sqlite.store import SQLiteStore
+
+    return SQLiteStore.open(url, readonly=readonly)
+
+
+__all__ = ["OffsetValues", "Store", "Writer", "open_store"]

@@ -1,0 +1,253 @@
+"""The PostgreSQL implementation of :class:`~logconsole.store.interface.Store`.
+
+One connection in autocommit mode; each change is one explicit transaction.
+The session's time zone is UTC.  Record and group decisions follow the SQLite
+store's rules (:mod:`logconsole.store.actions`, :mod:`logconsole.store.retention`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Any
+
+import psycopg
+
+from logconsole import kinds as K
+from logconsole.ingest import Row
+from logconsole.store.actions import Outcome
+from logconsole.store.db import StoreError
+from logconsole.store.postgres import groups as pg_groups
+from logconsole.store.postgres import query as pq
+from logconsole.store.postgres.migrations import PgSchemaError, schema_version, upgrade
+from logconsole.store.postgres.schema import GROUP_TIME_COLUMNS, month_of, time_text
+from logconsole.store.postgres.writer import COPY_COLUMNS, Partitions, PgWriter, _values
+from logconsole.store.query import NEWEST, Cursor, Filter, Sort, cursor_of, keyset_pages
+from logconsole.store.retention import LAST_RUN_KEY, RetentionRun, cutoff_for
+from logconsole.store.sqlite.store import GROUP_COLUMNS
+from logconsole.store.url import POSTGRESQL, StoreURL
+from logconsole.timeutil import format_ts, utcnow
+
+KEEPS = "(type = 'error' AND is_resolved = false) OR (type = 'system' AND requires_action = true)"
+""":data:`logconsole.store.retention.RETENTION_KEEPS` in PostgreSQL's terms."""
+
+_GROUP_SELECT = ", ".join(
+    f"{time_text(c)} AS {c}" if c in GROUP_TIME_COLUMNS else c for c in GROUP_COLUMNS)
+
+
+def connect(location: StoreURL) -> psycopg.Connection:
+    """A connection to ``location`` (autocommit, UTC), or :class:`StoreError` saying why not."""
+    try:
+        conn = psycopg.connect(location.conninfo, autocommit=True)
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreError(f"cannot connect to {location.redacted()}: {reason}") from None
+    conn.execute("SET TimeZone = 'UTC'")
+    return conn
+
+
+class PostgresStore:
+    """A PostgreSQL database as a :class:`~logconsole.store.interface.Store`."""
+
+    backend = POSTGRESQL
+
+    def __init__(self, conn: psycopg.Connection, location: StoreURL) -> None:
+        self.conn = conn
+        self.location = location
+        self.partitions = Partitions(conn)
+
+    @classmethod
+    def open(cls, location: StoreURL, *, readonly: bool = False) -> PostgresStore:
+        """Connect; unless ``readonly``, bring the schema up to date and make
+        this month's and next month's partitions."""
+        conn = connect(location)
+        try:
+            if readonly:
+                if schema_version(conn) == 0:
+                    raise StoreError(f"no logconsole database at {location.redacted()}")
+                conn.execute("SET default_transaction_read_only = on")
+                return cls(conn, location)
+            upgrade(conn)
+            store = cls(conn, location)
+            now = utcnow()
+            store.partitions.ensure(conn, {(now.year, now.month), (now.year + (now.month == 12), now.month % 12 + 1)})
+            return store
+        except PgSchemaError as exc:
+            conn.close()
+            raise StoreError(str(exc)) from None
+        except BaseException:
+            conn.close()
+            raise
+
+    def schema_version(self) -> int:
+        return schema_version(self.conn)
+
+    # -- writing
+
+    def writer(self) -> PgWriter:
+        return PgWriter(self.conn, self.partitions)
+
+    def insert(self, rows: Iterable[Row]) -> list[int]:
+        w = self.writer()
+        w.commit(rows)
+        return list(w.ids)
+
+    # -- reading
+
+    def page(self, flt: Filter, sort: Sort = NEWEST, *, limit: int = 100,
+             after: Cursor | None = None) -> list[dict[str, Any]]:
+        return pq.fetch_page(self.conn, flt, sort, limit=limit, after=after)
+
+    def iter_rows(self, flt: Filter, sort: Sort = NEWEST, *, limit: int | None = None,
+                  page_size: int = 5000) -> Iterator[dict[str, Any]]:
+        return keyset_pages(lambda size, after: self.page(flt, sort, limit=size, after=after),
+                            lambda row: cursor_of(row, sort), limit=limit, page_size=page_size)
+
+    def count(self, flt: Filter = Filter()) -> int:
+        return pq.count(self.conn, flt)
+
+    def counts_by(self, column: str, flt: Filter = Filter()) -> dict[Any, int]:
+        return pq.counts_by(self.conn, column, flt)
+
+    def overview(self, flt: Filter = Filter()) -> dict[str, int]:
+        found = self.counts_by("type", flt)
+        return {name: int(found.get(name, 0)) for name in K.KIND_NAMES}
+
+    def get(self, record_id: int) -> dict[str, Any] | None:
+        return pq.get(self.conn, record_id)
+
+    def max_id(self) -> int:
+        return int(self.conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0])  # type: ignore[index]
+
+    def groups(self) -> list[dict[str, Any]]:
+        return list(pq.dict_rows(self.conn.execute(f"SELECT {_GROUP_SELECT} FROM error_groups ORDER BY id")))  # type: ignore[arg-type]
+
+    def group_users(self) -> list[tuple[int, str]]:
+        return [(int(g), str(u)) for g, u in self.conn.execute(
+            "SELECT group_id, user_id FROM error_group_users ORDER BY group_id, user_id COLLATE \"C\"")]
+
+    # -- changing
+
+    def _set_resolved(self, ids: Iterable[int], resolved: bool, note: str | None, by: str | None,
+                      now: datetime | None) -> Outcome:
+        wanted = sorted({int(i) for i in ids})
+        out = Outcome()
+        with self.conn.transaction():
+            found = dict(self.conn.execute(
+                "SELECT id, type = 'error' AND is_resolved IS DISTINCT FROM %s FROM records WHERE id = ANY(%s) "
+                "FOR UPDATE", (resolved, wanted)).fetchall())
+            for i in wanted:
+                if i not in found:
+                    out.missing.append(i)
+                elif found[i]:
+                    out.changed.append(i)
+                else:
+                    out.skipped.append(i)
+            if out.changed:
+                ts = format_ts(now or utcnow()) if resolved else None
+                self.conn.execute(
+                    "UPDATE records SET is_resolved = %s, resolution = %s, resolved_at = %s, resolved_by = %s "
+                    "WHERE id = ANY(%s)",
+                    (resolved, note if resolved else None, ts, by if resolved else None, out.changed))
+        return out
+
+    def resolve(self, ids: Iterable[int], *, note: str | None = None, by: str | None = None,
+                now: datetime | None = None) -> Outcome:
+        return self._set_resolved(ids, True, note, by, now)
+
+    def unresolve(self, ids: Iterable[int]) -> Outcome:
+        return self._set_resolved(ids, False, None, None, None)
+
+    def delete_ids(self, ids: Iterable[int]) -> Outcome:
+        wanted = sorted({int(i) for i in ids})
+        out = Outcome()
+        with self.conn.transaction():
+            gone = {r[0] for r in self.conn.execute(
+                "DELETE FROM records WHERE id = ANY(%s) RETURNING id", (wanted,))}
+            for i in wanted:
+                (out.changed if i in gone else out.missing).append(i)
+            pg_groups.refresh(self.conn)
+        return out
+
+    def delete_matching(self, flt: Filter) -> int:
+        where, params = pq.where_sql(flt)
+        with self.conn.transaction():
+            cur = self.conn.execute(f"DELETE FROM records WHERE {where}", params)  # type: ignore[arg-type]
+            pg_groups.refresh(self.conn)
+        return cur.rowcount
+
+    def prune(self, days: float, *, now: datetime | None = None) -> int:
+        """Retention: a month wholly past the cut-off that keeps nothing is
+        dropped as a whole (its errors leave their groups first); other
+        expired records are deleted.  The run is recorded as SQLite records it."""
+        cutoff = cutoff_for(days, now)
+        started = format_ts(utcnow())
+        total = 0
+        conn = self.conn
+        with conn.transaction():
+            for name in sorted(self.partitions.known):
+                year, month = int(name[9:13]), int(name[14:16])
+                end = date(year + (month == 12), month % 12 + 1, 1) if (year, month) != (9999, 12) else None
+                if end is None or format_ts(datetime(end.year, end.month, 1)) > cutoff:
+                    continue
+                if conn.execute(f"SELECT 1 FROM {name} WHERE {KEEPS} LIMIT 1").fetchone():  # type: ignore[arg-type]
+                    continue
+                n = conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]  # type: ignore[arg-type,index]
+                conn.execute(
+                    "UPDATE error_groups AS g SET count = g.count - d.n, stale = 1 FROM (SELECT group_id, "
+                    f"count(*) AS n FROM {name} WHERE group_id IS NOT NULL GROUP BY group_id) AS d "  # type: ignore[arg-type]
+                    "WHERE g.id = d.group_id")
+                conn.execute(f"DROP TABLE {name}")  # type: ignore[arg-type]
+                self.partitions.known.discard(name)
+                total += int(n)
+            cur = conn.execute(
+                f"DELETE FROM records WHERE created_at < %s::timestamptz AND NOT ({KEEPS})", (cutoff,))  # type: ignore[arg-type]
+            total += cur.rowcount
+            pg_groups.refresh(conn)
+            run = RetentionRun(started, float(days), cutoff, total, format_ts(utcnow()))
+            conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
+                         "SET value = excluded.value", (LAST_RUN_KEY, json.dumps(asdict(run))))
+        return total
+
+    # -- copying
+
+    def copy_records(self, rows: Sequence[dict[str, Any]]) -> int:
+        if not rows:
+            return 0
+        self.partitions.ensure(self.conn, {month_of(str(r["created_at"])) for r in rows})
+        with self.conn.transaction():
+            with self.conn.cursor().copy(
+                    f"COPY records ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:  # type: ignore[arg-type]
+                for row in rows:
+                    values = _values([row], [row["id"]], {})[0]
+                    values[COPY_COLUMNS.index("group_id")] = row.get("group_id")
+                    copy.write_row(values)
+            self.conn.execute("SELECT setval('records_id_seq', greatest((SELECT max(id) FROM records), 1))")
+        return len(rows)
+
+    def copy_groups(self, groups: Sequence[dict[str, Any]], users: Sequence[tuple[int, str]]) -> None:
+        with self.conn.transaction():
+            self.conn.execute("DELETE FROM error_group_users")
+            self.conn.execute("DELETE FROM error_groups")
+            with self.conn.cursor().copy(
+                    f"COPY error_groups ({', '.join(GROUP_COLUMNS)}) FROM STDIN") as copy:  # type: ignore[arg-type]
+                for g in groups:
+                    copy.write_row([g.get(c) for c in GROUP_COLUMNS])
+            with self.conn.cursor().copy("COPY error_group_users (group_id, user_id) FROM STDIN") as copy:
+                for pair in users:
+                    copy.write_row(pair)
+            self.conn.execute("SELECT setval(pg_get_serial_sequence('error_groups', 'id'), "
+                              "greatest((SELECT max(id) FROM error_groups), 1))")
+
+    def refresh_groups(self) -> int:
+        with self.conn.transaction():
+            self.conn.execute("UPDATE error_groups SET stale = 1")
+            return pg_groups.refresh(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+__all__ = ["KEEPS", "PostgresStore", "connect"]

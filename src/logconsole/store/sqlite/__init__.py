@@ -1,0 +1,1 @@
+"""The SQLite store behind :class:`logconsole.store.interface.Store` (:mod:`.store`)."""

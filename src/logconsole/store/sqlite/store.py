@@ -1,0 +1,142 @@
+"""The SQLite implementation of :class:`~logconsole.store.interface.Store`.
+
+A thin layer over the modules that have always run the SQLite store
+(:mod:`~logconsole.store.db`, :mod:`~logconsole.store.query`,
+:mod:`~logconsole.store.writer`, :mod:`~logconsole.store.actions`,
+:mod:`~logconsole.store.retention`, :mod:`~logconsole.store.stats`): the same
+SQL runs, so every figure in docs/performance.md holds through it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from logconsole.ingest import Row
+from logconsole.store import actions, groups, query, retention, stats
+from logconsole.store.db import connect
+from logconsole.store.migrations import schema_version
+from logconsole.store.query import NEWEST, Cursor, Filter, Sort, dict_rows
+from logconsole.store.schema import INSERT_COLUMNS
+from logconsole.store.transaction import transaction
+from logconsole.store.url import SQLITE, StoreURL
+from logconsole.store.writer import BatchWriter, insert_rows
+
+GROUP_COLUMNS: tuple[str, ...] = (
+    "id", "fingerprint", "error_type", "message", "culprit", "count", "first_seen", "last_seen", "latest_id",
+    "severity", "users", "users_approx", "endpoints", "status", "note", "status_by", "status_at",
+    "regressed_at", "stale",
+)
+"""The columns of ``error_groups``, as :meth:`SQLiteStore.groups` gives them."""
+
+
+@dataclass(slots=True)
+class SQLiteStore:
+    """A SQLite file as a :class:`~logconsole.store.interface.Store`; ``conn``
+    stays available to the code not yet on the interface."""
+
+    conn: sqlite3.Connection
+    location: StoreURL
+    backend: str = SQLITE
+
+    @classmethod
+    def open(cls, location: StoreURL, *, readonly: bool = False) -> SQLiteStore:
+        assert location.path is not None
+        return cls(connect(location.path, readonly=readonly), location)
+
+    def schema_version(self) -> int:
+        return schema_version(self.conn)
+
+    def writer(self) -> BatchWriter:
+        return BatchWriter(self.conn)
+
+    def insert(self, rows: Iterable[Row]) -> list[int]:
+        rows = list(rows)
+        if not rows:
+            return []
+        writer = BatchWriter(self.conn)
+        writer.commit(rows)
+        return list(writer.ids)
+
+    def page(self, flt: Filter, sort: Sort = NEWEST, *, limit: int = 100,
+             after: Cursor | None = None) -> list[dict[str, Any]]:
+        return query.fetch_page(self.conn, flt, sort, limit=limit, after=after)
+
+    def iter_rows(self, flt: Filter, sort: Sort = NEWEST, *, limit: int | None = None,
+                  page_size: int = 5000) -> Iterator[dict[str, Any]]:
+        return query.iter_rows(self.conn, flt, sort, limit=limit, page_size=page_size)
+
+    def count(self, flt: Filter = Filter()) -> int:
+        return query.count(self.conn, flt)
+
+    def counts_by(self, column: str, flt: Filter = Filter()) -> dict[Any, int]:
+        return query.counts_by(self.conn, column, flt)
+
+    def overview(self, flt: Filter = Filter()) -> dict[str, int]:
+        return stats.overview(self.conn, flt)
+
+    def get(self, record_id: int) -> dict[str, Any] | None:
+        return query.get(self.conn, record_id)
+
+    def max_id(self) -> int:
+        return int(self.conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0])
+
+    def groups(self) -> list[dict[str, Any]]:
+        cur = self.conn.execute(f"SELECT {', '.join(GROUP_COLUMNS)} FROM error_groups ORDER BY id")
+        return list(dict_rows(cur))
+
+    def group_users(self) -> list[tuple[int, str]]:
+        return [(int(g), str(u)) for g, u in self.conn.execute(
+            "SELECT group_id, user_id FROM error_group_users ORDER BY group_id, user_id")]
+
+    def resolve(self, ids: Iterable[int], *, note: str | None = None, by: str | None = None,
+                now: datetime | None = None) -> actions.Outcome:
+        return actions.resolve(self.conn, ids, note=note, by=by, now=now)
+
+    def unresolve(self, ids: Iterable[int]) -> actions.Outcome:
+        return actions.unresolve(self.conn, ids)
+
+    def delete_ids(self, ids: Iterable[int]) -> actions.Outcome:
+        return actions.delete_ids(self.conn, ids)
+
+    def delete_matching(self, flt: Filter) -> int:
+        return actions.delete_matching(self.conn, flt)
+
+    def prune(self, days: float, *, now: datetime | None = None) -> int:
+        return retention.prune(self.conn, days, now=now, settle_seconds=0.0)
+
+    def copy_records(self, rows: Sequence[dict[str, Any]]) -> int:
+        if not rows:
+            return 0
+        columns = ("id", *INSERT_COLUMNS)
+        sql = (f"INSERT INTO records ({', '.join(columns)}) "
+               f"VALUES ({', '.join('?' for _ in columns)})")
+        with transaction(self.conn):
+            self.conn.executemany(sql, [tuple(r.get(c) for c in columns) for r in rows])
+        return len(rows)
+
+    def copy_groups(self, groups: Sequence[dict[str, Any]], users: Sequence[tuple[int, str]]) -> None:
+        sql = (f"INSERT INTO error_groups ({', '.join(GROUP_COLUMNS)}) "
+               f"VALUES ({', '.join('?' for _ in GROUP_COLUMNS)})")
+        with transaction(self.conn):
+            self.conn.execute("DELETE FROM error_groups")
+            self.conn.execute("DELETE FROM error_group_users")
+            self.conn.executemany(sql, [tuple(g.get(c) for c in GROUP_COLUMNS) for g in groups])
+            self.conn.execute(
+                "INSERT INTO error_group_users (group_id, user_id) SELECT value ->> 0, value ->> 1 "
+                "FROM json_each(?)", (json.dumps(list(users), ensure_ascii=False),))
+
+    def refresh_groups(self) -> int:
+        with transaction(self.conn):
+            self.conn.execute("UPDATE error_groups SET stale = 1")
+            return groups.refresh(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+__all__ = ["GROUP_COLUMNS", "SQLiteStore"]

@@ -1,0 +1,68 @@
+"""The PostgreSQL schema's versioned steps (:mod:`logconsole.store.postgres.migrations`)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from logconsole.kinds import ALL_FIELDS
+from logconsole.store.db import StoreError
+from logconsole.store.interface import Store, open_store
+from logconsole.store.postgres.migrations import SCHEMA_VERSION
+from pg_support import Cluster
+
+
+@pytest.fixture
+def empty_url(pg_cluster: Cluster) -> Iterator[str]:
+    """A database without the schema (not from the template)."""
+    name = f"empty_{id(object())}"
+    pg_cluster.execute(f"CREATE DATABASE {name}")
+    yield pg_cluster.url(name)
+    pg_cluster.drop(pg_cluster.url(name))
+
+
+def test_collectors_starting_together_upgrade_once(empty_url: str) -> None:
+    opened: list[Store] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            opened.append(open_store(empty_url))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert {s.schema_version() for s in opened} == {SCHEMA_VERSION}
+    with psycopg.connect(empty_url) as conn:
+        steps = conn.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+    assert steps == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
+    for s in opened:
+        s.close()
+
+
+def test_a_field_without_a_column_gets_one(pg_url: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE records DROP COLUMN host")
+    open_store(pg_url).close()
+    with psycopg.connect(pg_url) as conn:
+        names = {r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'records'")}
+    assert set(ALL_FIELDS) <= names
+
+
+def test_a_newer_database_is_refused_untouched(pg_url: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO schema_migrations (version, description) VALUES (%s, 'from the future')",
+                     (SCHEMA_VERSION + 1,))
+    with pytest.raises(StoreError, match="newer than this logconsole knows"):
+        open_store(pg_url)
