@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -38,6 +38,20 @@ class Outcome:
     skipped: list[int] = field(default_factory=list)
     """Ids whose record the action does not apply to (not an error, already so)."""
 
+    @classmethod
+    def of(cls, wanted: Iterable[int], applies: Mapping[int, bool]) -> Outcome:
+        """Each wanted id sorted out by ``applies`` (id -> whether the action
+        changes its record; an id absent from it has no record)."""
+        out = cls()
+        for i in wanted:
+            if i not in applies:
+                out.missing.append(i)
+            elif applies[i]:
+                out.changed.append(i)
+            else:
+                out.skipped.append(i)
+        return out
+
 
 def _ids_json(ids: Iterable[int]) -> str:
     return json.dumps(sorted({int(i) for i in ids}))
@@ -48,19 +62,12 @@ def _set_resolved(
     note: str | None, by: str | None, now: datetime | None,
 ) -> Outcome:
     wanted = _ids_json(ids)
-    out = Outcome()
     with transaction(conn):
         found = dict(conn.execute(
             "SELECT id, type = 'error' AND is_resolved IS NOT ? FROM records "
             "WHERE id IN (SELECT value FROM json_each(?))", (int(resolved), wanted),
         ).fetchall())
-        for i in json.loads(wanted):
-            if i not in found:
-                out.missing.append(i)
-            elif found[i]:
-                out.changed.append(i)
-            else:
-                out.skipped.append(i)
+        out = Outcome.of(json.loads(wanted), found)
         if out.changed:
             ts = format_ts(now or utcnow()) if resolved else None
             conn.execute(

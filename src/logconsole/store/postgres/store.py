@@ -133,18 +133,11 @@ class PostgresStore:
     def _set_resolved(self, ids: Iterable[int], resolved: bool, note: str | None, by: str | None,
                       now: datetime | None) -> Outcome:
         wanted = sorted({int(i) for i in ids})
-        out = Outcome()
         with self.conn.transaction():
             found = dict(self.conn.execute(
                 "SELECT id, type = 'error' AND is_resolved IS DISTINCT FROM %s FROM records WHERE id = ANY(%s) "
                 "FOR UPDATE", (resolved, wanted)).fetchall())
-            for i in wanted:
-                if i not in found:
-                    out.missing.append(i)
-                elif found[i]:
-                    out.changed.append(i)
-                else:
-                    out.skipped.append(i)
+            out = Outcome.of(wanted, found)
             if out.changed:
                 ts = format_ts(now or utcnow()) if resolved else None
                 self.conn.execute(
