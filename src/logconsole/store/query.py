@@ -256,6 +256,19 @@ def _column(name: str) -> str:
     return name
 
 
+def check_types(types: Sequence[str]) -> None:
+    """:class:`QueryError` for a kind name that is not one (each store's SQL writes them in)."""
+    for t in types:
+        if t not in K.KINDS:
+            raise QueryError(f"unknown type {t!r}; expected one of: {', '.join(K.KIND_NAMES)}")
+
+
+def check_related(rel: Related) -> None:
+    """:class:`QueryError` for a relation on a field records are not related by."""
+    if rel.field not in RELATED_FIELDS:
+        raise QueryError(f"cannot relate records by {rel.field!r}; expected one of: {', '.join(RELATED_FIELDS)}")
+
+
 def where_sql(
     conn: sqlite3.Connection, flt: Filter, *, search_walks: bool = False, kind_walks: bool = False,
 ) -> tuple[str, list[Any]]:
@@ -274,9 +287,7 @@ def where_sql(
         # Kind names are written into the SQL, not bound: SQLite then sees that
         # `type = 'error'` is the partial index's own condition, and answers
         # counts from the index alone instead of reading every row.
-        for t in flt.types:
-            if t not in K.KINDS:
-                raise QueryError(f"unknown type {t!r}; expected one of: {', '.join(K.KIND_NAMES)}")
+        check_types(flt.types)
         if len(flt.types) == 1:
             term = f"type = '{flt.types[0]}'"
             clauses.append(f"likely({term})" if kind_walks else term)
@@ -293,8 +304,7 @@ def where_sql(
         params.append(json.dumps(list(flt.ids)))
     if flt.related is not None:
         rel = flt.related
-        if rel.field not in RELATED_FIELDS:
-            raise QueryError(f"cannot relate records by {rel.field!r}; expected one of: {', '.join(RELATED_FIELDS)}")
+        check_related(rel)
         clauses.append(f"{rel.field} = ?")
         params.append(rel.value)
         for op, bound in ((">=", rel.since), ("<", rel.until)):

@@ -33,7 +33,7 @@ import psycopg
 from logconsole import kinds as K
 from logconsole.store.postgres.schema import SELECT_LIST, time_text
 from logconsole.store.query import (
-    NEWEST, RELATED_FIELDS, Cursor, Filter, QueryError, Sort, _keyset, _sort_expr,
+    NEWEST, Cursor, Filter, QueryError, Sort, _keyset, _sort_expr, check_related, check_types,
 )
 
 
@@ -118,9 +118,7 @@ def where_sql(flt: Filter) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     if flt.types and len(flt.types) < len(K.KINDS):
-        for t in flt.types:
-            if t not in K.KINDS:
-                raise QueryError(f"unknown type {t!r}; expected one of: {', '.join(K.KIND_NAMES)}")
+        check_types(flt.types)
         clauses.append("type = " + (f"'{flt.types[0]}'" if len(flt.types) == 1
                                     else f"ANY(ARRAY[{', '.join(repr(t) for t in flt.types)}])"))
     if flt.since:
@@ -134,8 +132,7 @@ def where_sql(flt: Filter) -> tuple[str, list[Any]]:
         params.append([int(i) for i in flt.ids])
     if flt.related is not None:
         rel = flt.related
-        if rel.field not in RELATED_FIELDS:
-            raise QueryError(f"cannot relate records by {rel.field!r}; expected one of: {', '.join(RELATED_FIELDS)}")
+        check_related(rel)
         clauses.append(f"{rel.field} = %s")
         params.append(rel.value)
         if rel.since:
