@@ -623,7 +623,7 @@ class Daemon:
                     except Exception as exc:
                         log.error("retention failed: %s", _pg_reason(exc, location))
                     else:
-                        if removed is not None:
+                        if removed:
                             log.info("retention: removed %s record%s older than %g days for the fleet "
                                      "(unresolved errors and system records that require action are kept)",
                                      f"{removed:,}", "" if removed == 1 else "s", days)
