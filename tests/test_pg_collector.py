@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -15,8 +17,10 @@ from typing import Any
 import psycopg
 import pytest
 from cli_support import add_to, run
-from collector_support import Client, Collector, wait_for
+from collector_support import Client, Collector, isolated_env, wait_for
+from pg_support import Cluster
 
+from logconsole.collectors.daemon import LEASE_INTERVAL
 from logconsole.ingest import normalize
 from logconsole.store.interface import open_store
 from logconsole.store.retention import LAST_RUN_KEY
@@ -134,7 +138,7 @@ def test_a_connection_cut_while_records_arrive_costs_nothing(tmp_path: Path, pg_
         "terminating connection" in collector.output(), collector.output()
 
 
-def test_a_server_down_at_a_commit_is_waited_out(tmp_path: Path, pg_url: str, pg_cluster: Any) -> None:
+def test_a_server_down_at_a_commit_is_waited_out(tmp_path: Path, pg_url: str, pg_cluster: Cluster) -> None:
     """The server stops while records wait; once it is back they are stored and
     the sync is answered ok."""
     collector = pg_collector(tmp_path, pg_url, "web-1", "--sync-timeout", "60").start()
@@ -142,15 +146,13 @@ def test_a_server_down_at_a_commit_is_waited_out(tmp_path: Path, pg_url: str, pg
         with Client(collector.sock, timeout=60) as client:
             client.send_records({"type": "chat", "message": "before"})
             assert client.sync()[0]["ok"]
-            pg_cluster._run("pg_ctl", "stop", "-m", "fast", "-w", "-D", str(pg_cluster.root / "data"))
+            pg_cluster.stop_server()
             try:
                 client.send_records({"type": "chat", "message": "while down"})
                 wait_for(lambda: "cannot" in collector.output() and "commit" in collector.output(), 15,
                          "the collector to say it cannot commit")
             finally:
-                pg_cluster._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(pg_cluster.root / "data"),
-                                "-l", str(pg_cluster.root / "server.log"),
-                                "-o", f"-k {pg_cluster.socket_dir} {pg_cluster.settings}")
+                pg_cluster.start_server()
             answer, _ = client.sync()
             assert answer["ok"], answer
     finally:
@@ -159,6 +161,42 @@ def test_a_server_down_at_a_commit_is_waited_out(tmp_path: Path, pg_url: str, pg
     assert messages == ["before", "while down"]
     warning = next(line for line in collector.output().splitlines() if "cannot commit" in line)
     assert "postgresql://" in warning and "Traceback" not in collector.output()
+
+
+def test_records_held_when_stopped_while_the_server_is_down_are_spilled_and_replayed(
+        tmp_path: Path, pg_url: str, pg_cluster: Cluster) -> None:
+    collector = pg_collector(tmp_path, pg_url, "web-1").start()
+    pg_cluster.stop_server()
+    try:
+        with Client(collector.sock) as client:
+            client.send_records(*({"type": "chat", "message": f"held {n}"} for n in range(50)))
+            wait_for(lambda: "cannot commit 50 records" in collector.output(), 15, "the refusal")
+        assert collector.stop() == 1, collector.output()
+    finally:
+        pg_cluster.start_server()
+    spill = collector.sock.with_name(collector.sock.name + ".spill.jsonl")
+    assert spill.exists(), collector.output()
+    assert "50 records could not be stored" in collector.output()
+    again = pg_collector(tmp_path, pg_url, "web-1").start()
+    try:
+        assert "replayed 50 records" in again.output()
+        assert not spill.exists()
+    finally:
+        assert again.stop() == 0, again.output()
+    messages = [m for (m,) in fetch(pg_url, "SELECT message FROM records WHERE type = 'chat'")]
+    assert sorted(messages) == sorted(f"held {n}" for n in range(50))
+    assert fetch(pg_url, "SELECT host FROM records WHERE type = 'chat' GROUP BY host") == [("web-1",)]
+
+
+def test_a_server_out_of_reach_at_start_is_one_line(tmp_path: Path) -> None:
+    url = f"postgresql://logs:s3cret@/logs?host={tmp_path / 'nothing'}"
+    result = subprocess.run([sys.executable, "-m", "logconsole", "daemon", "--db", url,
+                             "--socket", str(tmp_path / "run" / "s.sock")],
+                            capture_output=True, text=True, env=isolated_env(tmp_path), timeout=30)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "cannot connect to postgresql://logs:***@" in errors[0], result.stderr
+    assert "s3cret" not in result.stderr and "Traceback" not in result.stderr
 
 
 def _leader_says(c: Collector) -> bool:
@@ -275,3 +313,12 @@ def test_a_bad_store_url_in_the_config_is_one_line(tmp_path: Path) -> None:
     result = run("", "query", env={"LOGCONSOLE_CONFIG": str(config), "LOGCONSOLE_DB": ""})
     assert result.exit_code != 0
     assert "[store] url" in result.output and "Traceback" not in result.output
+
+
+def test_the_docs_say_what_the_collector_does_on_postgresql() -> None:
+    docs = Path(__file__).parents[1] / "docs"
+    guide = (docs / "postgresql.md").read_text()
+    assert f"every {LEASE_INTERVAL:g} seconds" in guide
+    assert "not yet: the daemon says so in one line at start" in guide
+    assert "`--host NAME`" in (docs / "protocol.md").read_text()
+    assert "else `LOGCONSOLE_DB`, else `url` under\n`[store]`" in (docs / "cli.md").read_text()

@@ -83,6 +83,8 @@ RETENTION_PERIOD = 24 * 3600.0
 STOP_GRACE = 10.0
 STORE_TIMEOUT = 30.0
 """Seconds the forwarder waits for the writer to commit its cursor before trying again."""
+LEASE_INTERVAL = 15.0
+"""On PostgreSQL: seconds between two checks of the fleet's leadership (docs/postgresql.md)."""
 IDLE_CHECKPOINT = 5.0
 """Seconds without a commit after which the write-ahead log is truncated."""
 
@@ -121,7 +123,7 @@ class DaemonOptions:
     otlp_max_request_bytes: int = 20 << 20
     host: str = ""
     """The host name stamped on records that name none ("" : this machine's)."""
-    lease_interval: float = 15.0
+    lease_interval: float = LEASE_INTERVAL
     """On PostgreSQL: seconds between two checks of the fleet's leadership."""
 
     @property

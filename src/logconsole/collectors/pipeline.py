@@ -25,7 +25,7 @@ batches go through the store's writer (``COPY``); a connection the server
 dropped (a restart, a terminated backend) is a refusal like a lock: the
 writer connects again on the next attempt, and a batch whose commit reached
 the server before the connection went is recognised by its ids and not
-stored twice (:meth:`Pipeline._pg_commit`).
+stored twice (:class:`_PgLink`).
 
 An upgraded database may have backfills pending (fingerprints and groups for
 the errors of an older release): the pump runs them a short batch at a time

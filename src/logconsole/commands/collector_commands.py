@@ -92,7 +92,7 @@ def _listen(ctx: click.Context, param: click.Parameter, value: str | None) -> st
               "[default: the config's [otlp] listen, else off].")
 @click.option("--host", "host", envvar="LOGCONSOLE_HOST", show_envvar=True, metavar="NAME",
               help="Host name stamped on records that name none [default: this machine's name].")
-@click.option("--lease-interval", type=FiniteFloat(0.1, 3600), default=15.0, hidden=True,
+@click.option("--lease-interval", type=FiniteFloat(0.1, 3600), default=None, hidden=True,
               help="On PostgreSQL: seconds between checks of the fleet's leadership.")
 @click.option("-v", "--verbose", count=True, help="Log debug detail too (connections closed when idle, failed lines).")
 def daemon(
@@ -101,7 +101,7 @@ def daemon(
     watch: tuple[str, ...], watch_type: str | None, retention_days: float | None,
     max_record_bytes: int | None, idle_timeout: float, sync_timeout: float | None,
     busy_timeout: float | None, retry_max_delay: float | None, check_seconds: float,
-    idle_checkpoint: float, otlp_listen: str | None, host: str | None, lease_interval: float, verbose: int,
+    idle_checkpoint: float, otlp_listen: str | None, host: str | None, lease_interval: float | None, verbose: int,
 ) -> None:
     """Run the collector in the foreground.
 
@@ -167,7 +167,7 @@ def daemon(
         otlp_token=settings.otlp_token,
         otlp_max_request_bytes=settings.otlp_max_request_bytes,
         host=(host or "").strip(),
-        lease_interval=lease_interval,
+        **({"lease_interval": lease_interval} if lease_interval is not None else {}),
     )
     try:
         code = run_daemon(opts, verbose)
