@@ -55,7 +55,6 @@ import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -605,6 +604,9 @@ class Daemon:
         lease = Lease(location, self.pipeline.host)
         leading = False
         failed = ""
+        loop = asyncio.get_running_loop()
+        not_before = 0.0
+        """No look at the last run before this (loop) time: it was a moment ago."""
         try:
             while True:
                 try:
@@ -617,14 +619,16 @@ class Daemon:
                     failed = str(exc)
                 if now_leading != leading:
                     leading = now_leading
+                    not_before = 0.0
                     log.info("this collector %s the fleet's retention on %s",
                              "now runs" if leading else "no longer runs", location)
-                if leading:
+                if leading and loop.time() >= not_before:
                     try:
-                        removed = await asyncio.to_thread(_prune_fleet, location, days)
+                        removed, wait = await asyncio.to_thread(_prune_fleet, location, days)
                     except Exception as exc:
                         log.error("retention failed: %s", _pg_reason(exc, location))
                     else:
+                        not_before = loop.time() + wait
                         if removed:
                             log.info("retention: removed %s record%s older than %g days for the fleet "
                                      "(unresolved errors and system records that require action are kept)",
@@ -753,20 +757,24 @@ def _prune(db_path: Path, days: float) -> int:
         conn.close()
 
 
-def _prune_fleet(location: StoreURL, days: float) -> int | None:
-    """Retention for the whole fleet when the last run finished a day ago or more
-    (or never did); how many records went, ``None`` when it was not due."""
+def _prune_fleet(location: StoreURL, days: float) -> tuple[int | None, float]:
+    """Retention for the whole fleet when the last run (by any collector)
+    finished a day ago or more, or never did: how many records went (``None``
+    when it was not due) and the seconds until the next run is due."""
     from logconsole.store.postgres.store import PostgresStore
-    from logconsole.timeutil import format_ts, utcnow
+    from logconsole.timeutil import parse_ts, utcnow
 
     store = PostgresStore.open(location)
     try:
         last = store.last_retention_run()
         if last is not None and last.finished is not None:
-            due = format_ts(utcnow() - timedelta(seconds=RETENTION_PERIOD))
-            if last.finished > due:
-                return None
-        return store.prune(days)
+            try:
+                age = (utcnow() - parse_ts(last.finished)).total_seconds()
+            except ValueError:  # an unreadable record of the last run: run now
+                age = RETENTION_PERIOD
+            if 0 <= age < RETENTION_PERIOD:
+                return None, RETENTION_PERIOD - age
+        return store.prune(days), RETENTION_PERIOD
     finally:
         store.close()
 
