@@ -6,6 +6,7 @@ offsets per host, and the ``[store] url`` rule of every command."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -197,6 +198,29 @@ def test_a_server_out_of_reach_at_start_is_one_line(tmp_path: Path) -> None:
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "cannot connect to postgresql://logs:***@" in errors[0], result.stderr
     assert "s3cret" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_console_starts_a_collector_on_postgresql_without_the_password_on_its_command_line(
+        tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from logconsole.collectors.spawn import collector_command, ensure_collector
+    from logconsole.store.url import parse_store_url
+
+    for name, value in isolated_env(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    location = parse_store_url(pg_url.replace("logconsole@", "logconsole:pw@"))
+    sock = tmp_path / "run" / "s.sock"
+    assert not any("pw" in part for part in collector_command(location, sock, None))
+    said = ensure_collector(location, sock, timeout=15)
+    assert said.startswith("started a collector"), said
+    pid = int(said.split("pid ")[1].rstrip(")"))
+    try:
+        with Client(sock) as client:
+            client.send_records({"type": "chat", "message": "from the console's collector"})
+            assert client.sync()[0]["ok"]
+        assert fetch(pg_url, "SELECT count(*) FROM records WHERE type = 'chat'") == [(1,)]
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: not sock.exists(), 15, "the collector to stop")
 
 
 def _leader_says(c: Collector) -> bool:
