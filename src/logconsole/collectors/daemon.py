@@ -125,11 +125,6 @@ class DaemonOptions:
     lease_interval: float = LEASE_INTERVAL
     """On PostgreSQL: seconds between two checks of the fleet's leadership."""
 
-    @property
-    def shared(self) -> bool:
-        """Whether the store is a PostgreSQL database that other collectors share."""
-        return isinstance(self.db_path, StoreURL)
-
 
 # -- single instance ----------------------------------------------------------
 
@@ -504,6 +499,8 @@ class Daemon:
             try:
                 replayed = await replay
             except Exception as exc:
+                if db is not None and not isinstance(exc, (sqlite3.Error, OSError)):
+                    raise
                 reason = describe(exc) if isinstance(exc, sqlite3.Error) else str(exc)
                 log.error("cannot replay %s: %s; it is left in place", path, reason)
                 continue
