@@ -109,8 +109,16 @@ class Cluster:
         data = self.root / "data"
         self._run("initdb", "-D", str(data), "-U", ROLE, "--auth=trust", "-E", "UTF8",
                   "--locale=C.UTF-8", "--no-sync", "--no-instructions")
-        self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(data), "-l", str(self.root / "server.log"),
-                  "-o", f"-k {self.socket_dir} {self.settings}")
+        self.start_server()
+
+    def start_server(self) -> None:
+        """Start the server of the initialised cluster (again, after :meth:`stop_server`)."""
+        self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.root / "data"),
+                  "-l", str(self.root / "server.log"), "-o", f"-k {self.socket_dir} {self.settings}")
+
+    def stop_server(self) -> None:
+        """Stop the server, keeping its data (a server that goes down under a client)."""
+        self._run("pg_ctl", "stop", "-m", "fast", "-w", "-D", str(self.root / "data"))
 
     def stop(self) -> None:
         try:

@@ -66,3 +66,16 @@ def test_a_newer_database_is_refused_untouched(pg_url: str) -> None:
                      (SCHEMA_VERSION + 1,))
     with pytest.raises(StoreError, match="newer than this logconsole knows"):
         open_store(pg_url)
+
+
+def test_offsets_of_a_first_schema_database_become_the_offsets_of_no_named_host(empty_url: str) -> None:
+    from logconsole.store.postgres.migrations import MIGRATIONS, upgrade
+
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        upgrade(conn, MIGRATIONS[:1])
+        conn.execute("""INSERT INTO file_offsets (path, inode, "offset", head) VALUES ('/var/log/a.log', 1, 10, 'h')""")
+        upgrade(conn)
+        assert conn.execute('SELECT host, path, "offset" FROM file_offsets').fetchall() == [("", "/var/log/a.log", 10)]
+        conn.execute("""INSERT INTO file_offsets (host, path, inode, "offset", head)
+                        VALUES ('web-2', '/var/log/a.log', 2, 20, 'h')""")
+        assert conn.execute("SELECT count(*) FROM file_offsets").fetchone() == (2,)

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from logconsole.alert_rules import Rule, RuleError, parse_rules
-from logconsole.config import ConfigError, Settings, load_settings
+from logconsole.config import ConfigError, Settings, configured_store_url, load_settings
 from logconsole.kinds import KIND_NAMES
 from logconsole.paths import default_db_path, default_socket_path
 from logconsole.store.retention import MAX_RETENTION_DAYS
@@ -73,11 +73,33 @@ class DbLocation(click.ParamType):
         return self._file.convert(location.path, param, ctx)
 
 
+def _configured_store(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Which store a command uses, the one rule: ``--db``, else ``LOGCONSOLE_DB``
+    (click has read both into ``value``), else the config's ``[store] url``,
+    else ``None`` (the default file).  The config is the one ``--config`` names
+    when the command has that option and it was given first, else
+    ``LOGCONSOLE_CONFIG``, else the default config file."""
+    if value is not None:
+        return value
+    config = ctx.params.get("config_path")
+    try:
+        url = configured_store_url(config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if url is None:
+        return None
+    try:
+        return DbLocation().convert(url, param, ctx)
+    except click.BadParameter as exc:
+        raise click.ClickException(f"the config's [store] url: {exc.message}") from None
+
+
 def db_option(f: F) -> F:
     return click.option(
         "--db", "db_path", type=DbLocation(),
-        envvar="LOGCONSOLE_DB", default=None, show_envvar=True,
-        help="Database file or postgresql:// URL [default: $XDG_DATA_HOME/logconsole/logs.db].",
+        envvar="LOGCONSOLE_DB", default=None, show_envvar=True, callback=_configured_store,
+        help="Database file or postgresql:// URL [default: the config's [store] url, "
+        "else $XDG_DATA_HOME/logconsole/logs.db].",
     )(f)
 
 

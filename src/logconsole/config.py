@@ -3,6 +3,7 @@
 The config file is optional TOML::
 
     [store]
+    url = "postgresql://logs@db.example/logs"   # the store (see :func:`configured_store_url`)
     retention_days = 90          # days, or a duration: "12w", "90 days"
     group_readable = false
 
@@ -97,6 +98,8 @@ class ConfigError(ValueError):
 
 @dataclass(slots=True)
 class Settings:
+    store_url: str = ""
+    """``[store] url``; commands take it through :mod:`logconsole.cli_options`."""
     retention_days: float = 90
     group_readable: bool = False
     secret_words: tuple[str, ...] = ()
@@ -198,6 +201,30 @@ def parse_mode(text: str | int) -> int:
     return mode
 
 
+def configured_store_url(path: Path | None = None) -> str | None:
+    """``[store] url`` of the config file (``path``, else ``LOGCONSOLE_CONFIG``,
+    else the default), or ``None`` when there is no file or no such key.
+
+    Read on its own, not through :func:`load_settings`: every command takes
+    its store from here (after ``--db`` and ``LOGCONSOLE_DB``, see
+    :mod:`logconsole.cli_options`), including commands that read nothing else
+    of the config.
+    """
+    path = path or default_config_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    url = _get(data, "store", "url", str, path)
+    if url is not None and not url.strip():
+        raise ConfigError(f"{path}: [store] url is empty; remove it to use the default database file")
+    return url
+
+
 def load_settings(path: Path | None = None) -> Settings:
     """Read the config file (missing is fine when it was not named explicitly)."""
     explicit = path is not None
@@ -218,6 +245,7 @@ def load_settings(path: Path | None = None) -> Settings:
     settings.source = path
     settings.raw = data
     table = (
+        ("store", "url", str, "store_url"),
         ("store", "retention_days", float, "retention_days"),
         ("store", "group_readable", bool, "group_readable"),
         ("redaction", "extra_keys", tuple, "secret_words"),

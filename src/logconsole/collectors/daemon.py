@@ -27,6 +27,15 @@
   write-ahead log's space back once no record has come for ``idle_checkpoint``
   seconds (a ``TRUNCATE`` checkpoint on a connection of its own, so it never
   waits on the writer thread).
+
+On PostgreSQL (``--db postgresql://...``) several collectors, one per host,
+share one database: there is no lock beside a database file (the socket's
+lock stays), no quick check and no write-ahead log to give back; a spill goes
+beside the socket and is replayed into the database; retention runs on one
+collector of the fleet at a time, the one holding the fleet's advisory lock
+(:mod:`logconsole.store.postgres.lease`), which another takes over when its
+holder dies.  Alert rules and forwarding read the SQLite file and do not run
+on PostgreSQL yet (the daemon says so at start).
 """
 
 from __future__ import annotations
@@ -60,6 +69,7 @@ from logconsole.store import retention
 from logconsole.store.db import QUICK_CHECK_SECONDS, StoreError, check_before_writing, connect, file_size
 from logconsole.store.errors import describe
 from logconsole.store.groups import GroupEvent
+from logconsole.store.url import StoreURL
 from logconsole.store.wal import checkpoint, wal_size
 
 if TYPE_CHECKING:
@@ -72,6 +82,8 @@ RETENTION_PERIOD = 24 * 3600.0
 STOP_GRACE = 10.0
 STORE_TIMEOUT = 30.0
 """Seconds the forwarder waits for the writer to commit its cursor before trying again."""
+LEASE_INTERVAL = 15.0
+"""On PostgreSQL: seconds between two checks of the fleet's leadership (docs/postgresql.md)."""
 IDLE_CHECKPOINT = 5.0
 """Seconds without a commit after which the write-ahead log is truncated."""
 
@@ -84,7 +96,8 @@ class DaemonError(RuntimeError):
 class DaemonOptions:
     """Everything the daemon needs, resolved from flags, config and defaults."""
 
-    db_path: Path
+    db_path: Path | StoreURL
+    """The database file, or a PostgreSQL database shared with other hosts' collectors."""
     socket_path: Path
     settings: Settings = field(default_factory=Settings)
     socket_mode: int = 0o600
@@ -107,6 +120,10 @@ class DaemonOptions:
     """``HOST:PORT`` of the OTLP/HTTP door ("" : none)."""
     otlp_token: str = ""
     otlp_max_request_bytes: int = 20 << 20
+    host: str = ""
+    """The host name stamped on records that name none ("" : this machine's)."""
+    lease_interval: float = LEASE_INTERVAL
+    """On PostgreSQL: seconds between two checks of the fleet's leadership."""
 
 
 # -- single instance ----------------------------------------------------------
@@ -252,14 +269,13 @@ class Daemon:
         opts = self.opts
         # The folder is checked (or created private) before the lock file goes into it.
         prepare_socket_dir(opts.socket_path, _gid(opts.socket_group) if opts.socket_group else None)
-        try:
-            opts.db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as exc:
-            raise DaemonError(f"cannot create database folder {opts.db_path.parent}: {exc.strerror or exc}") from None
-        locks = [
-            InstanceLock(lock_path_for(opts.socket_path), f"socket {opts.socket_path}"),
-            InstanceLock(lock_path_for(opts.db_path), f"database {opts.db_path}"),
-        ]
+        locks = [InstanceLock(lock_path_for(opts.socket_path), f"socket {opts.socket_path}")]
+        if isinstance(opts.db_path, Path):  # a PostgreSQL database is shared by design
+            try:
+                opts.db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            except OSError as exc:
+                raise DaemonError(f"cannot create database folder {opts.db_path.parent}: {exc.strerror or exc}") from None
+            locks.append(InstanceLock(lock_path_for(opts.db_path), f"database {opts.db_path}"))
         self._socket_lock = locks[0]
         taken: list[InstanceLock] = []
         try:
@@ -279,9 +295,11 @@ class Daemon:
             self._check_database()
             return asyncio.run(self._serve())
 
-    def spill_places(self) -> tuple[Path, Path]:
+    def spill_places(self) -> tuple[Path, ...]:
         """Where a spill goes: beside the database, else (its disk may be the full
-        one) beside the socket."""
+        one) beside the socket; only beside the socket for PostgreSQL."""
+        if not isinstance(self.opts.db_path, Path):
+            return (spill_path_for(self.opts.socket_path),)
         return spill_path_for(self.opts.db_path), spill_path_for(self.opts.socket_path)
 
     def _check_otlp(self) -> None:
@@ -321,9 +339,9 @@ class Daemon:
     def _check_database(self) -> None:
         """Refuse a damaged database before a single record is acknowledged into it."""
         seconds = self.opts.check_seconds
-        if seconds <= 0:
-            return
         path = self.opts.db_path
+        if seconds <= 0 or not isinstance(path, Path):  # the server looks after its own files
+            return
         try:
             # Backfills are the pump's, between batches (:mod:`.pipeline`).
             conn = connect(path, group_readable=self.opts.settings.group_readable, backfills=False)
@@ -349,7 +367,7 @@ class Daemon:
             "rejected": c.rejected,
             "dropped": c.dropped,
             "answers_dropped": c.answers_dropped,
-            "db_size_bytes": file_size(self.opts.db_path),
+            **({"db_size_bytes": file_size(self.opts.db_path)} if isinstance(self.opts.db_path, Path) else {}),
             "connections": c.connections,
             "write_error": p.condition,
             **({"alerts_dropped": self.alerts.counters.dropped, "alert_failures": self.alerts.counters.failures}
@@ -370,15 +388,20 @@ class Daemon:
         pipeline = self.pipeline = Pipeline(
             opts.db_path, redactor=Redactor(opts.settings.secret_words),
             group_readable=opts.settings.group_readable,
-            timings=opts.timings, spill_places=self.spill_places(),
+            timings=opts.timings, spill_places=self.spill_places(), host=opts.host or None,
         )
         try:
             await pipeline.start()
         except StoreError as exc:
             raise DaemonError(str(exc)) from None
-        alerts = self.alerts = AlertEngine(opts.db_path, opts.alert_rules, store=pipeline.put_raw)
-        pipeline.on_commit = alerts.offer
-        alerts.start()
+        alerts = None
+        if isinstance(opts.db_path, Path):
+            alerts = self.alerts = AlertEngine(opts.db_path, opts.alert_rules, store=pipeline.put_raw)
+            pipeline.on_commit = alerts.offer
+            alerts.start()
+        elif opts.alert_rules or opts.settings.forward is not None:
+            log.warning("alert rules and forwarding are not yet available on PostgreSQL; "
+                        "this collector runs without them")
         forwarder = self.forwarder = self._start_forwarder()
         sock = None
         otlp = None
@@ -421,7 +444,8 @@ class Daemon:
                 await asyncio.to_thread(forwarder.close)
             if otlp is not None:
                 await otlp.stop()
-            await alerts.close()
+            if alerts is not None:
+                await alerts.close()
             await pipeline.close()
             if sock is not None:
                 sock.close()
@@ -449,14 +473,18 @@ class Daemon:
         """
         assert self.pipeline is not None
         pipeline = self.pipeline
-        db = self.opts.db_path.resolve()
+        location = self.opts.db_path
+        db = location.resolve() if isinstance(location, Path) else None
         for path in find_spills(self.spill_places()):
             try:
                 spill = await asyncio.to_thread(read_spill, path)
             except (OSError, ValueError) as exc:
                 log.error("cannot replay %s: %s; it is left in place", path, exc)
                 continue
-            if path.parent.resolve() != db.parent and Path(spill.db).resolve() != db:
+            if db is None and spill.db != str(location):
+                log.warning("%s holds records for %s, not %s; it is left in place", path, spill.db, location)
+                continue
+            if db is not None and path.parent.resolve() != db.parent and Path(spill.db).resolve() != db:
                 log.warning("%s holds records for %s, not %s; it is left in place", path, spill.db, db)
                 continue
             if spill.expected > len(spill.rows):
@@ -470,8 +498,11 @@ class Daemon:
             stopper.cancel()
             try:
                 replayed = await replay
-            except (sqlite3.Error, OSError) as exc:
-                log.error("cannot replay %s: %s; it is left in place", path, describe(exc))
+            except Exception as exc:
+                if db is not None and not isinstance(exc, (sqlite3.Error, OSError)):
+                    raise
+                reason = describe(exc) if isinstance(exc, sqlite3.Error) else str(exc)
+                log.error("cannot replay %s: %s; it is left in place", path, reason)
                 continue
             if not replayed:
                 return len(spill.rows)
@@ -541,6 +572,8 @@ class Daemon:
         days = self.opts.retention_days
         if days <= 0:
             return
+        if isinstance(self.opts.db_path, StoreURL):
+            return await self._fleet_retention_loop(self.opts.db_path, days)
         while True:
             try:
                 removed = await asyncio.to_thread(_prune, self.opts.db_path, days)
@@ -553,6 +586,53 @@ class Daemon:
             except Exception as exc:
                 log.error("retention failed: %s", exc)
             await asyncio.sleep(RETENTION_PERIOD)
+
+    async def _fleet_retention_loop(self, location: StoreURL, days: float) -> None:
+        """Retention on a shared PostgreSQL database: only the fleet's leader runs
+        it, when the last run (by whichever collector) is a day old or more.
+
+        Every ``lease_interval`` seconds the collector keeps or tries to take the
+        leadership (:class:`~logconsole.store.postgres.lease.Lease`); a server
+        that cannot be reached costs the leadership until it can.
+        """
+        from logconsole.store.postgres.lease import Lease
+
+        assert self.pipeline is not None
+        lease = Lease(location, self.pipeline.host)
+        leading = False
+        failed = ""
+        loop = asyncio.get_running_loop()
+        not_before = 0.0
+        """No look at the last run before this (loop) time: it was a moment ago."""
+        try:
+            while True:
+                try:
+                    now_leading = await asyncio.to_thread(lease.hold)
+                    failed = ""
+                except Exception as exc:
+                    now_leading = False
+                    if str(exc) != failed:
+                        log.warning("cannot check the fleet's leadership: %s", _pg_reason(exc, location))
+                    failed = str(exc)
+                if now_leading != leading:
+                    leading = now_leading
+                    not_before = 0.0
+                    log.info("this collector %s the fleet's retention on %s",
+                             "now runs" if leading else "no longer runs", location)
+                if leading and loop.time() >= not_before:
+                    try:
+                        removed, wait = await asyncio.to_thread(_prune_fleet, location, days)
+                    except Exception as exc:
+                        log.error("retention failed: %s", _pg_reason(exc, location))
+                    else:
+                        not_before = loop.time() + wait
+                        if removed:
+                            log.info("retention: removed %s record%s older than %g days for the fleet "
+                                     "(unresolved errors and system records that require action are kept)",
+                                     f"{removed:,}", "" if removed == 1 else "s", days)
+                await asyncio.sleep(self.opts.lease_interval)
+        finally:
+            await asyncio.to_thread(lease.release)
 
     async def _wal_loop(self) -> None:
         """Truncate the write-ahead log once no record has been committed for
@@ -568,9 +648,9 @@ class Daemon:
         """
         idle = self.opts.idle_checkpoint
         pipeline = self.pipeline
-        if idle <= 0 or pipeline is None:
-            return
         path = self.opts.db_path
+        if idle <= 0 or pipeline is None or not isinstance(path, Path):
+            return
         conn = None
         seen = pipeline.counters.committed
         quiet_since = asyncio.get_running_loop().time()
@@ -600,7 +680,7 @@ class Daemon:
         """Forwarding (``[forward]``), woken by every commit besides its own polling."""
         cfg = self.opts.settings.forward
         pipeline = self.pipeline
-        if cfg is None or pipeline is None:
+        if cfg is None or pipeline is None or not isinstance(self.opts.db_path, Path):
             return None
         from logconsole.collectors.forward import Forwarder  # protobuf only when forwarding
 
@@ -672,6 +752,37 @@ def _prune(db_path: Path, days: float) -> int:
         return retention.prune(conn, days)
     finally:
         conn.close()
+
+
+def _prune_fleet(location: StoreURL, days: float) -> tuple[int | None, float]:
+    """Retention for the whole fleet when the last run (by any collector)
+    finished a day ago or more, or never did: how many records went (``None``
+    when it was not due) and the seconds until the next run is due."""
+    from logconsole.store.postgres.store import PostgresStore
+    from logconsole.timeutil import parse_ts, utcnow
+
+    store = PostgresStore.open(location)
+    try:
+        last = store.last_retention_run()
+        if last is not None and last.finished is not None:
+            try:
+                age = (utcnow() - parse_ts(last.finished)).total_seconds()
+            except ValueError:  # an unreadable record of the last run: run now
+                age = RETENTION_PERIOD
+            if 0 <= age < RETENTION_PERIOD:
+                return None, RETENTION_PERIOD - age
+        return store.prune(days), RETENTION_PERIOD
+    finally:
+        store.close()
+
+
+def _pg_reason(exc: BaseException, location: StoreURL) -> str:
+    """One line for a failure on the PostgreSQL store."""
+    import psycopg
+
+    from logconsole.store.postgres.errors import describe as pg_describe
+
+    return pg_describe(exc, location) if isinstance(exc, psycopg.Error) else str(exc)
 
 
 def setup_logging(verbose: int) -> None:

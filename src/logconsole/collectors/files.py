@@ -49,6 +49,7 @@ import hashlib
 import logging
 import os
 import re
+import socket
 import sqlite3
 import stat
 import time
@@ -62,6 +63,7 @@ from logconsole import json_decode
 from logconsole.collectors.sink import FileOffset, Sink
 from logconsole.ingest import IngestError
 from logconsole.store.db import StoreError, connect
+from logconsole.store.url import StoreURL
 
 log = logging.getLogger("logconsole.daemon")
 
@@ -193,7 +195,7 @@ class FileTailer:
     def __init__(
         self,
         patterns: list[str],
-        db_path: Path,
+        db_path: Path | StoreURL,
         sink: Sink,
         default_kind: str = "activity",
         *,
@@ -202,7 +204,7 @@ class FileTailer:
         max_line: int = MAX_LINE,
     ) -> None:
         self.patterns = [normalize_pattern(p) for p in patterns]
-        self.db_path = Path(db_path)
+        self.db_path = db_path if isinstance(db_path, StoreURL) else Path(db_path)
         self.sink = sink
         self.default_kind = default_kind
         self.rescan_interval = rescan_interval
@@ -285,6 +287,8 @@ class FileTailer:
 
     def load_offsets(self) -> dict[str, SavedOffset]:
         """The offsets stored by earlier runs, by path (none when there is no database)."""
+        if isinstance(self.db_path, StoreURL):
+            return self._shared_offsets(self.db_path)
         if not self.db_path.exists():
             return {}
         try:
@@ -300,6 +304,23 @@ class FileTailer:
         finally:
             conn.close()
         return {p: SavedOffset(int(i or 0), int(o or 0), h or "0:") for p, i, o, h in rows}
+
+    def _shared_offsets(self, location: StoreURL) -> dict[str, SavedOffset]:
+        """This host's offsets in a PostgreSQL database that several hosts share
+        (the host is the one the sink stamps on records)."""
+        host = str(getattr(self.sink, "host", "") or socket.gethostname())
+        try:
+            from logconsole.store.postgres.store import PostgresStore
+
+            store = PostgresStore.open(location, readonly=True)
+            try:
+                rows = store.file_offsets(host)
+            finally:
+                store.close()
+        except Exception as exc:
+            log.warning("cannot read file offsets from %s: %s; files start at their end", location, exc)
+            return {}
+        return {p: SavedOffset(i, o, h) for p, i, o, h in rows}
 
     # -- scanning ----------------------------------------------------------------
 

@@ -20,6 +20,13 @@ most ``sync_timeout`` seconds and then fails with the reason, leaving the
 records queued.  When the daemon stops while the database still refuses, what
 is held in memory goes to a spill file (:mod:`logconsole.collectors.spill`).
 
+On PostgreSQL (``db_path`` a :class:`~logconsole.store.url.StoreURL`) the
+batches go through the store's writer (``COPY``); a connection the server
+dropped (a restart, a terminated backend) is a refusal like a lock: the
+writer connects again on the next attempt, and a batch whose commit reached
+the server before the connection went is recognised by its ids and not
+stored twice (:class:`_PgLink`).
+
 An upgraded database may have backfills pending (fingerprints and groups for
 the errors of an older release): the pump runs them a short batch at a time
 on the writer thread, after each batch of records and while the queue is
@@ -48,6 +55,7 @@ from logconsole.store.db import connect
 from logconsole.store.errors import describe
 from logconsole.store.groups import GroupEvent
 from logconsole.store.migrations import Backfiller, SchemaError, pending_backfills
+from logconsole.store.url import StoreURL
 from logconsole.store.writer import BatchWriter, OffsetValues, encode_row
 
 log = logging.getLogger("logconsole.daemon")
@@ -153,7 +161,7 @@ class Pipeline:
 
     def __init__(
         self,
-        db_path: Path,
+        db_path: Path | StoreURL,
         *,
         redactor: Redactor,
         capacity: int = DEFAULT_CAPACITY,
@@ -186,6 +194,8 @@ class Pipeline:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="logconsole-writer")
         self._conn: sqlite3.Connection | None = None
         self._writer: BatchWriter | None = None
+        self._pg: _PgLink | None = None
+        """The PostgreSQL store and writer, when ``db_path`` is a URL."""
         self._pump: asyncio.Task[None] | None = None
         self._backfiller: Backfiller | None = None
         self._rate_mark = (time.monotonic(), 0)
@@ -305,14 +315,22 @@ class Pipeline:
     async def start(self) -> None:
         """Open the database on the writer thread and start the pump."""
         loop = asyncio.get_running_loop()
+        if isinstance(self.db_path, StoreURL):
+            self._pg = _PgLink(self.db_path, self.host)
+            await loop.run_in_executor(self._executor, self._pg.connect)
+            return await self._start_pump()
         self._conn = await loop.run_in_executor(self._executor, self._open)
         self._writer = BatchWriter(self._conn)
         if await loop.run_in_executor(self._executor, pending_backfills, self._conn):
             self._backfiller = Backfiller(self._conn)
             log.info("filling in the upgraded database in the background")
+        await self._start_pump()
+
+    async def _start_pump(self) -> None:
         self._pump = asyncio.create_task(self._run(), name="writer-pump")
 
     def _open(self) -> sqlite3.Connection:
+        assert isinstance(self.db_path, Path)
         conn = connect(self.db_path, group_readable=self.group_readable, backfills=False)
         conn.execute(f"PRAGMA busy_timeout = {int(self.timings.busy_timeout * 1000)}")
         return conn
@@ -370,6 +388,8 @@ class Pipeline:
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await loop.run_in_executor(self._executor, conn.close)
+        if self._pg is not None:
+            await loop.run_in_executor(self._executor, self._pg.close)
         self._executor.shutdown(wait=True)
 
     # -- replaying a spill ----------------------------------------------------
@@ -380,7 +400,7 @@ class Pipeline:
         Waits out a refusing database like any batch; false when the daemon was
         asked to stop first (the file is left for the next start).
         """
-        assert self._writer is not None
+        assert self._writer is not None or self._pg is not None
         marker = spill.marker
         loop = asyncio.get_running_loop()
         done = await loop.run_in_executor(self._executor, self._replayed_before, marker)
@@ -395,6 +415,8 @@ class Pipeline:
         return True
 
     def _replayed_before(self, marker: OffsetValues) -> bool:
+        if self._pg is not None:
+            return self._pg.has_marker(marker)
         assert self._conn is not None
         found = self._conn.execute("SELECT 1 FROM file_offsets WHERE path = ? AND head = ?",
                                    (marker[0], marker[3])).fetchone()
@@ -402,6 +424,12 @@ class Pipeline:
 
     def _forget_marker(self, marker: OffsetValues) -> None:
         """Remove the replay marker once its file is gone (a failure only leaves a stale row)."""
+        if self._pg is not None:
+            try:
+                self._pg.forget_marker(marker)
+            except Exception as exc:
+                log.warning("could not remove the replay marker of %s: %s", marker[0], self._pg.describe(exc))
+            return
         assert self._conn is not None
         try:
             self._conn.execute("DELETE FROM file_offsets WHERE path = ? AND head = ?", (marker[0], marker[3]))
@@ -458,18 +486,20 @@ class Pipeline:
                       meta: Mapping[str, str] | None = None) -> bool:
         """Commit one batch, waiting out a refusing database; false only when the
         daemon is stopping and the attempt made after the stop request failed too."""
-        assert self._writer is not None
+        commit = self._pg.commit if self._pg is not None else self._writer.commit  # type: ignore[union-attr]
         delay = FIRST_RETRY_DELAY
         failing_since: float | None = None
         while True:
             last_chance = self._stop_requested.is_set()
             try:
-                stored = await loop.run_in_executor(self._executor, self._writer.commit, rows, offsets, meta)
+                stored = await loop.run_in_executor(self._executor, commit, rows, offsets, meta)
             except Exception as exc:  # any failure keeps the batch; a bug must not stop the pump either
-                reason = describe(exc) if isinstance(exc, sqlite3.Error) else f"internal error: {type(exc).__name__}: {exc}"
+                known = self._pg.describe(exc) if self._pg is not None else (
+                    describe(exc) if isinstance(exc, sqlite3.Error) else "")
+                reason = known or f"internal error: {type(exc).__name__}: {exc}"
                 self.counters.failed_commits += 1
                 if reason != self.condition:
-                    if isinstance(exc, sqlite3.Error):
+                    if known:
                         log.warning("cannot commit %d records: %s; keeping them and retrying", len(rows), reason)
                     else:
                         log.exception("cannot commit %d records; keeping them and retrying", len(rows))
@@ -487,8 +517,9 @@ class Pipeline:
                          stored, time.monotonic() - failing_since)
             self.condition = ""
             self.counters.committed += stored
-            if self.on_commit is not None and (self._writer.ids or self._writer.events):
-                self.on_commit(self._writer.ids, self._writer.events)
+            writer = self._pg.writer if self._pg is not None else self._writer
+            if self.on_commit is not None and writer is not None and (writer.ids or writer.events):
+                self.on_commit(writer.ids, writer.events)
             if stored < len(rows):
                 self.counters.dropped += len(rows) - stored
                 log.error("refused %d records holding text that cannot be stored", len(rows) - stored)
@@ -519,3 +550,78 @@ class Pipeline:
         for write in batch.meta_writes:
             if not write.future.done():
                 write.future.set_exception(CommitError(self.condition, retrying=False))
+
+
+class _PgLink:
+    """The writer thread's PostgreSQL store: connects again after a lost
+    connection, and tells a batch whose commit reached the server from one
+    that did not.
+
+    The ids of a batch are taken from the sequence before its ``COPY``
+    (:mod:`logconsole.store.postgres.writer`), so when the connection goes
+    while a commit is under way, the first of them says whether the
+    transaction committed: found, the batch is stored and not sent again.
+    """
+
+    __slots__ = ("location", "host", "store", "writer", "_unsure")
+
+    def __init__(self, location: StoreURL, host: str) -> None:
+        self.location = location
+        self.host = host
+        self.store: Any = None
+        self.writer: Any = None
+        self._unsure: list[int] = []
+        """The ids of a batch whose commit was under way when the connection went."""
+
+    def connect(self) -> None:
+        from logconsole.store.postgres.store import PostgresStore
+
+        self.store = PostgresStore.open(self.location)
+        self.writer = self.store.writer()
+        self.writer.host = self.host
+
+    def close(self) -> None:
+        store, self.store, self.writer = self.store, None, None
+        if store is not None:
+            with contextlib.suppress(Exception):
+                store.close()
+
+    def commit(self, rows: list[Row], offsets: list[OffsetValues], meta: Mapping[str, str] | None) -> int:
+        if self.writer is None:
+            self.connect()
+            if self._unsure:
+                landed = self.store.get(self._unsure[0]) is not None
+                ids, self._unsure = self._unsure, []
+                if landed:
+                    self.writer.ids = ids
+                    return len(ids)
+        try:
+            return int(self.writer.commit(rows, offsets, meta))
+        except Exception as exc:
+            from logconsole.store.postgres.errors import connection_lost
+
+            if connection_lost(exc) or self.store.conn.closed:
+                self._unsure = list(self.writer.ids)
+                self.close()
+            raise
+
+    def has_marker(self, marker: OffsetValues) -> bool:
+        if self.writer is None:
+            self.connect()
+        return bool(self.store.has_file_offset(self.host, marker[0], marker[3]))
+
+    def forget_marker(self, marker: OffsetValues) -> None:
+        if self.writer is None:
+            self.connect()
+        self.store.forget_file_offset(self.host, marker[0], marker[3])
+
+    def describe(self, exc: BaseException) -> str:
+        """One line naming the database; empty for an error that is not the database's."""
+        from logconsole.store.db import StoreError
+        from logconsole.store.postgres.errors import describe as pg_describe
+
+        if isinstance(exc, StoreError):
+            return str(exc)
+        import psycopg
+
+        return pg_describe(exc, self.location) if isinstance(exc, psycopg.Error) else ""

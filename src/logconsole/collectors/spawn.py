@@ -2,7 +2,8 @@
 
 The collector runs as ``python -m logconsole daemon`` in its own session, so it
 outlives the console that started it; its log goes to ``collector.log`` next to
-the socket.
+the socket.  A PostgreSQL database reaches the child through ``LOGCONSOLE_DB``
+in its environment, not its command line, where anyone could read a password.
 """
 
 from __future__ import annotations
@@ -14,20 +15,31 @@ import time
 from pathlib import Path
 
 from logconsole.collectors.wire import is_listening
+from logconsole.store.url import StoreURL
 
 START_TIMEOUT = 5.0
 
 
-def collector_command(db_path: Path, socket_path: Path, config_path: Path | None) -> list[str]:
-    cmd = [sys.executable, "-m", "logconsole", "daemon", "--db", os.fspath(db_path),
-           "--socket", os.fspath(socket_path)]
+def collector_command(db_path: Path | StoreURL, socket_path: Path, config_path: Path | None) -> list[str]:
+    cmd = [sys.executable, "-m", "logconsole", "daemon"]
+    if not isinstance(db_path, StoreURL):
+        cmd += ["--db", os.fspath(db_path)]
+    cmd += ["--socket", os.fspath(socket_path)]
     if config_path is not None:
         cmd += ["--config", os.fspath(config_path)]
     return cmd
 
 
+def collector_env(db_path: Path | StoreURL) -> dict[str, str]:
+    """The child's environment: this one, with ``LOGCONSOLE_DB`` naming a PostgreSQL store."""
+    env = dict(os.environ)
+    if isinstance(db_path, StoreURL):
+        env["LOGCONSOLE_DB"] = db_path.conninfo
+    return env
+
+
 def ensure_collector(
-    db_path: Path, socket_path: Path, config_path: Path | None = None, *, timeout: float = START_TIMEOUT
+    db_path: Path | StoreURL, socket_path: Path, config_path: Path | None = None, *, timeout: float = START_TIMEOUT
 ) -> str:
     """Start a collector unless one listens on ``socket_path``; says what happened.
 
@@ -45,7 +57,7 @@ def ensure_collector(
         proc = subprocess.Popen(
             collector_command(db_path, socket_path, config_path),
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
-            start_new_session=True, close_fds=True,
+            start_new_session=True, close_fds=True, env=collector_env(db_path),
         )
     except OSError as exc:
         return f"could not start a collector: {exc.strerror or exc}"

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from logconsole.ingest import Row
+from logconsole.store.url import StoreURL
 from logconsole.store.writer import OffsetValues
 
 log = logging.getLogger("logconsole.daemon")
@@ -71,13 +72,13 @@ class Spill:
 
 
 def write_spill(
-    places: Sequence[Path], db_path: Path, rows: Sequence[Row], offsets: Iterable[OffsetValues] = ()
+    places: Sequence[Path], db_path: Path | StoreURL, rows: Sequence[Row], offsets: Iterable[OffsetValues] = ()
 ) -> Path:
     """Write ``rows`` and ``offsets`` to the first of ``places`` that takes them; its path.
 
     Raises :class:`SpillError` naming every place tried when none does.
     """
-    lines = [json.dumps({"logconsole_spill": FORMAT, "id": uuid.uuid4().hex, "db": os.fspath(db_path),
+    lines = [json.dumps({"logconsole_spill": FORMAT, "id": uuid.uuid4().hex, "db": str(db_path),
                          "records": len(rows)})]
     lines.extend(json.dumps({"row": row}, default=str) for row in rows)
     lines.extend(json.dumps({"offset": list(o)}) for o in offsets)

@@ -34,6 +34,7 @@ from logconsole.config import (
     parse_mode,
 )
 from logconsole.kinds import KIND_NAMES
+from logconsole.store.url import StoreURL
 from logconsole.ingest import IngestError, decode_json
 
 
@@ -89,6 +90,10 @@ def _listen(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 @click.option("--otlp", "otlp_listen", metavar="HOST:PORT", callback=_listen,
               help="Also accept OpenTelemetry logs over HTTP (POST /v1/logs), e.g. 127.0.0.1:4318 "
               "[default: the config's [otlp] listen, else off].")
+@click.option("--host", "host", envvar="LOGCONSOLE_HOST", show_envvar=True, metavar="NAME",
+              help="Host name stamped on records that name none [default: this machine's name].")
+@click.option("--lease-interval", type=FiniteFloat(0.1, 3600), default=None, hidden=True,
+              help="On PostgreSQL: seconds between checks of the fleet's leadership.")
 @click.option("-v", "--verbose", count=True, help="Log debug detail too (connections closed when idle, failed lines).")
 def daemon(
     db_path: Path | None, socket_path: Path | None, config_path: Path | None,
@@ -96,7 +101,7 @@ def daemon(
     watch: tuple[str, ...], watch_type: str | None, retention_days: float | None,
     max_record_bytes: int | None, idle_timeout: float, sync_timeout: float | None,
     busy_timeout: float | None, retry_max_delay: float | None, check_seconds: float,
-    idle_checkpoint: float, otlp_listen: str | None, verbose: int,
+    idle_checkpoint: float, otlp_listen: str | None, host: str | None, lease_interval: float | None, verbose: int,
 ) -> None:
     """Run the collector in the foreground.
 
@@ -107,6 +112,8 @@ def daemon(
     records wait in memory and are retried; stopped then, the daemon writes
     them to DB.spill.jsonl, exits 1, and stores them at its next start.
     A damaged database is refused at start (see `logconsole doctor`).
+    With --db postgresql://..., one collector per host writes to a shared
+    database, and one of them at a time runs retention for all.
     With --otlp, any OpenTelemetry SDK logs into it: point
     OTEL_EXPORTER_OTLP_LOGS_ENDPOINT at http://HOST:PORT/v1/logs.
 
@@ -114,6 +121,7 @@ def daemon(
     Examples:
         logconsole daemon --watch '/var/log/myapp/*.log' --health-interval 60
         logconsole daemon --otlp 127.0.0.1:4318
+        logconsole daemon --db postgresql://logs@db.example/logs
     """
     from logconsole.collectors.daemon import DaemonError, DaemonOptions, run_daemon
     from logconsole.collectors.pipeline import WriterTimings
@@ -133,8 +141,10 @@ def daemon(
             parse_listen(listen)
         except ValueError as exc:
             raise click.ClickException(f"{settings.source}: [otlp] listen: {exc}") from None
+    if host is not None and not host.strip():
+        raise click.BadParameter("the host name is empty", param_hint="--host")
     opts = DaemonOptions(
-        db_path=db_path_or_default(db_path),
+        db_path=db_path if isinstance(db_path, StoreURL) else db_path_or_default(db_path),
         socket_path=socket_path_or_default(socket_path),
         settings=settings,
         socket_mode=mode,
@@ -156,6 +166,8 @@ def daemon(
         otlp_listen=listen,
         otlp_token=settings.otlp_token,
         otlp_max_request_bytes=settings.otlp_max_request_bytes,
+        host=(host or "").strip(),
+        **({"lease_interval": lease_interval} if lease_interval is not None else {}),
     )
     try:
         code = run_daemon(opts, verbose)

@@ -36,6 +36,7 @@ class Migration:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "records partitioned by month, groups, search", schema.schema_v1),
+    Migration(2, "tailed-file offsets per host", schema.offsets_per_host),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -141,6 +141,16 @@ def schema_v1() -> list[str]:
     ]
 
 
+def offsets_per_host() -> list[str]:
+    """Several hosts share one database and each tails its own files: two
+    hosts' ``/var/log/app.log`` are two files, so an offset is a host's."""
+    return [
+        "ALTER TABLE file_offsets ADD COLUMN IF NOT EXISTS host text NOT NULL DEFAULT ''",
+        "ALTER TABLE file_offsets DROP CONSTRAINT IF EXISTS file_offsets_pkey",
+        "ALTER TABLE file_offsets ADD PRIMARY KEY (host, path)",
+    ]
+
+
 # ---------------------------------------------------------------- partitions
 
 

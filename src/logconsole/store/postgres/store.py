@@ -242,5 +242,31 @@ class PostgresStore:
     def close(self) -> None:
         self.conn.close()
 
+    # -- collector: tailed-file offsets per host, retention's last run
+
+    def file_offsets(self, host: str) -> list[tuple[str, int, int, str]]:
+        """``host``'s tailed files as ``(path, inode, offset, head)``."""
+        return [(str(p), int(i or 0), int(o or 0), str(h or "0:")) for p, i, o, h in self.conn.execute(
+            'SELECT path, inode, "offset", head FROM file_offsets WHERE host = %s', (host,))]
+
+    def has_file_offset(self, host: str, path: str, head: str) -> bool:
+        """Whether ``host`` stored the offset row ``(path, head)`` (a spill's replay marker)."""
+        return self.conn.execute("SELECT 1 FROM file_offsets WHERE host = %s AND path = %s AND head = %s",
+                                 (host, path, head)).fetchone() is not None
+
+    def forget_file_offset(self, host: str, path: str, head: str) -> None:
+        self.conn.execute("DELETE FROM file_offsets WHERE host = %s AND path = %s AND head = %s",
+                          (host, path, head))
+
+    def last_retention_run(self) -> RetentionRun | None:
+        """The last retention run recorded (by any collector of the fleet)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = %s", (LAST_RUN_KEY,)).fetchone()
+        if row is None:
+            return None
+        try:
+            return RetentionRun(**json.loads(row[0]))
+        except (TypeError, ValueError):
+            return None
+
 
 __all__ = ["KEEPS", "PostgresStore", "connect"]

@@ -98,7 +98,7 @@ def _values(rows: Sequence[Row], ids: Sequence[int], group_ids: dict[str, int]) 
 class PgWriter:
     """Group commit into PostgreSQL (the :class:`~logconsole.store.interface.Writer` protocol)."""
 
-    __slots__ = ("conn", "partitions", "batches", "rows", "unstorable", "seconds", "ids", "events")
+    __slots__ = ("conn", "partitions", "batches", "rows", "unstorable", "seconds", "ids", "events", "host")
 
     def __init__(self, conn: psycopg.Connection, partitions: Partitions | None = None) -> None:
         self.conn = conn
@@ -109,6 +109,8 @@ class PgWriter:
         self.seconds = 0.0
         self.ids: list[int] = []
         self.events: list[GroupEvent] = []
+        self.host = ""
+        """Whose tailed files the offsets are: hosts sharing a database tail different files."""
 
     def _store(self, rows: list[Row], latest: dict[str, tuple[str, int, int, str]],
                meta: Mapping[str, str] | None) -> None:
@@ -120,6 +122,7 @@ class PgWriter:
             if rows:
                 ids = [r[0] for r in conn.execute(
                     "SELECT nextval('records_id_seq') FROM generate_series(1, %s)", (len(rows),))]
+                self.ids = ids  # known before the commit: a commit cut off is recognised by them
                 pending, group_ids = pg_groups.before_insert(conn, rows)
                 with conn.cursor().copy(COPY_SQL) as copy:  # type: ignore[arg-type]
                     for values in _values(rows, ids, group_ids):
@@ -131,10 +134,10 @@ class PgWriter:
                 now = format_ts(utcnow())
                 with conn.cursor() as cur:
                     cur.executemany(
-                        'INSERT INTO file_offsets (path, inode, "offset", head, updated_at) VALUES '
-                        '(%s, %s, %s, %s, %s) ON CONFLICT (path) DO UPDATE SET inode = excluded.inode, '
+                        'INSERT INTO file_offsets (host, path, inode, "offset", head, updated_at) VALUES '
+                        '(%s, %s, %s, %s, %s, %s) ON CONFLICT (host, path) DO UPDATE SET inode = excluded.inode, '
                         '"offset" = excluded."offset", head = excluded.head, updated_at = excluded.updated_at',
-                        [(*o, now) for o in latest.values()])
+                        [(self.host, *o, now) for o in latest.values()])
             if meta:
                 with conn.cursor() as cur:
                     cur.executemany("INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
