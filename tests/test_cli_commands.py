@@ -247,3 +247,21 @@ def test_a_postgresql_that_cannot_be_reached_is_one_line(pg_cluster, tmp_path: P
         assert result.exit_code == 1, (url, result.output)
         assert_user_error(result, "logconsole:***@")
         assert "s3cret" not in result.output
+
+
+def test_alerts_show_the_rule_states_the_collectors_keep_in_postgresql(pg_url: str) -> None:
+    import psycopg
+
+    from logconsole.alert_rules import STATE_PREFIX, RuleState
+
+    state = RuleState("2026-11-29T10:00:00.000000Z", firings=3, matched=7, suppressed=1, failures=2)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s)", (STATE_PREFIX + "critical", state.as_json()))
+    rows = {r["name"]: r for r in json.loads(run(pg_url, "alerts", "--format", "json").stdout)}
+    assert (rows["critical"]["firings"], rows["critical"]["matched"], rows["critical"]["failures"]) == (3, 7, 2)
+    assert rows["critical"]["last_fired"] == "2026-11-29T10:00:00.000000Z"
+    assert rows["regression"]["firings"] == 0
+    add_to(pg_url, dict(type="error", severity="critical", message="disk full"))
+    tried = run(pg_url, "alerts", "test", "critical")
+    assert tried.exit_code == 0 and "1 stored records match: it would fire" in tried.stdout
+    assert "disk full" in tried.stdout
