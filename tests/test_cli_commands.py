@@ -265,3 +265,20 @@ def test_alerts_show_the_rule_states_the_collectors_keep_in_postgresql(pg_url: s
     tried = run(pg_url, "alerts", "test", "critical")
     assert tried.exit_code == 0 and "1 stored records match: it would fire" in tried.stdout
     assert "disk full" in tried.stdout
+
+
+def test_a_postgresql_database_without_logconsole_tables_is_refused_but_by_import_and_demo(
+        pg_cluster, tmp_path: Path) -> None:
+    """As a missing file is: the commands that add records make the tables, the others say there is none."""
+    pg_cluster.execute("CREATE DATABASE empty_for_cli")
+    url = pg_cluster.url("empty_for_cli")
+    try:
+        for args in (("query",), ("stats",), ("groups",), ("resolve", "1"), ("ignore", "--group", "1"),
+                     ("delete", "--all", "--yes"), ("prune",), ("alerts",)):
+            assert_user_error(run(url, *args), "no logconsole database at")
+        source = tmp_path / "chat.jsonl"
+        source.write_text('{"type": "chat", "message": "first"}\n')
+        assert run(url, "import", str(source)).exit_code == 0
+        assert json.loads(run(url, "stats", "--json").stdout)["records"] == 1
+    finally:
+        pg_cluster.drop(url)

@@ -50,8 +50,10 @@ def existing_db(db_path: Path | None, *, readonly: bool = False) -> Iterator[sql
 def existing_store(db: Path | StoreURL | None, *, readonly: bool = True) -> Iterator[Store]:
     """The store of ``--db`` (:mod:`logconsole.store.interface`), which must
     exist: a database file as :func:`existing_db` opens it, or a PostgreSQL
-    database (opened ``readonly`` it must hold logconsole's tables already)."""
+    database that holds logconsole's tables already (upgraded unless ``readonly``)."""
     if isinstance(db, StoreURL):
+        if not readonly:  # a database without logconsole's tables is refused, not given them
+            open_store(db, readonly=True).close()
         store: Store = open_store(db, readonly=readonly)
     else:
         path = existing_path(db)
