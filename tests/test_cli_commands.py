@@ -282,3 +282,14 @@ def test_a_postgresql_database_without_logconsole_tables_is_refused_but_by_impor
         assert json.loads(run(url, "stats", "--json").stdout)["records"] == 1
     finally:
         pg_cluster.drop(url)
+
+
+@pytest.mark.parametrize("args", [("query",), ("stats",), ("groups",), ("resolve", "1"), ("prune",)], ids=" ".join)
+def test_a_postgresql_refusal_mid_command_is_one_line(pg_cluster, pg_url: str, args: tuple[str, ...]) -> None:
+    """A role that may connect but not read the tables: PostgreSQL's reason, one line, the URL named."""
+    pg_cluster.execute("DO $$ BEGIN CREATE ROLE stranger LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    url = pg_url.replace("logconsole@", "stranger:s3cret@")
+    result = run(url, *args)
+    assert result.exit_code == 1
+    assert_user_error(result, "stranger:***@", "permission denied")
+    assert "s3cret" not in result.output
