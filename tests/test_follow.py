@@ -177,3 +177,22 @@ def test_follows_across_a_postgresql_server_restart(tmp_path: Path, pg_cluster, 
     assert json.loads(read_line(proc))["message"] == "after the restart"
     code, err = stop(proc)
     assert code == 0 and "Traceback" not in err and "Error" not in err
+
+
+def test_a_batch_committed_after_a_later_numbered_one_is_still_printed(tmp_path: Path, pg_url: str) -> None:
+    """Two collectors on one PostgreSQL: each takes its ids before its batch
+    commits, so the batch with the lower ids may commit last; it is printed when it does."""
+    import psycopg
+
+    add_to(pg_url, dict(type="activity", message="before"))
+    proc = follow(tmp_path, pg_url, "-f", "jsonl", "--type", "activity")
+    assert json.loads(read_line(proc))["message"] == "before"
+    with psycopg.connect(pg_url) as slow:  # one open transaction: a collector's batch on its way
+        slow.execute("INSERT INTO records (id, type, created_at, message) "
+                     "VALUES (nextval('records_id_seq'), 'activity', now(), 'slow collector')")
+        add_to(pg_url, dict(type="error", message="not followed"), dict(type="activity", message="fast collector"))
+        assert json.loads(read_line(proc))["message"] == "fast collector"
+        slow.commit()
+    assert json.loads(read_line(proc))["message"] == "slow collector"
+    code, err = stop(proc)
+    assert code == 0 and "Traceback" not in err
