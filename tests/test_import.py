@@ -483,3 +483,33 @@ def test_every_shape_reads_the_same_records(monkeypatch: pytest.MonkeyPatch, mes
         assert [i.value for i in items] == records, shape
     array_lines = [i.line for i in read_items(io.BytesIO(shapes["array"].encode()))]
     assert array_lines == [2 + 4 * n for n in range(len(records))]
+
+
+def test_a_postgresql_server_going_away_mid_import_says_what_was_stored(pg_cluster, pg_url: str) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "LOGCONSOLE_DB": pg_url.replace("logconsole@", "logconsole:s3cret@")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logconsole", "import", "--batch-size", "1", "-"],
+        stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    assert proc.stdin is not None
+    for i in range(2):
+        proc.stdin.write(json.dumps({"type": "chat", "message": f"m{i}"}) + "\n")
+    proc.stdin.flush()
+    deadline = time.monotonic() + 20
+    while len(records(pg_url)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pg_cluster.restart()
+    proc.stdin.write(json.dumps({"type": "chat", "message": "after"}) + "\n")
+    proc.stdin.close()
+    err = proc.stderr.read()  # type: ignore[union-attr]
+    assert proc.wait(timeout=20) == 1
+    assert "stopped: 2 records were stored before the database refused the next batch" in err
+    errors = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "logconsole:***@" in errors[0], err
+    assert "Traceback" not in err and "s3cret" not in err
+    assert [r["message"] for r in records(pg_url)] == ["m0", "m1"]
