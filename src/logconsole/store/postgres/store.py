@@ -29,7 +29,7 @@ from logconsole.store.postgres import query as pq
 from logconsole.store.postgres import stats as pg_stats
 from logconsole.store.postgres.follow import PgFollower
 from logconsole.store.postgres.migrations import PgSchemaError, schema_version, upgrade
-from logconsole.store.postgres.schema import GROUP_TIME_COLUMNS, month_of, time_text
+from logconsole.store.postgres.schema import month_of
 from logconsole.store.postgres.writer import COPY_COLUMNS, Partitions, PgWriter, _values
 from logconsole.store.query import NEWEST, Cursor, Filter, Sort, cursor_of, keyset_pages
 from logconsole.store.retention import LAST_RUN_KEY, RetentionRun, cutoff_for, run_from_json
@@ -40,8 +40,7 @@ from logconsole.timeutil import format_ts, utcnow
 KEEPS = "(type = 'error' AND is_resolved = false) OR (type = 'system' AND requires_action = true)"
 """:data:`logconsole.store.retention.RETENTION_KEEPS` in PostgreSQL's terms."""
 
-_GROUP_SELECT = ", ".join(
-    f"{time_text(c)} AS {c}" if c in GROUP_TIME_COLUMNS else c for c in GROUP_COLUMNS)
+_GROUP_SELECT = pg_group_query.GROUP_SELECT
 
 
 def connect(location: StoreURL) -> psycopg.Connection:
