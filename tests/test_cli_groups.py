@@ -169,3 +169,30 @@ def test_the_docs_describe_the_group_commands() -> None:
         assert line in cli_doc, line
     readme = (root / "README.md").read_text()
     assert "logconsole groups" in readme and "docs/groups.md" in readme
+
+
+def test_postgresql_group_pages_join_up_in_every_sort(pg_url: str) -> None:
+    """Keyset pages of two give the same groups as one page, in each sort and
+    direction, with ties and a group without times (sorted as SQLite sorts NULL:
+    last newest first, first oldest first)."""
+    from logconsole.store.group_query import GroupFilter, GroupSort
+    from logconsole.store.postgres import group_query as pgq
+
+    times = ["2026-11-20T10:00:00Z", "2026-11-20T10:00:00Z", "2026-11-20T11:00:00Z", "2026-11-21T09:00:00Z"]
+    ids = add_to(pg_url, *(dict(type="error", error_type=f"E{i}", message=f"failure {i}", created_at=t,
+                                user_id=f"u{i}") for i, t in enumerate(times)),
+                 dict(type="error", error_type="E1", message="failure 1", user_id="u9"))
+    store = open_store(pg_url)
+    try:
+        timeless = store.get(ids[3])["group_id"]  # type: ignore[index]
+        store.conn.execute("UPDATE error_groups SET first_seen = NULL, last_seen = NULL WHERE id = %s", (timeless,))
+        for column in ("last_seen", "first_seen", "count", "users"):
+            for descending in (True, False):
+                sort = GroupSort(column, descending)
+                whole = [g["id"] for g in pgq.fetch_groups(store.conn, GroupFilter(), sort, limit=None)]
+                paged = [g["id"] for g in pgq.iter_groups(store.conn, GroupFilter(), sort, page_size=2)]
+                assert paged == whole and len(whole) == 4, (column, descending)
+                if column.endswith("_seen"):
+                    assert whole.index(timeless) == (3 if descending else 0), (column, descending)
+    finally:
+        store.close()
