@@ -126,6 +126,16 @@ class Cluster:
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
+    def restart(self, pause: float = 0.0) -> None:
+        """Stop the server (fast: clients are cut off), wait ``pause`` seconds, start it again."""
+        import time
+
+        data = str(self.root / "data")
+        self._run("pg_ctl", "stop", "-m", "fast", "-w", "-D", data)
+        time.sleep(pause)
+        self._run("pg_ctl", "start", "-w", "-t", "60", "-D", data, "-l", str(self.root / "server.log"),
+                  "-o", f"-k {self.socket_dir} {self.settings}")
+
     def execute(self, sql: str, dbname: str = "postgres") -> None:
         """Run ``sql`` outside a transaction (``CREATE DATABASE`` needs that)."""
         import psycopg

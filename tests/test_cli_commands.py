@@ -12,9 +12,10 @@ from pathlib import Path
 import click
 import pytest
 
-from cli_support import add, assert_user_error, run
+from cli_support import add, add_to, assert_user_error, run
 from logconsole.commands.store_commands import COMMANDS
 from logconsole.store.db import connect
+from logconsole.store.url import redacted_url
 
 NAMES = sorted(c.name for c in COMMANDS)
 
@@ -56,25 +57,37 @@ def test_env_database_and_the_db_option(tmp_path: Path) -> None:
     assert json.loads(run(flag_db, "stats", "--json").stdout)["records"] == 5
 
 
-def test_stats(db_path: Path) -> None:
-    conn = connect(db_path)
-    add(conn, type="error", severity="critical", message="a", created_at="2026-11-01T00:00:00Z")
-    add(conn, type="error", severity="critical", message="b")
-    add(conn, type="error", severity="low", message="c", is_resolved=True)
-    add(conn, type="chat", message="d")
-    conn.close()
-    numbers = json.loads(run(db_path, "stats", "--json").stdout)
+def test_stats(any_db: Path | str) -> None:
+    add_to(any_db,
+           dict(type="error", severity="critical", message="a", created_at="2026-11-01T00:00:00Z"),
+           dict(type="error", severity="critical", message="b"),
+           dict(type="error", severity="low", message="c", is_resolved=True),
+           dict(type="chat", message="d"))
+    numbers = json.loads(run(any_db, "stats", "--json").stdout)
     assert numbers["records"] == 4
     assert numbers["by_type"] == {"activity": 0, "error": 3, "ai": 0, "chat": 1, "system": 0}
     assert numbers["unresolved_errors"] == {"critical": 2, "high": 0, "medium": 0, "low": 0}
     assert numbers["oldest"] == "2026-11-01T00:00:00.000000Z"
     assert numbers["last_minute"] == 3 and numbers["last_hour"] == 3
-    assert numbers["size_bytes"] > 0 and numbers["database"] == str(db_path)
-    text = run(db_path, "stats").stdout
+    assert numbers["size_bytes"] > 0 and numbers["database"] == redacted_url(str(any_db))
+    text = run(any_db, "stats").stdout
     assert "records     4" in text
     assert "unresolved  2 errors (critical 2, high 0, medium 0, low 0)" in text
     assert "ingest rate 3 in the last minute, 3 in the last hour" in text
     assert "KB" in text or "MB" in text
+    if isinstance(any_db, str):  # PostgreSQL: the database's size and the record tables' share of it
+        assert 0 < numbers["records_bytes"] <= numbers["database_bytes"] == numbers["size_bytes"]
+        assert "wal_bytes" not in numbers and "records and their indexes" in text
+
+
+def test_stats_show_the_last_retention_run_on_postgresql(pg_url: str) -> None:
+    add_to(pg_url, dict(type="chat", message="old", created_at="2025-01-01T00:00:00Z"),
+           dict(type="chat", message="new"))
+    assert "pruned 1 record older than 30 days" in run(pg_url, "prune", "--days", "30").stderr
+    numbers = json.loads(run(pg_url, "stats", "--json").stdout)
+    assert numbers["records"] == 1
+    assert numbers["retention"]["last_run"]["removed"] == 1 and numbers["retention"]["last_run"]["days"] == 30
+    assert numbers["forward"] is None
 
 
 def test_stats_on_no_database(tmp_path: Path) -> None:
@@ -191,3 +204,92 @@ def test_paths_given_before_the_command_hold_for_it(tmp_path: Path) -> None:
     assert [json.loads(line)["message"] for line in out.stdout.splitlines()] == [
         "only in the chosen database"
     ]
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def test_every_command_takes_a_postgresql_url_but_doctor(pg_url: str, tmp_path: Path) -> None:
+    secret = pg_url.replace("logconsole@", "logconsole:s3cret@")
+    source = tmp_path / "errorlogs.json"
+    source.write_text('{"message": "imported", "severity": "high"}\n')
+    for args in (("demo", "--count", "40", "--seed", "1"), ("import", str(source)), ("query", "-f", "jsonl"),
+                 ("query", "--related", "1"), ("export",), ("stats",), ("groups",), ("alerts",),
+                 ("alerts", "test", "critical"), ("prune", "--dry-run"), ("resolve", "--group", "1"),
+                 ("unresolve", "--group", "1"), ("ignore", "--group", "1"), ("delete", "1", "--yes")):
+        result = run(secret, *args)
+        assert result.exit_code == 0, (args, result.output)
+        assert "s3cret" not in result.output
+    doctor = run(secret, "doctor")
+    assert doctor.exit_code == 2 and "Traceback" not in doctor.output
+    (line,) = doctor.stderr.splitlines()
+    assert "logconsole:***@" in line and "pg_amcheck" in line and "s3cret" not in line
+    doc = (Path(__file__).parents[1] / "docs" / "cli.md").read_text()
+    assert "every command takes a PostgreSQL database" in doc
+    assert "`doctor` checks a SQLite file only" in doc
+
+
+UNREACHABLE_COMMANDS = [
+    ("query",), ("query", "--follow"), ("export",), ("stats",), ("groups",), ("alerts",), ("prune",),
+    ("resolve", "1"), ("unresolve", "--group", "1"), ("ignore", "--group", "1"), ("delete", "--all", "--yes"),
+    ("import", "-"), ("demo", "--count", "1"),
+]
+
+
+@pytest.mark.parametrize("args", UNREACHABLE_COMMANDS, ids=" ".join)
+def test_a_postgresql_that_cannot_be_reached_is_one_line(pg_cluster, tmp_path: Path, args: tuple[str, ...]) -> None:
+    """A database that does not exist, a server that is not running: one
+    line naming the URL (no password), exit 1, no traceback."""
+    missing_db = pg_cluster.url("no_such_database").replace("logconsole@", "logconsole:s3cret@")
+    no_server = f"postgresql://logconsole:s3cret@/logs?host={tmp_path}"
+    for url in (missing_db, no_server):
+        result = run(url, *args, input='{"type": "chat", "message": "m"}\n')
+        assert result.exit_code == 1, (url, result.output)
+        assert_user_error(result, "logconsole:***@")
+        assert "s3cret" not in result.output
+
+
+def test_alerts_show_the_rule_states_the_collectors_keep_in_postgresql(pg_url: str) -> None:
+    import psycopg
+
+    from logconsole.alert_rules import STATE_PREFIX, RuleState
+
+    state = RuleState("2026-11-29T10:00:00.000000Z", firings=3, matched=7, suppressed=1, failures=2)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s)", (STATE_PREFIX + "critical", state.as_json()))
+    rows = {r["name"]: r for r in json.loads(run(pg_url, "alerts", "--format", "json").stdout)}
+    assert (rows["critical"]["firings"], rows["critical"]["matched"], rows["critical"]["failures"]) == (3, 7, 2)
+    assert rows["critical"]["last_fired"] == "2026-11-29T10:00:00.000000Z"
+    assert rows["regression"]["firings"] == 0
+    add_to(pg_url, dict(type="error", severity="critical", message="disk full"))
+    tried = run(pg_url, "alerts", "test", "critical")
+    assert tried.exit_code == 0 and "1 stored records match: it would fire" in tried.stdout
+    assert "disk full" in tried.stdout
+
+
+def test_a_postgresql_database_without_logconsole_tables_is_refused_but_by_import_and_demo(
+        pg_cluster, tmp_path: Path) -> None:
+    """As a missing file is: the commands that add records make the tables, the others say there is none."""
+    pg_cluster.execute("CREATE DATABASE empty_for_cli")
+    url = pg_cluster.url("empty_for_cli")
+    try:
+        for args in (("query",), ("stats",), ("groups",), ("resolve", "1"), ("ignore", "--group", "1"),
+                     ("delete", "--all", "--yes"), ("prune",), ("alerts",)):
+            assert_user_error(run(url, *args), "no logconsole database at")
+        source = tmp_path / "chat.jsonl"
+        source.write_text('{"type": "chat", "message": "first"}\n')
+        assert run(url, "import", str(source)).exit_code == 0
+        assert json.loads(run(url, "stats", "--json").stdout)["records"] == 1
+    finally:
+        pg_cluster.drop(url)
+
+
+@pytest.mark.parametrize("args", [("query",), ("stats",), ("groups",), ("resolve", "1"), ("prune",)], ids=" ".join)
+def test_a_postgresql_refusal_mid_command_is_one_line(pg_cluster, pg_url: str, args: tuple[str, ...]) -> None:
+    """A role that may connect but not read the tables: PostgreSQL's reason, one line, the URL named."""
+    pg_cluster.execute("DO $$ BEGIN CREATE ROLE stranger LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    url = pg_url.replace("logconsole@", "stranger:s3cret@")
+    result = run(url, *args)
+    assert result.exit_code == 1
+    assert_user_error(result, "stranger:***@", "permission denied")
+    assert "s3cret" not in result.output

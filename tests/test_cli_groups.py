@@ -1,4 +1,5 @@
-"""``groups``, ``resolve/unresolve/ignore --group`` and ``query --group`` on a real database."""
+"""``groups``, ``resolve/unresolve/ignore --group`` and ``query --group`` on a real database,
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,29 +11,37 @@ from pathlib import Path
 
 import pytest
 
-from cli_support import add, assert_user_error, run
-from logconsole.store.db import connect
+from cli_support import add_to, assert_user_error, run
 from logconsole.store.group_query import GROUP_FIELDS
+from logconsole.store.interface import open_store
 
 RELEASE_V2 = Path(__file__).parent / "data" / "release-v2.db"
 
 
 @pytest.fixture
-def groups(db_path: Path) -> dict[str, int]:
+def db(any_db: Path | str) -> Path | str:
+    """The database of each test: a SQLite file, then a PostgreSQL database."""
+    return any_db
+
+
+@pytest.fixture
+def groups(db: Path | str) -> dict[str, int]:
     """Three groups: a payment error 3 times (2 users), jwt expired twice, one timeout."""
-    conn = connect(db_path)
-    ids = {}
+    records: dict[str, dict] = {}
     for i in range(3):
-        ids[f"pay{i}"] = add(conn, type="error", severity="high", error_type="CardError",
-                             message=f"card declined for order {100 + i}", user_id=f"u{i % 2}",
-                             endpoint=f"/api/orders/{100 + i}")
+        records[f"pay{i}"] = dict(type="error", severity="high", error_type="CardError",
+                                  message=f"card declined for order {100 + i}", user_id=f"u{i % 2}",
+                                  endpoint=f"/api/orders/{100 + i}")
     for i in range(2):
-        ids[f"jwt{i}"] = add(conn, type="error", error_type="TokenExpiredError", message="jwt expired")
-    ids["timeout"] = add(conn, type="error", severity="critical", message="upstream timed out after 30000 ms")
-    add(conn, type="activity", title="not an error")
-    out = {name: conn.execute("SELECT group_id FROM records WHERE id = ?", (rid,)).fetchone()[0]
-           for name, rid in ids.items()}
-    conn.close()
+        records[f"jwt{i}"] = dict(type="error", error_type="TokenExpiredError", message="jwt expired")
+    records["timeout"] = dict(type="error", severity="critical", message="upstream timed out after 30000 ms")
+    ids = dict(zip(records, add_to(db, *records.values())))
+    add_to(db, dict(type="activity", title="not an error"))
+    store = open_store(db, readonly=True)
+    try:
+        out = {name: store.get(rid)["group_id"] for name, rid in ids.items()}  # type: ignore[index]
+    finally:
+        store.close()
     return {"pay": out["pay0"], "jwt": out["jwt0"], "timeout": out["timeout"], **{f"rec_{k}": v for k, v in ids.items()}}
 
 
@@ -40,8 +49,8 @@ def jsonl(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines()]
 
 
-def test_groups_table_lists_each_group_once(db_path: Path, groups: dict[str, int]) -> None:
-    result = run(db_path, "groups", "--sort", "count")
+def test_groups_table_lists_each_group_once(db: Path | str, groups: dict[str, int]) -> None:
+    result = run(db, "groups", "--sort", "count")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].split()[:6] == ["id", "status", "count", "users", "last", "seen"]
@@ -52,8 +61,8 @@ def test_groups_table_lists_each_group_once(db_path: Path, groups: dict[str, int
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "json", "csv"])
-def test_groups_in_each_format_carry_every_field(db_path: Path, groups: dict[str, int], fmt: str) -> None:
-    result = run(db_path, "groups", "--format", fmt, "--sort", "count")
+def test_groups_in_each_format_carry_every_field(db: Path | str, groups: dict[str, int], fmt: str) -> None:
+    result = run(db, "groups", "--format", fmt, "--sort", "count")
     assert result.exit_code == 0, result.output
     if fmt == "jsonl":
         rows = jsonl(result.stdout)
@@ -70,9 +79,9 @@ def test_groups_in_each_format_carry_every_field(db_path: Path, groups: dict[str
     assert pay["fingerprint"] == "CardError: card declined for order {n}"
 
 
-def test_group_filters_and_sorts(db_path: Path, groups: dict[str, int]) -> None:
+def test_group_filters_and_sorts(db: Path | str, groups: dict[str, int]) -> None:
     def ids(*args: str) -> list[int]:
-        result = run(db_path, "groups", "-f", "jsonl", *args)
+        result = run(db, "groups", "-f", "jsonl", *args)
         assert result.exit_code == 0, result.output
         return [g["id"] for g in jsonl(result.stdout)]
 
@@ -90,51 +99,51 @@ def test_group_filters_and_sorts(db_path: Path, groups: dict[str, int]) -> None:
     (("--where", "count>many"), ("count must be an integer",)),
     (("--since", "someday"), ("someday",)),
 ])
-def test_group_filter_mistakes_are_one_line_errors(db_path: Path, groups: dict[str, int],
+def test_group_filter_mistakes_are_one_line_errors(db: Path | str, groups: dict[str, int],
                                                    args: tuple[str, ...], words: tuple[str, ...]) -> None:
-    assert_user_error(run(db_path, "groups", *args), *words)
+    assert_user_error(run(db, "groups", *args), *words)
 
 
-def test_resolve_group_resolves_its_records_and_unresolve_reopens_them(db_path: Path, groups: dict[str, int]) -> None:
-    result = run(db_path, "resolve", "--group", str(groups["pay"]), "--note", "fixed in 2.1", "--by", "ana")
+def test_resolve_group_resolves_its_records_and_unresolve_reopens_them(db: Path | str, groups: dict[str, int]) -> None:
+    result = run(db, "resolve", "--group", str(groups["pay"]), "--note", "fixed in 2.1", "--by", "ana")
     assert result.exit_code == 0, result.output
     assert result.stdout == f"group {groups['pay']}: resolved, 3 records (was open)\n"
-    records = jsonl(run(db_path, "query", "--group", str(groups["pay"]), "-f", "jsonl").stdout)
+    records = jsonl(run(db, "query", "--group", str(groups["pay"]), "-f", "jsonl").stdout)
     assert len(records) == 3 and all(r["is_resolved"] and r["resolution"] == "fixed in 2.1" for r in records)
-    (g,) = jsonl(run(db_path, "groups", "--status", "resolved", "-f", "jsonl").stdout)
+    (g,) = jsonl(run(db, "groups", "--status", "resolved", "-f", "jsonl").stdout)
     assert (g["id"], g["note"], g["status_by"]) == (groups["pay"], "fixed in 2.1", "ana")
 
-    result = run(db_path, "unresolve", "--group", str(groups["pay"]))
+    result = run(db, "unresolve", "--group", str(groups["pay"]))
     assert result.stdout == f"group {groups['pay']}: reopened, 3 records (was resolved)\n"
-    records = jsonl(run(db_path, "query", "--group", str(groups["pay"]), "-f", "jsonl").stdout)
+    records = jsonl(run(db, "query", "--group", str(groups["pay"]), "-f", "jsonl").stdout)
     assert not any(r["is_resolved"] for r in records)
 
 
-def test_ignore_hides_a_group_from_the_default_list(db_path: Path, groups: dict[str, int]) -> None:
-    result = run(db_path, "ignore", "--group", str(groups["jwt"]), "--note", "clients retry")
+def test_ignore_hides_a_group_from_the_default_list(db: Path | str, groups: dict[str, int]) -> None:
+    result = run(db, "ignore", "--group", str(groups["jwt"]), "--note", "clients retry")
     assert result.exit_code == 0 and result.stdout == f"group {groups['jwt']}: ignored (was open)\n"
-    listed = [g["id"] for g in jsonl(run(db_path, "groups", "-f", "jsonl").stdout)]
+    listed = [g["id"] for g in jsonl(run(db, "groups", "-f", "jsonl").stdout)]
     assert groups["jwt"] not in listed and len(listed) == 2
-    ignored = jsonl(run(db_path, "groups", "--status", "ignored", "-f", "jsonl").stdout)
+    ignored = jsonl(run(db, "groups", "--status", "ignored", "-f", "jsonl").stdout)
     assert [(g["id"], g["note"]) for g in ignored] == [(groups["jwt"], "clients retry")]
-    assert len(jsonl(run(db_path, "query", "--group", str(groups["jwt"]), "-f", "jsonl").stdout)) == 2
+    assert len(jsonl(run(db, "query", "--group", str(groups["jwt"]), "-f", "jsonl").stdout)) == 2
 
 
-def test_group_actions_say_which_ids_name_no_group(db_path: Path, groups: dict[str, int]) -> None:
+def test_group_actions_say_which_ids_name_no_group(db: Path | str, groups: dict[str, int]) -> None:
     for command in ("resolve", "unresolve", "ignore"):
-        result = run(db_path, command, "--group", "9999")
+        result = run(db, command, "--group", "9999")
         assert result.exit_code == 1 and result.stdout == "group 9999: not found\n"
-    assert_user_error(run(db_path, "resolve", "1", "--group", str(groups["pay"])), "not both")
-    assert_user_error(run(db_path, "resolve"), "--group")
-    assert_user_error(run(db_path, "ignore"), "--group")
+    assert_user_error(run(db, "resolve", "1", "--group", str(groups["pay"])), "not both")
+    assert_user_error(run(db, "resolve"), "--group")
+    assert_user_error(run(db, "ignore"), "--group")
 
 
-def test_query_group_lists_the_occurrences(db_path: Path, groups: dict[str, int]) -> None:
-    result = run(db_path, "query", "--group", str(groups["pay"]), "-f", "jsonl", "--order", "oldest")
+def test_query_group_lists_the_occurrences(db: Path | str, groups: dict[str, int]) -> None:
+    result = run(db, "query", "--group", str(groups["pay"]), "-f", "jsonl", "--order", "oldest")
     assert [r["id"] for r in jsonl(result.stdout)] == [groups[f"rec_pay{i}"] for i in range(3)]
-    table = run(db_path, "query", "--group", str(groups["timeout"]))
+    table = run(db, "query", "--group", str(groups["timeout"]))
     assert table.exit_code == 0 and "upstream timed out" in table.stdout
-    assert_user_error(run(db_path, "query", "--group", "1", "--type", "chat"), "--group")
+    assert_user_error(run(db, "query", "--group", "1", "--type", "chat"), "--group")
 
 
 def test_groups_on_a_database_not_yet_upgraded_says_so(tmp_path: Path) -> None:
@@ -160,3 +169,30 @@ def test_the_docs_describe_the_group_commands() -> None:
         assert line in cli_doc, line
     readme = (root / "README.md").read_text()
     assert "logconsole groups" in readme and "docs/groups.md" in readme
+
+
+def test_postgresql_group_pages_join_up_in_every_sort(pg_url: str) -> None:
+    """Keyset pages of two give the same groups as one page, in each sort and
+    direction, with ties and a group without times (sorted as SQLite sorts NULL:
+    last newest first, first oldest first)."""
+    from logconsole.store.group_query import GroupFilter, GroupSort
+    from logconsole.store.postgres import group_query as pgq
+
+    times = ["2026-11-20T10:00:00Z", "2026-11-20T10:00:00Z", "2026-11-20T11:00:00Z", "2026-11-21T09:00:00Z"]
+    ids = add_to(pg_url, *(dict(type="error", error_type=f"E{i}", message=f"failure {i}", created_at=t,
+                                user_id=f"u{i}") for i, t in enumerate(times)),
+                 dict(type="error", error_type="E1", message="failure 1", user_id="u9"))
+    store = open_store(pg_url)
+    try:
+        timeless = store.get(ids[3])["group_id"]  # type: ignore[index]
+        store.conn.execute("UPDATE error_groups SET first_seen = NULL, last_seen = NULL WHERE id = %s", (timeless,))
+        for column in ("last_seen", "first_seen", "count", "users"):
+            for descending in (True, False):
+                sort = GroupSort(column, descending)
+                whole = [g["id"] for g in pgq.fetch_groups(store.conn, GroupFilter(), sort, limit=None)]
+                paged = [g["id"] for g in pgq.iter_groups(store.conn, GroupFilter(), sort, page_size=2)]
+                assert paged == whole and len(whole) == 4, (column, descending)
+                if column.endswith("_seen"):
+                    assert whole.index(timeless) == (3 if descending else 0), (column, descending)
+    finally:
+        store.close()

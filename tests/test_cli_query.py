@@ -99,17 +99,6 @@ def test_missing_database_is_an_error_not_a_new_file(tmp_path: Path) -> None:
     assert not db.exists()
 
 
-def test_a_postgresql_url_reaches_query_and_export_only_so_far(pg_url: str) -> None:
-    secret = pg_url.replace("logconsole@", "logconsole:s3cret@")
-    assert run(secret, "query", "-f", "jsonl").exit_code == 0
-    result = run(secret, "stats")
-    assert_user_error(result, "`logconsole stats` works on a SQLite database file only", "logconsole:***@")
-    assert "s3cret" not in result.output
-    assert_user_error(run(pg_url, "query", "--follow"), "--follow works on a SQLite database file only")
-    doc = (Path(__file__).parents[1] / "docs" / "cli.md").read_text()
-    assert "so far `query`, `export` and\n[`migrate-store`](#migrate-store) work on it" in doc
-
-
 # ---------------------------------------------------------------- formats
 
 

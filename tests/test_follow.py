@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_support import add
+from cli_support import add, add_to
 from collector_support import Client, Collector, isolated_env
 from logconsole.store.db import connect
 
@@ -23,7 +23,7 @@ from logconsole.store.db import connect
 _LINES: dict[int, queue.Queue[str]] = {}
 
 
-def follow(tmp_path: Path, db: Path, *args: str) -> subprocess.Popen[str]:
+def follow(tmp_path: Path, db: Path | str, *args: str) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "logconsole", "query", "--follow", "--db", str(db), "--poll-interval", "0.05", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**isolated_env(tmp_path), "COLUMNS": "120"},
@@ -65,13 +65,20 @@ def db(tmp_path: Path) -> Path:
     return path
 
 
-def test_jsonl_prints_the_last_matches_then_each_new_one(tmp_path: Path, db: Path) -> None:
-    proc = follow(tmp_path, db, "-f", "jsonl", "--type", "activity", "--limit", "2")
+@pytest.fixture
+def both(any_db: Path | str) -> Path | str:
+    """:func:`db`'s records in a database of each store: a SQLite file, then PostgreSQL."""
+    add_to(any_db, *(dict(type="activity", message=f"old {i}", created_at=f"2026-11-20T10:00:0{i}Z")
+                     for i in range(5)))
+    add_to(any_db, dict(type="error", message="old failure", created_at="2026-11-20T10:00:09Z"))
+    return any_db
+
+
+def test_jsonl_prints_the_last_matches_then_each_new_one(tmp_path: Path, both: Path | str) -> None:
+    proc = follow(tmp_path, both, "-f", "jsonl", "--type", "activity", "--limit", "2")
     assert [json.loads(read_line(proc))["message"] for _ in range(2)] == ["old 3", "old 4"]
-    conn = connect(db)
-    add(conn, type="error", message="not followed")
-    add(conn, type="activity", message="new one")
-    conn.close()
+    add_to(both, dict(type="error", message="not followed"))
+    add_to(both, dict(type="activity", message="new one"))
     assert json.loads(read_line(proc))["message"] == "new one"
     code, err = stop(proc)
     assert code == 0 and "Traceback" not in err
@@ -149,14 +156,43 @@ def test_follow_refuses_a_json_array(tmp_path: Path, db: Path) -> None:
     assert proc.returncode == 2 and "--format jsonl" in proc.stderr.read()
 
 
-def test_csv_prints_its_header_once(tmp_path: Path, db: Path) -> None:
-    proc = follow(tmp_path, db, "-f", "csv", "--type", "activity", "--limit", "1")
+def test_csv_prints_its_header_once(tmp_path: Path, both: Path | str) -> None:
+    proc = follow(tmp_path, both, "-f", "csv", "--type", "activity", "--limit", "1")
     assert read_line(proc).startswith("id,type,created_at")
     assert "old 4" in read_line(proc)
-    conn = connect(db)
-    add(conn, type="activity", message="new row")
-    conn.close()
+    add_to(both, dict(type="activity", message="new row"))
     assert "new row" in read_line(proc)
     code, _ = stop(proc)
     assert code == 0
     assert _LINES[proc.pid].empty()
+
+
+def test_follows_across_a_postgresql_server_restart(tmp_path: Path, pg_cluster, pg_url: str) -> None:
+    """The server goes away for a while and comes back: the follower waits, reconnects, and goes on."""
+    add_to(pg_url, dict(type="activity", message="before"))
+    proc = follow(tmp_path, pg_url, "-f", "jsonl", "--type", "activity")
+    assert json.loads(read_line(proc))["message"] == "before"
+    pg_cluster.restart(pause=0.5)
+    add_to(pg_url, dict(type="activity", message="after the restart"))
+    assert json.loads(read_line(proc))["message"] == "after the restart"
+    code, err = stop(proc)
+    assert code == 0 and "Traceback" not in err and "Error" not in err
+
+
+def test_a_batch_committed_after_a_later_numbered_one_is_still_printed(tmp_path: Path, pg_url: str) -> None:
+    """Two collectors on one PostgreSQL: each takes its ids before its batch
+    commits, so the batch with the lower ids may commit last; it is printed when it does."""
+    import psycopg
+
+    add_to(pg_url, dict(type="activity", message="before"))
+    proc = follow(tmp_path, pg_url, "-f", "jsonl", "--type", "activity")
+    assert json.loads(read_line(proc))["message"] == "before"
+    with psycopg.connect(pg_url) as slow:  # one open transaction: a collector's batch on its way
+        slow.execute("INSERT INTO records (id, type, created_at, message) "
+                     "VALUES (nextval('records_id_seq'), 'activity', now(), 'slow collector')")
+        add_to(pg_url, dict(type="error", message="not followed"), dict(type="activity", message="fast collector"))
+        assert json.loads(read_line(proc))["message"] == "fast collector"
+        slow.commit()
+    assert json.loads(read_line(proc))["message"] == "slow collector"
+    code, err = stop(proc)
+    assert code == 0 and "Traceback" not in err

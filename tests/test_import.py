@@ -14,6 +14,7 @@ import pytest
 from cli_support import assert_user_error, run
 from logconsole.importer import import_stream, kind_from_name, read_items
 from logconsole.store.db import connect
+from logconsole.store.interface import open_store
 from logconsole.store.query import Filter, get, iter_rows, to_record
 from logconsole.timeutil import to_stored
 
@@ -28,12 +29,18 @@ SAMPLE_KINDS = {
 }
 
 
-def records(db_path: Path) -> list[dict]:
-    conn = connect(db_path)
+def records(db: Path | str) -> list[dict]:
+    store = open_store(db, readonly=True)
     try:
-        return [to_record(r) for r in iter_rows(conn, Filter(), sort=_oldest())]
+        return [to_record(r) for r in store.iter_rows(Filter(), _oldest())]
     finally:
-        conn.close()
+        store.close()
+
+
+@pytest.fixture
+def db(any_db: Path | str) -> Path | str:
+    """The database of a test run on both stores: a SQLite file, then a PostgreSQL database."""
+    return any_db
 
 
 def _oldest():
@@ -53,7 +60,7 @@ def write(path: Path, text: str | bytes) -> Path:
 # ---------------------------------------------------------------- JSON lines
 
 
-def test_rejected_line_is_named_and_the_lines_around_it_are_stored(tmp_path: Path, db_path: Path) -> None:
+def test_rejected_line_is_named_and_the_lines_around_it_are_stored(tmp_path: Path, db: Path | str) -> None:
     src = write(tmp_path / "errors.jsonl", "\n".join([
         '{"type": "error", "message": "first", "status_code": 500}',
         '{"type": "error", "message": "second", "status_code": "abc"}',
@@ -63,23 +70,23 @@ def test_rejected_line_is_named_and_the_lines_around_it_are_stored(tmp_path: Pat
         '{"type": "error", "severity": "apocalyptic", "message": "x"}',
         '{"type": "error", "message": "last"}',
     ]) + "\n")
-    result = run(db_path, "import", str(src))
+    result = run(db, "import", str(src))
     assert result.exit_code == 1
     assert f"{src}:2: field `status_code` must be an integer, got 'abc'" in result.stderr
     assert f"{src}:5: invalid JSON:" in result.stderr
     assert f"{src}:6: field `severity` must be one of low, medium, high, critical" in result.stderr
     assert "imported 3 records, rejected 3" in result.stderr
     assert result.stdout == ""
-    assert [r["message"] for r in records(db_path)] == ["first", "third", "last"]
+    assert [r["message"] for r in records(db)] == ["first", "third", "last"]
 
 
-def test_clean_import_exits_zero_and_keeps_file_order(tmp_path: Path, db_path: Path) -> None:
+def test_clean_import_exits_zero_and_keeps_file_order(tmp_path: Path, db: Path | str) -> None:
     lines = [json.dumps({"type": "activity", "title": f"t{i}"}) for i in range(12)]
     src = write(tmp_path / "a.jsonl", "\r\n".join(lines) + "\r\n\n\n")
-    result = run(db_path, "import", "--batch-size", "5", str(src))
+    result = run(db, "import", "--batch-size", "5", str(src))
     assert result.exit_code == 0, result.output
     assert "imported 12 records, rejected 0" in result.stderr
-    stored = records(db_path)
+    stored = records(db)
     assert [r["title"] for r in stored] == [f"t{i}" for i in range(12)]
     assert len({r["created_at"] for r in stored}) == 1  # stamped with the import's start
 
@@ -265,12 +272,12 @@ def test_a_line_too_long_to_hold_is_skipped_unread(monkeypatch: pytest.MonkeyPat
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLE_KINDS))
-def test_mongoexport_samples_with_type(name: str, db_path: Path) -> None:
+def test_mongoexport_samples_with_type(name: str, db: Path | str) -> None:
     kind, n = SAMPLE_KINDS[name]
-    result = run(db_path, "import", "--type", kind, str(SAMPLES / name))
+    result = run(db, "import", "--type", kind, str(SAMPLES / name))
     assert result.exit_code == 0, result.stderr
     assert f"imported {n} records, rejected 0" in result.stderr
-    stored = records(db_path)
+    stored = records(db)
     assert {r["type"] for r in stored} == {kind}
     first_line = json.loads((SAMPLES / name).read_text().splitlines()[0])
     rec = stored[0]
@@ -280,14 +287,14 @@ def test_mongoexport_samples_with_type(name: str, db_path: Path) -> None:
     assert rec["extra"]["__v"] == 0
 
 
-def test_mongoexport_fields_map_to_the_kinds(tmp_path: Path, db_path: Path) -> None:
+def test_mongoexport_fields_map_to_the_kinds(tmp_path: Path, db: Path | str) -> None:
     folder = tmp_path / "dump"
     shutil.copytree(SAMPLES, folder)
     # No --type: each file's name says its collection.
-    result = run(db_path, "import", *sorted(str(p) for p in folder.glob("*.json")))
+    result = run(db, "import", *sorted(str(p) for p in folder.glob("*.json")))
     assert result.exit_code == 0, result.stderr
     by_type: dict[str, list[dict]] = {}
-    for r in records(db_path):
+    for r in records(db):
         by_type.setdefault(r["type"], []).append(r)
     crit, resolved = by_type["error"]
     assert (crit["severity"], crit["status_code"], crit["is_resolved"]) == ("critical", 500, False)
@@ -476,3 +483,33 @@ def test_every_shape_reads_the_same_records(monkeypatch: pytest.MonkeyPatch, mes
         assert [i.value for i in items] == records, shape
     array_lines = [i.line for i in read_items(io.BytesIO(shapes["array"].encode()))]
     assert array_lines == [2 + 4 * n for n in range(len(records))]
+
+
+def test_a_postgresql_server_going_away_mid_import_says_what_was_stored(pg_cluster, pg_url: str) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "LOGCONSOLE_DB": pg_url.replace("logconsole@", "logconsole:s3cret@")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logconsole", "import", "--batch-size", "1", "-"],
+        stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    assert proc.stdin is not None
+    for i in range(2):
+        proc.stdin.write(json.dumps({"type": "chat", "message": f"m{i}"}) + "\n")
+    proc.stdin.flush()
+    deadline = time.monotonic() + 20
+    while len(records(pg_url)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pg_cluster.restart()
+    proc.stdin.write(json.dumps({"type": "chat", "message": "after"}) + "\n")
+    proc.stdin.close()
+    err = proc.stderr.read()  # type: ignore[union-attr]
+    assert proc.wait(timeout=20) == 1
+    assert "stopped: 2 records were stored before the database refused the next batch" in err
+    errors = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "logconsole:***@" in errors[0], err
+    assert "Traceback" not in err and "s3cret" not in err
+    assert [r["message"] for r in records(pg_url)] == ["m0", "m1"]

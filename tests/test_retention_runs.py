@@ -68,8 +68,9 @@ def _year_of_records(tmp_path: Path) -> Path:
 
 
 def test_import_says_how_many_records_retention_will_remove_and_how_to_keep_them(
-    db_path: Path, tmp_path: Path,
+    any_db: Path | str, tmp_path: Path,
 ) -> None:
+    db_path = any_db
     source = _year_of_records(tmp_path)
     result = run(db_path, "import", str(source))
     assert result.exit_code == 0, result.output

@@ -92,6 +92,22 @@ def test_health_without_a_collector_writes_the_database(tmp_path: Path) -> None:
     assert [r["type"] for r in c.rows("SELECT type FROM records")] == ["system"]
 
 
+def test_health_without_a_collector_writes_a_postgresql_database(tmp_path: Path, pg_url: str) -> None:
+    pytest.importorskip("logconsole.collectors.health")
+    from logconsole.store.interface import open_store
+    from logconsole.store.query import Filter
+    from logconsole.store.url import redacted_url
+
+    out = run(tmp_path, "health", "--db", pg_url, "--socket", str(tmp_path / "none.sock"))
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == f"stored in {redacted_url(pg_url)}\n"
+    store = open_store(pg_url, readonly=True)
+    try:
+        assert [r["type"] for r in store.iter_rows(Filter())] == ["system"]
+    finally:
+        store.close()
+
+
 def test_the_readme_python_example_stores_what_it_says(collector: Collector) -> None:
     """The README's client example, run as written against a real collector."""
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")

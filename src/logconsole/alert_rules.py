@@ -34,6 +34,7 @@ import json
 import math
 import re
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -273,9 +274,14 @@ class RuleState:
 
 
 def load_state(conn: sqlite3.Connection) -> dict[str, RuleState]:
+    return states_from(conn.execute("SELECT key, value FROM meta WHERE key >= ? AND key < ?",
+                                    (STATE_PREFIX, STATE_PREFIX[:-1] + chr(ord(":") + 1))))
+
+
+def states_from(pairs: Iterable[tuple[str, str]]) -> dict[str, RuleState]:
+    """Each rule's state from the ``meta`` rows ``(key, value)`` under :data:`STATE_PREFIX` (either store)."""
     out: dict[str, RuleState] = {}
-    for key, value in conn.execute("SELECT key, value FROM meta WHERE key >= ? AND key < ?",
-                                   (STATE_PREFIX, STATE_PREFIX[:-1] + chr(ord(":") + 1))):
+    for key, value in pairs:
         try:
             data = json.loads(value)
             out[key[len(STATE_PREFIX):]] = RuleState(

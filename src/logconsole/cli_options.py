@@ -55,8 +55,8 @@ RECORD_ID = click.IntRange(1, SQLITE_MAX_INT)
 class DbLocation(click.ParamType):
     """``--db``: a database file (a :class:`~pathlib.Path`, as ``click.Path``
     gives it; ``sqlite:///path`` too), or a ``postgresql://`` URL, kept as
-    text (a path would fold its ``//``).  Commands not yet on the store
-    interface refuse a URL in :func:`db_path_or_default`."""
+    text (a path would fold its ``//``).  A command that works on a file
+    only refuses a URL in :func:`db_path_or_default`."""
 
     name = "path"
     _file = click.Path(dir_okay=False, path_type=Path)
@@ -126,8 +126,7 @@ def db_path_or_default(path: Path | StoreURL | None) -> Path:
         command = click.get_current_context(silent=True)
         name = f"`logconsole {command.info_name}`" if command is not None else "this command"
         raise click.ClickException(
-            f"{name} works on a SQLite database file only, not {path.redacted()} "
-            "(query, export and migrate-store take PostgreSQL)")
+            f"{name} works on a SQLite database file only, not {path.redacted()}")
     return path or default_db_path()
 
 
@@ -212,6 +211,20 @@ def build_filter(types: tuple[str, ...], since: str | None, until: str | None,
         raise click.UsageError(str(exc)) from None
 
 
+def is_pg_error(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from PostgreSQL's driver (told without importing it:
+    a SQLite-only run never loads psycopg)."""
+    return type(exc).__module__.split(".")[0] == "psycopg"
+
+
+def pg_error_line(exc: BaseException, location: object) -> str:
+    """A PostgreSQL error as one line naming the database (its password left out)."""
+    text = str(exc).strip()
+    reason = text.splitlines()[0] if text else type(exc).__name__
+    where = location.redacted() if isinstance(location, StoreURL) else "PostgreSQL"
+    return f"{where}: {reason}"
+
+
 def user_errors(f: F) -> F:
     """Turn store and query errors into one-line click errors (never a traceback)."""
 
@@ -230,5 +243,9 @@ def user_errors(f: F) -> F:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             return None
+        except Exception as exc:
+            if not is_pg_error(exc):
+                raise
+            raise click.ClickException(pg_error_line(exc, kwargs.get("db_path"))) from None
 
     return wrapper  # type: ignore[return-value]

@@ -23,12 +23,15 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from logconsole.kinds import HEALTH_EVENT
 from logconsole.ingest import normalize
-from logconsole.store.writer import batched, insert_rows
+from logconsole.store.writer import BatchWriter, batched
 from logconsole.timeutil import UTC, format_ts, utcnow
+
+if TYPE_CHECKING:
+    from logconsole.store.interface import Writer
 
 DAYS = 30
 DEFAULT_COUNT = 10_000
@@ -448,22 +451,26 @@ def generate(count: int, *, now: datetime, seed: int) -> Iterator[dict[str, Any]
 
 
 def fill(
-    conn: sqlite3.Connection,
+    writer: Writer | sqlite3.Connection,
     count: int = DEFAULT_COUNT,
     now: datetime | None = None,
     seed: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Store ``count`` demo records through the one ingest step; returns how many.
+    """Store ``count`` demo records through the one ingest step with ``writer``
+    (either store's; a SQLite connection is written to by its batch writer);
+    returns how many.
 
     ``progress`` is called with the number stored so far after each batch.
     """
+    if isinstance(writer, sqlite3.Connection):
+        writer = BatchWriter(writer)
     if seed is None:
         seed = random.SystemRandom().getrandbits(32)
     rows = (normalize(raw) for raw in generate(count, now=now or utcnow(), seed=seed))
     total = 0
     for batch in batched(rows, BATCH_SIZE):
-        total += insert_rows(conn, batch)
+        total += writer.commit(batch)
         if progress is not None:
             progress(total)
     return total

@@ -10,8 +10,8 @@ constant memory.  Its shape is told from its first bytes:
 
 Every record passes :func:`logconsole.ingest.normalize` (the one ingest step)
 after MongoDB Extended JSON has been decoded (:mod:`logconsole.extjson`), and
-rows go to :func:`logconsole.store.writer.insert_rows` a batch at a time, one
-transaction per batch.  A record that cannot be stored is reported with its
+rows go to the store's :class:`~logconsole.store.interface.Writer` a batch at
+a time, one transaction per batch (on PostgreSQL a ``COPY``).  A record that cannot be stored is reported with its
 line number and reason, and the records around it are stored.
 """
 
@@ -25,13 +25,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from logconsole import extjson, json_decode
 from logconsole.ingest import DEFAULT_REDACTOR, IngestError, Redactor, Row, json_error, normalize
 from logconsole.kinds import resolve_kind
-from logconsole.store.writer import insert_rows
+from logconsole.store.writer import BatchWriter
 from logconsole.timeutil import format_ts, utcnow
+
+if TYPE_CHECKING:
+    from logconsole.store.interface import Writer
 
 BATCH_SIZE = 5000
 """Rows per transaction: large enough to amortise the commit, small enough to
@@ -333,7 +336,7 @@ def read_items(stream: IO[bytes]) -> Iterator[_Item]:
 
 
 def import_stream(
-    conn: sqlite3.Connection | None,
+    writer: Writer | sqlite3.Connection | None,
     stream: IO[bytes],
     source: str,
     *,
@@ -348,16 +351,19 @@ def import_stream(
 
     ``kind`` is the type of records that do not name one.  Records without a
     time get ``now`` (the start of the import), so they keep the file's order.
-    With ``conn`` None nothing is stored: the records are only checked, and
+    ``writer`` is either store's (a SQLite connection is written to by its
+    batch writer).  With ``writer`` None nothing is stored: the records are only checked, and
     ``imported`` counts those that would be.
     """
+    if isinstance(writer, sqlite3.Connection):
+        writer = BatchWriter(writer)
     stamp = format_ts(now or utcnow())
     result = ImportResult()
     batch: list[Row] = []
 
     def flush() -> None:
         if batch:
-            result.imported += insert_rows(conn, batch) if conn is not None else len(batch)
+            result.imported += writer.commit(batch) if writer is not None else len(batch)
             batch.clear()
             if on_batch:
                 on_batch(result.imported)

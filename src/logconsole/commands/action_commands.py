@@ -6,7 +6,6 @@ happened, and never delete without asking (or ``--yes``).
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from logconsole.cli_options import (
     user_errors,
 )
 from logconsole.commands.command_helpers import (
-    existing_db,
+    existing_store,
     interactive,
     is_filtered,
     login_name,
@@ -36,16 +35,17 @@ from logconsole.commands.command_helpers import (
     say,
 )
 from logconsole.commands.group_commands import report_groups
-from logconsole.store import actions, retention
-from logconsole.store.query import Condition, Filter, count, get, iter_rows
+from logconsole.store import actions
+from logconsole.store.interface import Store
+from logconsole.store.query import Condition, Filter
 
 
 # ---------------------------------------------------------------- resolve / unresolve
 
 
-def _explain_skipped(conn: sqlite3.Connection, record_id: int, resolving: bool) -> tuple[str, bool]:
+def _explain_skipped(store: Store, record_id: int, resolving: bool) -> tuple[str, bool]:
     """Why an action skipped a record, and whether that is a failure."""
-    row = get(conn, record_id)
+    row = store.get(record_id)
     if row is None:
         return "not found", True
     if row["type"] != "error":
@@ -53,7 +53,7 @@ def _explain_skipped(conn: sqlite3.Connection, record_id: int, resolving: bool) 
     return ("already resolved", False) if resolving else ("not resolved", False)
 
 
-def _report_outcome(conn: sqlite3.Connection, ids: tuple[int, ...], outcome: actions.Outcome,
+def _report_outcome(store: Store, ids: tuple[int, ...], outcome: actions.Outcome,
                     done: str, resolving: bool) -> None:
     """One line per id saying what happened; exit 1 when an id was unusable."""
     failed = False
@@ -62,7 +62,7 @@ def _report_outcome(conn: sqlite3.Connection, ids: tuple[int, ...], outcome: act
         if record_id in changed:
             message, bad = done, False
         else:
-            message, bad = _explain_skipped(conn, record_id, resolving)
+            message, bad = _explain_skipped(store, record_id, resolving)
         failed = failed or bad
         click.echo(f"{record_id}: {message}")
     if failed:
@@ -106,12 +106,12 @@ def resolve(ids: tuple[int, ...], group_ids: tuple[int, ...], note: str | None, 
     """
     _ids_or_groups(ids, group_ids)
     by = by or login_name()
-    with existing_db(db_path) as conn:
+    with existing_store(db_path, readonly=False) as store:
         if group_ids:
-            report_groups(group_ids, lambda gid: actions.resolve_group(conn, gid, note=note, by=by), "resolved")
+            report_groups(group_ids, lambda gid: store.resolve_group(gid, note=note, by=by), "resolved")
             return
-        outcome = actions.resolve(conn, ids, note=note, by=by)
-        _report_outcome(conn, ids, outcome, "resolved", resolving=True)
+        outcome = store.resolve(ids, note=note, by=by)
+        _report_outcome(store, ids, outcome, "resolved", resolving=True)
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -132,13 +132,13 @@ def unresolve(ids: tuple[int, ...], group_ids: tuple[int, ...], by: str | None, 
         logconsole unresolve --group 12
     """
     _ids_or_groups(ids, group_ids)
-    with existing_db(db_path) as conn:
+    with existing_store(db_path, readonly=False) as store:
         if group_ids:
             who = by or login_name()
-            report_groups(group_ids, lambda gid: actions.unresolve_group(conn, gid, by=who), "reopened")
+            report_groups(group_ids, lambda gid: store.unresolve_group(gid, by=who), "reopened")
             return
-        outcome = actions.unresolve(conn, ids)
-        _report_outcome(conn, ids, outcome, "reopened", resolving=False)
+        outcome = store.unresolve(ids)
+        _report_outcome(store, ids, outcome, "reopened", resolving=False)
 
 
 # ---------------------------------------------------------------- delete
@@ -176,13 +176,13 @@ def delete(ids: tuple[int, ...], types: tuple[str, ...], since: str | None, unti
     if not (ids or filtered or everything):
         raise click.UsageError("give ids or a filter; to delete everything use --all")
     flt = Filter(ids=ids) if ids else build_filter(types, since, until, search, where)
-    with existing_db(db_path) as conn:
+    with existing_store(db_path, readonly=False) as store:
         if not ids:
-            flt = _as_of_now(conn, flt)
-        n = count(conn, flt)
+            flt = _as_of_now(store, flt)
+        n = store.count(flt)
         if limit:
             n = min(n, limit)
-        missing = sorted(set(ids) - {r["id"] for r in iter_rows(conn, flt)}) if ids else []
+        missing = sorted(set(ids) - {r["id"] for r in store.iter_rows(flt)}) if ids else []
         for record_id in missing:
             say(f"{record_id}: not found")
         if n == 0:
@@ -195,21 +195,21 @@ def delete(ids: tuple[int, ...], types: tuple[str, ...], since: str | None, unti
                 say("nothing deleted")
                 sys.exit(1)
         if ids:
-            deleted = len(actions.delete_ids(conn, ids).changed)
+            deleted = len(store.delete_ids(ids).changed)
         elif limit:
-            chosen = [r["id"] for r in iter_rows(conn, flt, sort_of(order), limit=limit)]
-            deleted = len(actions.delete_ids(conn, chosen).changed)
+            chosen = [r["id"] for r in store.iter_rows(flt, sort_of(order), limit=limit)]
+            deleted = len(store.delete_ids(chosen).changed)
         else:
-            deleted = actions.delete_matching(conn, flt)
+            deleted = store.delete_matching(flt)
     say(f"deleted {plural(deleted, 'record')}")
     if missing:
         sys.exit(1)
 
 
-def _as_of_now(conn: sqlite3.Connection, flt: Filter) -> Filter:
+def _as_of_now(store: Store, flt: Filter) -> Filter:
     """``flt`` limited to the records stored now, so records that arrive while
     the user reads the question are not deleted with the ones counted."""
-    newest = conn.execute("SELECT max(id) FROM records").fetchone()[0] or 0
+    newest = store.max_id()
     return flt.with_(where=(*flt.where, Condition("id", "<=", newest)))
 
 
@@ -236,12 +236,12 @@ def prune(days: float | None, dry_run: bool, db_path: Path | None, config_path: 
     if days is None:
         days = settings_from(config_path).retention_days
     shown = f"{days:g}"
-    with existing_db(db_path) as conn:
+    with existing_store(db_path, readonly=False) as store:
         if dry_run:
-            n = retention.count_expired(conn, days)
+            n = store.count_expired(days)
             say(f"would delete {plural(n, 'record')} older than {shown} days")
             return
-        n = retention.prune(conn, days)
+        n = store.prune_now(days)
     say(f"pruned {plural(n, 'record')} older than {shown} days "
          "(unresolved errors and system records that require action are kept)")
 

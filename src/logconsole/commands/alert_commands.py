@@ -4,27 +4,27 @@ and ``alerts test NAME`` to try a rule on the stored records."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
-from logconsole.alert_rules import Rule, RuleState, load_state
+from logconsole.alert_rules import Rule, RuleState
 from logconsole.cli_options import (
     CONTEXT_SETTINGS,
     alert_rules_from,
     config_option,
     db_option,
     db_path_or_default,
-    open_db,
     settings_from,
     user_errors,
 )
 from logconsole.collectors.alerts import Firing
-from logconsole.commands.command_helpers import say
-from logconsole.store.query import count, fetch_page, get, to_record
+from logconsole.commands.command_helpers import existing_store, say
+from logconsole.store.interface import Store
+from logconsole.store.query import to_record
+from logconsole.store.url import StoreURL
 from logconsole.table_view import short_time
 from logconsole.timeutil import format_ts, utcnow
 
@@ -33,15 +33,11 @@ def _rules(config_path: Path | None) -> tuple[Rule, ...]:
     return alert_rules_from(settings_from(config_path))
 
 
-def _states(db_path: Path | None) -> dict[str, RuleState]:
-    path = db_path_or_default(db_path)
-    if not path.is_file():
+def _states(db_path: Path | StoreURL | None) -> dict[str, RuleState]:
+    if not isinstance(db_path, StoreURL) and not db_path_or_default(db_path).is_file():
         return {}
-    conn = open_db(path, readonly=True)
-    try:
-        return load_state(conn)
-    finally:
-        conn.close()
+    with existing_store(db_path) as store:
+        return store.alert_states()
 
 
 def _actions(rule: Rule) -> str:
@@ -60,7 +56,7 @@ def _actions(rule: Rule) -> str:
 @db_option
 @click.pass_context
 @user_errors
-def alerts(ctx: click.Context, fmt: str, config_path: Path | None, db_path: Path | None) -> None:
+def alerts(ctx: click.Context, fmt: str, config_path: Path | None, db_path: Path | StoreURL | None) -> None:
     """List the alert rules with their last firing and counts.
 
     Rules are the [[alerts]] tables of config.toml plus the built-in ones
@@ -121,14 +117,12 @@ def test_rule(obj: tuple[Path | None, Path | None], name: str) -> None:
     rule = rules.get(name)
     if rule is None:
         raise click.ClickException(f"no alert rule named {name!r}; rules: {', '.join(rules)}")
-    path = db_path_or_default(db_path)
-    if not path.is_file():
-        raise click.ClickException(f"no database at {path}")
-    conn = open_db(path, readonly=True)
-    try:
-        n, firing, scope = _try(conn, rule)
-    finally:
-        conn.close()
+    if not isinstance(db_path, StoreURL):
+        path = db_path_or_default(db_path)
+        if not path.is_file():
+            raise click.ClickException(f"no database at {path}")
+    with existing_store(db_path) as store:
+        n, firing, scope = _try(store, rule)
     off = "" if rule.enabled else " (switched off)"
     say(f"rule {rule.name}{off}: {rule.describe_trigger()}; {rule.describe_condition()}")
     if firing is None:
@@ -138,30 +132,26 @@ def test_rule(obj: tuple[Path | None, Path | None], name: str) -> None:
     click.echo(json.dumps(firing.payload(), indent=2, ensure_ascii=False))
 
 
-def _try(conn: sqlite3.Connection, rule: Rule) -> tuple[int, Firing | None, str]:
+def _try(store: Store, rule: Rule) -> tuple[int, Firing | None, str]:
     """How many stored records (or groups) match ``rule``, and the firing they would make."""
     if rule.trigger in ("new_group", "regression"):
-        where = "status = 'regressed'" if rule.trigger == "regression" else "1"
-        order = "regressed_at" if rule.trigger == "regression" else "first_seen"
-        groups = conn.execute(
-            f"SELECT id, latest_id FROM error_groups WHERE {where} AND latest_id IS NOT NULL ORDER BY {order} DESC"
-        ).fetchall()
+        groups = store.latest_of_groups(regressed=rule.trigger == "regression")
         ids = [latest for _, latest in groups]
-        matching = {r["id"] for r in fetch_page(conn, rule.flt.with_(ids=tuple(ids)), limit=len(ids) or 1)}
+        matching = {r["id"] for r in store.page(rule.flt.with_(ids=tuple(ids)), limit=len(ids) or 1)}
         kept = [(gid, latest) for gid, latest in groups if latest in matching]
         if not kept:
             return 0, None, "groups"
-        row = get(conn, kept[0][1])
+        row = store.get(kept[0][1])
         return len(kept), Firing(rule, len(kept), 0, to_record(row) if row else None, kept[0][0]), "groups"
     flt = rule.flt
     scope = "stored records"
     if rule.trigger == "count":
         flt = flt.with_(since=format_ts(utcnow() - timedelta(seconds=rule.window)))
         scope = f"records of the last {rule.describe_trigger().rsplit(' ', 1)[-1]}"
-    n = count(conn, flt)
+    n = store.count(flt)
     if not n or (rule.trigger == "count" and n < rule.threshold):
         return n, None, scope
-    latest = fetch_page(conn, flt, limit=1)
+    latest = store.page(flt, limit=1)
     record: dict[str, Any] | None = to_record(latest[0]) if latest else None
     return n, Firing(rule, n, 0, record, record.get("group_id") if record else None), scope
 

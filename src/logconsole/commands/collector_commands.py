@@ -36,6 +36,7 @@ from logconsole.config import (
 from logconsole.kinds import KIND_NAMES
 from logconsole.store.url import StoreURL
 from logconsole.ingest import IngestError, decode_json
+from logconsole.store.url import StoreURL
 
 
 def _mode(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
@@ -292,7 +293,7 @@ def format_health(record: dict[str, Any]) -> str:
     return "\n".join(line.rstrip() for line in cap.get().rstrip().splitlines())
 
 
-def _store_record(record: dict[str, Any], db_path: Path | None, socket_path: Path | None,
+def _store_record(record: dict[str, Any], db_path: Path | StoreURL | None, socket_path: Path | None,
                   settings: Settings) -> str:
     """Store through a running collector if there is one, else directly."""
     from logconsole.collectors.wire import NoCollector, send_lines
@@ -316,6 +317,21 @@ def _store_record(record: dict[str, Any], db_path: Path | None, socket_path: Pat
         row = normalize(record, redactor=Redactor(settings.secret_words), host=socket.gethostname())
     except IngestError as exc:
         raise click.ClickException(f"health sample rejected: {exc}") from None
+    if isinstance(db_path, StoreURL):
+        from logconsole.cli_options import pg_error_line
+        from logconsole.store.interface import open_store
+
+        try:
+            store = open_store(db_path)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from None
+        try:
+            store.insert([row])
+        except Exception as exc:
+            raise click.ClickException(f"cannot store the sample: {pg_error_line(exc, db_path)}") from None
+        finally:
+            store.close()
+        return f"in {db_path.redacted()}"
     db = db_path_or_default(db_path)
     try:
         conn = connect(db)

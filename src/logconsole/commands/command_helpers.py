@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from logconsole.cli_options import db_path_or_default, open_db
+from logconsole.store.db import check_before_writing
 from logconsole.store.interface import Store, open_store
 from logconsole.store.sqlite.store import SQLiteStore
 from logconsole.store.url import SQLITE, StoreURL
@@ -46,14 +47,17 @@ def existing_db(db_path: Path | None, *, readonly: bool = False) -> Iterator[sql
 
 
 @contextlib.contextmanager
-def existing_store(db: Path | StoreURL | None) -> Iterator[Store]:
-    """The store of ``--db`` to read from (:mod:`logconsole.store.interface`):
-    a database file as :func:`existing_db` opens it, or a PostgreSQL database."""
+def existing_store(db: Path | StoreURL | None, *, readonly: bool = True) -> Iterator[Store]:
+    """The store of ``--db`` (:mod:`logconsole.store.interface`), which must
+    exist: a database file as :func:`existing_db` opens it, or a PostgreSQL
+    database that holds logconsole's tables already (upgraded unless ``readonly``)."""
     if isinstance(db, StoreURL):
-        store: Store = open_store(db, readonly=True)
+        if not readonly:  # a database without logconsole's tables is refused, not given them
+            open_store(db, readonly=True).close()
+        store: Store = open_store(db, readonly=readonly)
     else:
         path = existing_path(db)
-        store = SQLiteStore(open_db(path, readonly=True), StoreURL(SQLITE, path=path))
+        store = SQLiteStore(open_db(path, readonly=readonly), StoreURL(SQLITE, path=path))
     try:
         yield store
     finally:
@@ -68,6 +72,36 @@ def writable_db(db_path: Path | None) -> Iterator[sqlite3.Connection]:
         yield conn
     finally:
         conn.close()
+
+
+@contextlib.contextmanager
+def writable_store(db: Path | StoreURL | None, *, checked: bool = False) -> Iterator[Store]:
+    """The store of ``--db``, created when missing (for commands that add records).
+
+    ``checked``: a database file gets the quick check the doors that store
+    records run first (:func:`logconsole.store.db.check_before_writing`), so
+    nothing is added to a damaged file."""
+    if isinstance(db, StoreURL):
+        store: Store = open_store(db)
+    else:
+        path = db_path_or_default(db)
+        conn = open_db(path)
+        if checked:
+            try:
+                check_before_writing(conn, path)
+            except BaseException:
+                conn.close()
+                raise
+        store = SQLiteStore(conn, StoreURL(SQLITE, path=path))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def store_name(db: Path | StoreURL | None) -> str:
+    """How messages name the store of ``--db``: its file, or its URL without the password."""
+    return db.redacted() if isinstance(db, StoreURL) else str(db_path_or_default(db))
 
 
 def login_name() -> str | None:

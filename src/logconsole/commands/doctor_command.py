@@ -13,6 +13,7 @@ from logconsole.cli_options import CONTEXT_SETTINGS, db_option, db_path_or_defau
 from logconsole.commands.command_helpers import human_size, plural, progress_bar, say
 from logconsole.store import doctor as store_doctor
 from logconsole.store.db import file_size
+from logconsole.store.url import StoreURL
 from logconsole.store.wal import wal_size
 
 
@@ -23,7 +24,7 @@ from logconsole.store.wal import wal_size
               help="Where --recover writes [default: NAME.recovered.db beside the database].")
 @db_option
 @user_errors
-def doctor(recover: bool, output: Path | None, db_path: Path | None) -> None:
+def doctor(recover: bool, output: Path | None, db_path: Path | StoreURL | None) -> None:
     """Check the database file; with --recover, copy what is readable into a new file.
 
     The check runs SQLite's integrity check and the full-text index's own
@@ -38,6 +39,11 @@ def doctor(recover: bool, output: Path | None, db_path: Path | None) -> None:
         logconsole doctor
         logconsole doctor --recover --output /srv/logs/logs.recovered.db
     """
+    if isinstance(db_path, StoreURL):
+        say(f"Error: `logconsole doctor` checks a SQLite database file, not {db_path.redacted()}: "
+            "for PostgreSQL use the server's own tools (pg_amcheck checks tables and indexes, "
+            "pg_dump copies what is readable)")
+        sys.exit(2)
     path = db_path_or_default(db_path)
     if output is not None and not recover:
         raise click.UsageError("--output is where --recover writes; add --recover")

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,19 +15,11 @@ from typing import Any
 import click
 
 from logconsole.cli_options import CONTEXT_SETTINGS, RECORD_ID, db_option, limit_option, user_errors
-from logconsole.commands.command_helpers import existing_db, login_name, say
+from logconsole.commands.command_helpers import existing_store, login_name, say
 from logconsole.store import actions
 from logconsole.store.export import write_groups
-from logconsole.store.group_query import (
-    SORTS,
-    count_groups,
-    has_groups_table,
-    iter_groups,
-    make_group_filter,
-    sort_of,
-    to_group,
-)
-from logconsole.store.migrations import pending_backfills
+from logconsole.store.group_query import SORTS, make_group_filter, sort_of, to_group
+from logconsole.store.interface import Store
 from logconsole.store.query import QueryError
 
 TABLE_LIMIT = 50
@@ -36,16 +27,11 @@ TABLE_LIMIT = 50
 FORMATS = ("table", "jsonl", "json", "csv")
 
 
-def _require_groups(conn: sqlite3.Connection) -> None:
-    if not has_groups_table(conn):
-        raise click.ClickException(
-            "this database has no error groups yet: it is from an older release; any command that "
-            "writes (or the collector) upgrades it")
-    pending = pending_backfills(conn)
-    if "groups" in pending:
-        last = conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0] or 1
+def _require_groups(store: Store) -> None:
+    done = store.grouping_pending()
+    if done is not None:
         say(f"note: the errors stored before the upgrade are still being grouped "
-            f"({min(100, 100 * pending['groups'] // last)}% done); counts will grow")
+            f"({done}% done); counts will grow")
 
 
 @click.command("groups", context_settings=CONTEXT_SETTINGS)
@@ -92,19 +78,19 @@ def groups_command(statuses: tuple[str, ...], since: str | None, until: str | No
         sort = sort_of(sort_name, ascending=reverse)
     except QueryError as exc:
         raise click.UsageError(str(exc)) from None
-    with existing_db(db_path, readonly=True) as conn:
-        _require_groups(conn)
+    with existing_store(db_path) as store:
+        _require_groups(store)
         if fmt != "table":
-            write_groups((to_group(g) for g in iter_groups(conn, flt, sort, limit=limit or None)), sys.stdout, fmt)
+            write_groups((to_group(g) for g in store.iter_groups(flt, sort, limit=limit or None)), sys.stdout, fmt)
             return
         page = TABLE_LIMIT if limit is None else limit
-        rows = list(iter_groups(conn, flt, sort, limit=page or None))
+        rows = list(store.iter_groups(flt, sort, limit=page or None))
         if not rows:
             say("no groups match")
             return
         _print_table(rows)
         if limit is None and len(rows) == page:
-            total = count_groups(conn, flt)
+            total = store.count_groups(flt)
             if total > page:
                 say(f"showing {page:,} of {total:,} groups; use --limit N for more (--limit 0 for all)")
 
@@ -171,8 +157,8 @@ def ignore(group_ids: tuple[int, ...], note: str | None, by: str | None, db_path
         logconsole ignore --group 31 --note "bots probing /wp-admin"
     """
     by = by or login_name()
-    with existing_db(db_path) as conn:
-        report_groups(group_ids, lambda gid: actions.ignore_group(conn, gid, note=note, by=by), "ignored")
+    with existing_store(db_path, readonly=False) as store:
+        report_groups(group_ids, lambda gid: store.ignore_group(gid, note=note, by=by), "ignored")
 
 
 def report_groups(group_ids: tuple[int, ...], act: Callable[[int], actions.GroupOutcome | None],

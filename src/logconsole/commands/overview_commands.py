@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,45 +16,53 @@ from logconsole.cli_options import (
     build_filter,
     config_option,
     db_option,
-    db_path_or_default,
     settings_from,
     user_errors,
 )
-from logconsole.commands.command_helpers import existing_db, human_size, plural, progress_bar, say, writable_db
-from logconsole.store import forward_state, retention
-from logconsole.store.db import file_size
-from logconsole.store.query import Filter, count, counts_by
-from logconsole.store.wal import wal_size
+from logconsole.commands.command_helpers import (
+    existing_store,
+    human_size,
+    plural,
+    progress_bar,
+    say,
+    store_name,
+    writable_store,
+)
+from logconsole.store.interface import Store
+from logconsole.store.query import Filter
+from logconsole.store.url import StoreURL
 from logconsole.timeutil import format_ts, utcnow
 
 
 # ---------------------------------------------------------------- stats
 
 
-def collect_stats(conn: sqlite3.Connection, path: Path, retention_days: float = 90) -> dict[str, Any]:
+def collect_stats(store: Store, name: str, retention_days: float = 90) -> dict[str, Any]:
     """The numbers ``logconsole stats`` prints, as plain data.
 
     ``size_bytes`` is the database with its write-ahead log; ``database_bytes``
-    and ``wal_bytes`` are the two files.  ``retention`` is the policy in force
+    and ``wal_bytes`` are the two files.  For PostgreSQL, ``size_bytes`` and
+    ``database_bytes`` are the whole database (``pg_database_size``),
+    ``records_bytes`` the record tables with their indexes, and there is no
+    ``wal_bytes`` (the server's log is shared by its databases).  ``retention`` is the policy in force
     (``retention_days``: 0 keeps everything), how many stored records it
     would remove now, and the last run the store recorded.  ``forward`` is
     where forwarding stands (:func:`logconsole.store.forward_state.summary`),
     None when the collector never forwarded from this database.
     """
-    by_type = counts_by(conn, "type")
-    unresolved = counts_by(conn, "severity", build_filter(("error",), None, None, None,
-                                                           ("is_resolved=false",)))
-    oldest, newest = conn.execute("SELECT min(created_at), max(created_at) FROM records").fetchone()
+    by_type = store.counts_by("type")
+    unresolved = store.counts_by("severity", build_filter(("error",), None, None, None, ("is_resolved=false",)))
+    oldest, newest = store.time_span()
     now = utcnow()
-    last_minute = count(conn, Filter(since=format_ts(now - timedelta(minutes=1))))
-    last_hour = count(conn, Filter(since=format_ts(now - timedelta(hours=1))))
-    last = retention.last_run(conn)
-    forwarding = forward_state.summary(conn, now)
+    last_minute = store.count(Filter(since=format_ts(now - timedelta(minutes=1))))
+    last_hour = store.count(Filter(since=format_ts(now - timedelta(hours=1))))
+    last = store.last_retention_run()
+    forwarding = store.forward_summary(now)
+    sizes = store.sizes()
     return {
-        "database": str(path),
-        "size_bytes": file_size(path),
-        "database_bytes": file_size(path) - wal_size(path),
-        "wal_bytes": wal_size(path),
+        "database": name,
+        "size_bytes": sizes["database_bytes"] + sizes.get("wal_bytes", 0),
+        **sizes,
         "records": sum(by_type.values()),
         "by_type": {name: by_type.get(name, 0) for name in K.KIND_NAMES},
         "unresolved_errors": {s: unresolved.get(s, 0) for s in reversed(K.SEVERITIES)},
@@ -65,7 +72,7 @@ def collect_stats(conn: sqlite3.Connection, path: Path, retention_days: float = 
         "last_hour": last_hour,
         "retention": {
             "days": retention_days,
-            "expired": retention.count_expired(conn, retention_days) if retention_days > 0 else 0,
+            "expired": store.count_expired(retention_days) if retention_days > 0 else 0,
             "last_run": None if last is None else {
                 "started": last.started, "finished": last.finished, "days": last.days,
                 "cutoff": last.cutoff, "removed": last.removed,
@@ -79,11 +86,13 @@ def _stats_text(s: dict[str, Any]) -> list[str]:
     from logconsole.table_view import short_time
 
     open_errors = s["unresolved_errors"]
-    lines = [
-        f"database    {s['database']} ({human_size(s['database_bytes'])}, "
-        f"write-ahead log {human_size(s['wal_bytes'])})",
-        f"records     {s['records']:,}",
-    ]
+    if "records_bytes" in s:
+        place = (f"database    {s['database']} ({human_size(s['database_bytes'])}, "
+                 f"records and their indexes {human_size(s['records_bytes'])})")
+    else:
+        place = (f"database    {s['database']} ({human_size(s['database_bytes'])}, "
+                 f"write-ahead log {human_size(s['wal_bytes'])})")
+    lines = [place, f"records     {s['records']:,}"]
     width = max(len(f"{n:,}") for n in s["by_type"].values())
     for name, n in s["by_type"].items():
         lines.append(f"  {K.KINDS[name].label:<10}{n:>{width + 2},}")
@@ -136,7 +145,7 @@ def _retention_text(r: dict[str, Any]) -> list[str]:
 @db_option
 @config_option
 @user_errors
-def stats(as_json: bool, db_path: Path | None, config_path: Path | None) -> None:
+def stats(as_json: bool, db_path: Path | StoreURL | None, config_path: Path | None) -> None:
     """Counts per type, unresolved errors by severity, database and
     write-ahead log sizes, oldest and newest record, how many records arrived
     lately, and retention: the policy, and what its last run removed.
@@ -149,10 +158,9 @@ def stats(as_json: bool, db_path: Path | None, config_path: Path | None) -> None
         logconsole stats
         logconsole stats --json | jq .unresolved_errors
     """
-    path = db_path_or_default(db_path)
     days = settings_from(config_path).retention_days
-    with existing_db(db_path, readonly=True) as conn:
-        numbers = collect_stats(conn, path, days)
+    with existing_store(db_path) as store:
+        numbers = collect_stats(store, store_name(db_path), days)
     if as_json:
         click.echo(json.dumps(numbers, indent=2))
     else:
@@ -169,7 +177,7 @@ def stats(as_json: bool, db_path: Path | None, config_path: Path | None) -> None
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has records.")
 @db_option
 @user_errors
-def demo(how_many: int, seed: int | None, if_empty: bool, db_path: Path | None) -> None:
+def demo(how_many: int, seed: int | None, if_empty: bool, db_path: Path | StoreURL | None) -> None:
     """Fill the database with realistic records of all five types.
 
     A month of a small learning platform: traffic that follows the working
@@ -182,16 +190,16 @@ def demo(how_many: int, seed: int | None, if_empty: bool, db_path: Path | None) 
         logconsole demo --if-empty
         logconsole demo --count 100000 --seed 7 --db /tmp/demo.db
     """
-    path = db_path_or_default(db_path)
-    with writable_db(db_path) as conn:
+    name = store_name(db_path)
+    with writable_store(db_path) as store:
         if if_empty:
-            existing = count(conn, Filter())
+            existing = store.count(Filter())
             if existing:
-                say(f"{path} already has {plural(existing, 'record')}; no demo records added")
+                say(f"{name} already has {plural(existing, 'record')}; no demo records added")
                 return
         with progress_bar(how_many if how_many >= 50_000 else 0, "adding demo records") as progress:
-            added = demo_records.fill(conn, how_many, seed=seed, progress=progress)
-    say(f"added {plural(added, 'demo record')} to {path}")
+            added = demo_records.fill(store.writer(), how_many, seed=seed, progress=progress)
+    say(f"added {plural(added, 'demo record')} to {name}")
 
 
 COMMANDS: list[click.Command] = [stats, demo]

@@ -35,6 +35,7 @@ from logconsole.cli_options import (
     db_option,
     db_path_or_default,
     filter_options,
+    is_pg_error,
     limit_option,
     order_option,
     settings_from,
@@ -45,13 +46,12 @@ from logconsole.commands import (
     action_commands, alert_commands, doctor_command, group_commands, migrate_command, overview_commands,
 )
 from logconsole.commands.command_helpers import (
-    existing_db,
     existing_store,
     plural,
     progress_bar,
     say,
     stderr_is_terminal,
-    writable_db,
+    writable_store,
 )
 from logconsole.importer import (
     BATCH_SIZE,
@@ -66,9 +66,8 @@ from logconsole.config import Settings
 from logconsole.ingest import Redactor
 from logconsole.paths import default_config_path
 from logconsole.store import export as exporter
-from logconsole.store import retention
-from logconsole.store.db import check_before_writing
-from logconsole.store.follow import DEFAULT_INTERVAL, Follower
+from logconsole.store.follow import DEFAULT_INTERVAL
+from logconsole.store.interface import Writer
 from logconsole.store.query import RELATED_FIELDS, Filter, parse_types
 from logconsole.store.related import related_of
 from logconsole.store.url import StoreURL
@@ -95,7 +94,7 @@ FOLLOW_LIMIT = 10
 @config_option
 @user_errors
 def import_command(files: tuple[str, ...], kind: str | None, batch_size: int, check: bool,
-                   db_path: Path | None, config_path: Path | None) -> None:
+                   db_path: Path | StoreURL | None, config_path: Path | None) -> None:
     """Load records from JSON-lines files or JSON arrays (`-` reads stdin).
 
     Each record passes the same validation and redaction as records sent to
@@ -130,23 +129,25 @@ def import_command(files: tuple[str, ...], kind: str | None, batch_size: int, ch
             if kind is None and source.kind is not None:
                 say(f"{source.name}: records without a type are read as {source.kind} "
                     "(from the file name; --type says otherwise)")
-        conn = None if check else stack.enter_context(writable_db(db_path))
+        store = None if check else stack.enter_context(writable_store(db_path, checked=True))
         before = 0
-        if conn is not None:
-            check_before_writing(conn, db_path_or_default(db_path))
-            before = conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0]
+        if store is not None:
+            before = store.max_id()
         total = ImportResult()
         try:
-            _import_all(conn, sources, total, redactor=redactor, batch_size=batch_size)
+            _import_all(None if store is None else store.writer(), sources, total, redactor=redactor,
+                        batch_size=batch_size)
         except KeyboardInterrupt:
             if not check:
                 say(f"interrupted: {plural(total.imported, 'record')} were stored before the stop")
             sys.exit(130)
-        except sqlite3.Error:
-            say(f"stopped: {plural(total.imported, 'record')} were stored before the database refused the next batch")
+        except Exception as exc:
+            if isinstance(exc, sqlite3.Error) or is_pg_error(exc):
+                say(f"stopped: {plural(total.imported, 'record')} were stored before the database refused "
+                    "the next batch")
             raise
-        if conn is not None and total.imported and settings.retention_days > 0:
-            expired = retention.count_expired(conn, settings.retention_days, after_id=before)
+        if store is not None and total.imported and settings.retention_days > 0:
+            expired = store.count_expired(settings.retention_days, after_id=before)
     done = "would import" if check else "imported"
     say(f"{done} {plural(total.imported, 'record')}, rejected {total.rejected:,}")
     if expired:
@@ -187,7 +188,7 @@ def _open(name: str, kind: str | None, stack: contextlib.ExitStack) -> _Source:
     return _Source(name, stream, kind or kind_from_name(name), st.st_size if stat.S_ISREG(st.st_mode) else None)
 
 
-def _import_all(conn: sqlite3.Connection | None, sources: list[_Source], total: ImportResult, *,
+def _import_all(writer: Writer | None, sources: list[_Source], total: ImportResult, *,
                 redactor: Redactor, batch_size: int) -> None:
     """Import every source in turn, adding to ``total`` as batches are stored
     (so an interruption can say what was stored), with one progress bar."""
@@ -205,14 +206,14 @@ def _import_all(conn: sqlite3.Connection | None, sources: list[_Source], total: 
                     progress(base + source.stream.tell())
 
             result = import_stream(
-                conn, source.stream, source.name, kind=source.kind, redactor=redactor,
+                writer, source.stream, source.name, kind=source.kind, redactor=redactor,
                 batch_size=batch_size, on_reject=_report_rejection, on_batch=on_batch,
             )
             total.imported = before + result.imported
             total.rejected += result.rejected
             done_bytes += source.size or 0
             if len(sources) > 1:
-                verb = "imported" if conn is not None else "would import"
+                verb = "imported" if writer is not None else "would import"
                 say(f"{source.name}: {verb} {result.imported:,}, rejected {result.rejected:,}")
 
 
@@ -267,7 +268,7 @@ def _table_columns(spec: str | None, types: tuple[str, ...]) -> list[str]:
 def query(types: tuple[str, ...], since: str | None, until: str | None, search: str | None,
           where: tuple[str, ...], limit: int | None, order: str, fmt: str,
           columns: str | None, group_id: int | None, related_id: int | None, related_by: str | None,
-          follow: bool, poll_interval: float, db_path: Path | None) -> None:
+          follow: bool, poll_interval: float, db_path: Path | StoreURL | None) -> None:
     """Print matching records: a table that fits the terminal, or JSON / CSV.
 
     The table shows the newest 50 records unless --limit says otherwise; one
@@ -292,8 +293,6 @@ def query(types: tuple[str, ...], since: str | None, until: str | None, search: 
     flt = build_filter(types, since, until, search, where)
     if related_by is not None and related_id is None:
         raise click.UsageError("--by says what --related joins on; give --related ID too")
-    if follow and isinstance(db_path, StoreURL):
-        raise click.UsageError("--follow works on a SQLite database file only, so far")
     if related_id is not None:
         with existing_store(db_path) as store:
             row = store.get(related_id)
@@ -341,14 +340,13 @@ def _print_table(rows: list[dict[str, Any]], columns: list[str], *, header: bool
 
 
 def _follow(flt: Filter, fmt: str, columns: str | None, limit: int, interval: float,
-            db_path: Path | None) -> None:
+            db_path: Path | StoreURL | None) -> None:
     """``query --follow``: the last ``limit`` matches, then new ones as they are
     committed, until interrupted (ctrl-c) or the reader goes (``| head``): both exit 0."""
     if fmt == "json":
         raise click.UsageError("--follow prints a stream: use --format jsonl (or table, csv)")
-    with existing_db(db_path, readonly=True):
-        pass  # the database must exist; the follower opens (and reopens) it itself
-    follower = Follower(db_path_or_default(db_path), flt, interval=interval)
+    with existing_store(db_path) as store:  # the store must exist; the follower opens (and reopens) it itself
+        follower = store.follower(flt, interval=interval)
     cols = _table_columns(columns, flt.types)
     header = True
     out = sys.stdout
@@ -410,7 +408,7 @@ def _output_file(path: Path) -> Iterator[IO[str]]:
 @user_errors
 def export(types: tuple[str, ...], since: str | None, until: str | None, search: str | None,
            where: tuple[str, ...], limit: int | None, order: str, fmt: str,
-           output: Path | None, db_path: Path | None) -> None:
+           output: Path | None, db_path: Path | StoreURL | None) -> None:
     """Stream matching records as JSON lines, a JSON array or CSV.
 
     Memory stays flat however many records match.  Times are ISO 8601 UTC;

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -57,7 +58,11 @@ class ForwardState:
 
 def load(conn: sqlite3.Connection) -> ForwardState | None:
     """The stored state, or None when nothing was ever forwarded from this store."""
-    found = dict(conn.execute("SELECT key, value FROM meta WHERE key IN (?, ?)", (CURSOR_KEY, STATE_KEY)))
+    return from_meta(dict(conn.execute("SELECT key, value FROM meta WHERE key IN (?, ?)", (CURSOR_KEY, STATE_KEY))))
+
+
+def from_meta(found: Mapping[str, str]) -> ForwardState | None:
+    """The state held by the ``meta`` values ``found`` (either store), or None when absent or unreadable."""
     if STATE_KEY not in found or CURSOR_KEY not in found:
         return None
     try:
@@ -93,7 +98,15 @@ def lag(conn: sqlite3.Connection, state: ForwardState, now: datetime | None = No
     if not count:
         return 0, 0.0
     (created,) = conn.execute("SELECT created_at FROM records WHERE id = ?", (first,)).fetchone()
-    since = parse_ts(created)
+    return lag_of(state, int(count), created, now)
+
+
+def lag_of(state: ForwardState, count: int, first_created: str, now: datetime | None = None) -> tuple[int, float]:
+    """:func:`lag` from what a store found: ``count`` records past the cursor,
+    the first of them stored with the time ``first_created``."""
+    if not count:
+        return 0, 0.0
+    since = parse_ts(first_created)
     if state.caught_up_at:
         since = max(since, parse_ts(state.caught_up_at))
     seconds = ((now or utcnow()) - since).total_seconds()
@@ -109,4 +122,7 @@ def summary(conn: sqlite3.Connection, now: datetime | None = None) -> dict[str, 
     return {**asdict(state), "lag_records": records, "lag_seconds": seconds}
 
 
-__all__ = ["CURSOR_KEY", "STATE_KEY", "ForwardState", "lag", "load", "meta_values", "save", "summary"]
+__all__ = [
+    "CURSOR_KEY", "STATE_KEY", "ForwardState", "from_meta", "lag", "lag_of", "load", "meta_values", "save",
+    "summary",
+]

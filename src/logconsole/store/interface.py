@@ -21,11 +21,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from logconsole.alert_rules import RuleState
 from logconsole.ingest import Row
-from logconsole.store.actions import Outcome
+from logconsole.store.actions import GroupOutcome, Outcome
 from logconsole.store.db import StoreError
+from logconsole.store.group_query import LATEST_FIRST, GroupFilter, GroupSort
 from logconsole.store.groups import GroupEvent
 from logconsole.store.query import NEWEST, Cursor, Filter, Sort
+from logconsole.store.retention import RetentionRun
 from logconsole.store.url import POSTGRESQL, StoreURL, parse_store_url
 
 OffsetValues = tuple[str, int, int, str]
@@ -135,6 +138,83 @@ class Store(Protocol):
 
     def close(self) -> None: ...
 
+    # -- cli: what the commands beyond query and export need
+    def resolve_group(self, group_id: int, *, note: str | None = None, by: str | None = None,
+                      now: datetime | None = None) -> GroupOutcome | None:
+        """Resolve a group and its unresolved records in one transaction; None when no such group."""
+        ...
+
+    def unresolve_group(self, group_id: int, *, by: str | None = None,
+                        now: datetime | None = None) -> GroupOutcome | None:
+        """Reopen a group and the records its resolution resolved; None when no such group."""
+        ...
+
+    def ignore_group(self, group_id: int, *, note: str | None = None, by: str | None = None,
+                     now: datetime | None = None) -> GroupOutcome | None:
+        """Hide a group from the default list; None when no such group."""
+        ...
+
+    def iter_groups(self, flt: GroupFilter = GroupFilter(), sort: GroupSort = LATEST_FIRST, *,
+                    limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every matching group in the row form, a keyset page at a time."""
+        ...
+
+    def count_groups(self, flt: GroupFilter = GroupFilter()) -> int: ...
+
+    def grouping_pending(self) -> int | None:
+        """When errors stored before an upgrade are still being grouped, how
+        far that is (percent); None when every error is grouped.  A store
+        without groups (an older SQLite file opened read-only) raises
+        :class:`StoreError`."""
+        ...
+
+    def latest_of_groups(self, *, regressed: bool) -> list[tuple[int, int]]:
+        """``(group id, latest record id)`` of every group (or of the regressed ones), latest first."""
+        ...
+
+    def count_expired(self, days: float, *, after_id: int = 0) -> int:
+        """How many records retention with ``days`` would remove now (ids above ``after_id``)."""
+        ...
+
+    def prune_now(self, days: float) -> int:
+        """Retention as ``logconsole prune`` applies it (on SQLite, readers are
+        waited for between batches, so the write-ahead log stays small)."""
+        ...
+
+    def time_span(self) -> tuple[str | None, str | None]:
+        """The oldest and newest record times (stored form)."""
+        ...
+
+    def sizes(self) -> dict[str, int]:
+        """What the store takes on disk: SQLite ``database_bytes`` and
+        ``wal_bytes``; PostgreSQL ``database_bytes`` and ``records_bytes``."""
+        ...
+
+    def last_retention_run(self) -> RetentionRun | None: ...
+
+    def forward_summary(self, now: datetime | None = None) -> dict[str, Any] | None:
+        """Where forwarding stands (:func:`logconsole.store.forward_state.summary`), None when never used."""
+        ...
+
+    def alert_states(self) -> dict[str, RuleState]:
+        """Each alert rule's last firing and counts, as the collector stored them."""
+        ...
+
+    def follower(self, flt: Filter, *, interval: float) -> Follower:
+        """Something that yields the new matching records as they are committed (``query --follow``)."""
+        ...
+
+
+class Follower(Protocol):
+    """``query --follow``: :meth:`start` gives the last matches, iterating
+    gives pages of new ones, forever; a store that goes away is waited for."""
+
+    def start(self, limit: int) -> list[dict[str, Any]]: ...
+
+    def __iter__(self) -> Iterator[list[dict[str, Any]]]: ...
+
+    def close(self) -> None: ...
+
 
 def open_store(location: str | os.PathLike[str] | StoreURL, *, readonly: bool = False) -> Store:
     """The store at ``location`` (a path, ``sqlite:///path`` or ``postgresql://...``),
@@ -152,4 +232,4 @@ def open_store(location: str | os.PathLike[str] | StoreURL, *, readonly: bool = 
     return SQLiteStore.open(url, readonly=readonly)
 
 
-__all__ = ["OffsetValues", "Store", "Writer", "open_store"]
+__all__ = ["Follower", "OffsetValues", "Store", "Writer", "open_store"]

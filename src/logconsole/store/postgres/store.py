@@ -16,16 +16,23 @@ from typing import Any
 import psycopg
 
 from logconsole import kinds as K
+from logconsole.alert_rules import STATE_PREFIX, RuleState, states_from
 from logconsole.ingest import Row
-from logconsole.store.actions import Outcome
+from logconsole.store import forward_state
+from logconsole.store.actions import GroupOutcome, Outcome
 from logconsole.store.db import StoreError
+from logconsole.store.group_query import LATEST_FIRST, GroupFilter, GroupSort
+from logconsole.store.postgres import group_actions
+from logconsole.store.postgres import group_query as pg_group_query
 from logconsole.store.postgres import groups as pg_groups
 from logconsole.store.postgres import query as pq
+from logconsole.store.postgres import stats as pg_stats
+from logconsole.store.postgres.follow import PgFollower
 from logconsole.store.postgres.migrations import PgSchemaError, schema_version, upgrade
-from logconsole.store.postgres.schema import GROUP_TIME_COLUMNS, month_of, time_text
+from logconsole.store.postgres.schema import month_of
 from logconsole.store.postgres.writer import COPY_COLUMNS, Partitions, PgWriter, _values
 from logconsole.store.query import NEWEST, Cursor, Filter, Sort, cursor_of, keyset_pages
-from logconsole.store.retention import LAST_RUN_KEY, RetentionRun, cutoff_for
+from logconsole.store.retention import LAST_RUN_KEY, RetentionRun, cutoff_for, run_from_json
 from logconsole.store.sqlite.store import GROUP_COLUMNS
 from logconsole.store.url import POSTGRESQL, StoreURL
 from logconsole.timeutil import format_ts, utcnow
@@ -33,8 +40,7 @@ from logconsole.timeutil import format_ts, utcnow
 KEEPS = "(type = 'error' AND is_resolved = false) OR (type = 'system' AND requires_action = true)"
 """:data:`logconsole.store.retention.RETENTION_KEEPS` in PostgreSQL's terms."""
 
-_GROUP_SELECT = ", ".join(
-    f"{time_text(c)} AS {c}" if c in GROUP_TIME_COLUMNS else c for c in GROUP_COLUMNS)
+_GROUP_SELECT = pg_group_query.GROUP_SELECT
 
 
 def connect(location: StoreURL) -> psycopg.Connection:
@@ -258,15 +264,69 @@ class PostgresStore:
         self.conn.execute("DELETE FROM file_offsets WHERE host = %s AND path = %s AND head = %s",
                           (host, path, head))
 
+    # -- cli: what the commands beyond query and export need
+
+    def resolve_group(self, group_id: int, *, note: str | None = None, by: str | None = None,
+                      now: datetime | None = None) -> GroupOutcome | None:
+        return group_actions.resolve_group(self.conn, group_id, note=note, by=by, now=now)
+
+    def unresolve_group(self, group_id: int, *, by: str | None = None,
+                        now: datetime | None = None) -> GroupOutcome | None:
+        return group_actions.unresolve_group(self.conn, group_id, by=by, now=now)
+
+    def ignore_group(self, group_id: int, *, note: str | None = None, by: str | None = None,
+                     now: datetime | None = None) -> GroupOutcome | None:
+        return group_actions.ignore_group(self.conn, group_id, note=note, by=by, now=now)
+
+    def iter_groups(self, flt: GroupFilter = GroupFilter(), sort: GroupSort = LATEST_FIRST, *,
+                    limit: int | None = None) -> Iterator[dict[str, Any]]:
+        return pg_group_query.iter_groups(self.conn, flt, sort, limit=limit)
+
+    def count_groups(self, flt: GroupFilter = GroupFilter()) -> int:
+        return pg_group_query.count_groups(self.conn, flt)
+
+    def grouping_pending(self) -> int | None:
+        return None  # records are grouped as they are written; no release without groups came before
+
+    def latest_of_groups(self, *, regressed: bool) -> list[tuple[int, int]]:
+        return pg_group_query.latest_of_groups(self.conn, regressed=regressed)
+
+    def count_expired(self, days: float, *, after_id: int = 0) -> int:
+        sql = f"SELECT count(*) FROM records WHERE created_at < %s::timestamptz AND NOT ({KEEPS})"
+        params: list[object] = [cutoff_for(days)]
+        if after_id:
+            sql += " AND id > %s"
+            params.append(after_id)
+        return int(self.conn.execute(sql, params).fetchone()[0])  # type: ignore[arg-type,index]
+
+    def prune_now(self, days: float) -> int:
+        return self.prune(days)
+
+    def time_span(self) -> tuple[str | None, str | None]:
+        return pg_stats.time_span(self.conn)
+
+    def sizes(self) -> dict[str, int]:
+        return pg_stats.sizes(self.conn)
+
     def last_retention_run(self) -> RetentionRun | None:
         """The last retention run recorded (by any collector of the fleet)."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = %s", (LAST_RUN_KEY,)).fetchone()
-        if row is None:
+        found = pg_stats.meta(self.conn, keys=(LAST_RUN_KEY,))
+        return run_from_json(found[LAST_RUN_KEY]) if LAST_RUN_KEY in found else None
+
+    def forward_summary(self, now: datetime | None = None) -> dict[str, Any] | None:
+        state = forward_state.from_meta(
+            pg_stats.meta(self.conn, keys=(forward_state.CURSOR_KEY, forward_state.STATE_KEY)))
+        if state is None:
             return None
-        try:
-            return RetentionRun(**json.loads(row[0]))
-        except (TypeError, ValueError):
-            return None
+        n, first = pg_stats.after_cursor(self.conn, state.cursor)
+        records, seconds = forward_state.lag_of(state, n, first, now) if first else (0, 0.0)
+        return {**asdict(state), "lag_records": records, "lag_seconds": seconds}
+
+    def alert_states(self) -> dict[str, RuleState]:
+        return states_from(pg_stats.meta(self.conn, prefix=STATE_PREFIX).items())
+
+    def follower(self, flt: Filter, *, interval: float) -> PgFollower:
+        return PgFollower(self.location, flt, interval=interval)
 
 
 __all__ = ["KEEPS", "PostgresStore", "connect"]

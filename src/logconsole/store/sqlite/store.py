@@ -16,15 +16,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from logconsole.alert_rules import RuleState, load_state
 from logconsole.ingest import Row
-from logconsole.store import actions, groups, query, retention, stats
-from logconsole.store.db import connect
-from logconsole.store.migrations import schema_version
+from logconsole.store import actions, forward_state, group_query, groups, query, retention, stats
+from logconsole.store.db import StoreError, connect, file_size
+from logconsole.store.follow import Follower
+from logconsole.store.migrations import pending_backfills, schema_version
 from logconsole.store.query import NEWEST, Cursor, Filter, Sort, dict_rows
 from logconsole.store.schema import INSERT_COLUMNS
 from logconsole.store.transaction import transaction
 from logconsole.store.url import SQLITE, StoreURL
-from logconsole.store.writer import BatchWriter, insert_rows
+from logconsole.store.wal import wal_size
+from logconsole.store.writer import BatchWriter
 
 GROUP_COLUMNS: tuple[str, ...] = (
     "id", "fingerprint", "error_type", "message", "culprit", "count", "first_seen", "last_seen", "latest_id",
@@ -137,6 +140,73 @@ class SQLiteStore:
 
     def close(self) -> None:
         self.conn.close()
+
+    # -- cli: what the commands beyond query and export need
+
+    def resolve_group(self, group_id: int, *, note: str | None = None, by: str | None = None,
+                      now: datetime | None = None) -> actions.GroupOutcome | None:
+        return actions.resolve_group(self.conn, group_id, note=note, by=by, now=now)
+
+    def unresolve_group(self, group_id: int, *, by: str | None = None,
+                        now: datetime | None = None) -> actions.GroupOutcome | None:
+        return actions.unresolve_group(self.conn, group_id, by=by, now=now)
+
+    def ignore_group(self, group_id: int, *, note: str | None = None, by: str | None = None,
+                     now: datetime | None = None) -> actions.GroupOutcome | None:
+        return actions.ignore_group(self.conn, group_id, note=note, by=by, now=now)
+
+    def iter_groups(self, flt: group_query.GroupFilter = group_query.GroupFilter(),
+                    sort: group_query.GroupSort = group_query.LATEST_FIRST, *,
+                    limit: int | None = None) -> Iterator[dict[str, Any]]:
+        return group_query.iter_groups(self.conn, flt, sort, limit=limit)
+
+    def count_groups(self, flt: group_query.GroupFilter = group_query.GroupFilter()) -> int:
+        return group_query.count_groups(self.conn, flt)
+
+    def grouping_pending(self) -> int | None:
+        if not group_query.has_groups_table(self.conn):
+            raise StoreError(
+                "this database has no error groups yet: it is from an older release; any command that "
+                "writes (or the collector) upgrades it")
+        pending = pending_backfills(self.conn)
+        if "groups" not in pending:
+            return None
+        last = self.max_id() or 1
+        return min(100, 100 * pending["groups"] // last)
+
+    def latest_of_groups(self, *, regressed: bool) -> list[tuple[int, int]]:
+        where = "status = 'regressed'" if regressed else "1"
+        order = "regressed_at" if regressed else "first_seen"
+        return [(int(g), int(r)) for g, r in self.conn.execute(
+            f"SELECT id, latest_id FROM error_groups WHERE {where} AND latest_id IS NOT NULL ORDER BY {order} DESC")]
+
+    def count_expired(self, days: float, *, after_id: int = 0) -> int:
+        return retention.count_expired(self.conn, days, after_id=after_id)
+
+    def prune_now(self, days: float) -> int:
+        return retention.prune(self.conn, days)
+
+    def time_span(self) -> tuple[str | None, str | None]:
+        oldest, newest = self.conn.execute("SELECT min(created_at), max(created_at) FROM records").fetchone()
+        return oldest, newest
+
+    def sizes(self) -> dict[str, int]:
+        assert self.location.path is not None
+        wal = wal_size(self.location.path)
+        return {"database_bytes": file_size(self.location.path) - wal, "wal_bytes": wal}
+
+    def last_retention_run(self) -> retention.RetentionRun | None:
+        return retention.last_run(self.conn)
+
+    def forward_summary(self, now: datetime | None = None) -> dict[str, Any] | None:
+        return forward_state.summary(self.conn, now)
+
+    def alert_states(self) -> dict[str, RuleState]:
+        return load_state(self.conn)
+
+    def follower(self, flt: Filter, *, interval: float) -> Follower:
+        assert self.location.path is not None
+        return Follower(self.location.path, flt, interval=interval)
 
 
 __all__ = ["GROUP_COLUMNS", "SQLiteStore"]
