@@ -34,7 +34,6 @@ from logconsole.config import (
     parse_mode,
 )
 from logconsole.kinds import KIND_NAMES
-from logconsole.store.url import StoreURL
 from logconsole.ingest import IngestError, decode_json
 from logconsole.store.url import StoreURL
 

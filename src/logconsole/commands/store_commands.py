@@ -33,7 +33,6 @@ from logconsole.cli_options import (
     build_filter,
     config_option,
     db_option,
-    db_path_or_default,
     filter_options,
     is_pg_error,
     limit_option,

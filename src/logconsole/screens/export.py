@@ -38,7 +38,6 @@ from logconsole.screens.confirm import ConfirmScreen
 from logconsole.screens.data import store_error_text
 from logconsole.screens.dialog import Dialog, ErrorLine, plain
 from logconsole.store import db
-from logconsole.store.errors import describe
 from logconsole.store import group_query as G
 from logconsole.store.export import FORMATS, export, export_groups
 from logconsole.store.query import NEWEST, Filter, Sort, count
