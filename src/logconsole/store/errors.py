@@ -10,7 +10,6 @@ that will not.
 
 from __future__ import annotations
 
-
 # Primary result codes (the low byte of an extended code).
 SQLITE_BUSY = 5
 SQLITE_LOCKED = 6
