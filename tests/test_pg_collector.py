@@ -350,7 +350,10 @@ def test_the_docs_say_what_the_collector_does_on_postgresql() -> None:
     docs = Path(__file__).parents[1] / "docs"
     guide = (docs / "postgresql.md").read_text()
     assert f"every {LEASE_INTERVAL:g} seconds" in guide
-    assert "not yet: the daemon says so in one line at start" in guide
+    assert "one collector of the fleet at a time, on every host's records, up to the commit horizon" in guide
+    assert "`logconsole_horizon()`" in guide and "(at least once)" in guide
+    assert "fleet's leader only" in (docs / "protocol.md").read_text()
+    assert "fleet's leader only" in (docs / "alerts.md").read_text()
     assert "`--host NAME`" in (docs / "protocol.md").read_text()
     assert "else `LOGCONSOLE_DB`, else `url` under\n`[store]`" in (docs / "cli.md").read_text()
 
