@@ -363,7 +363,7 @@ class Forwarder:
         ``caught_up``: when they were read, if they were all there was."""
         pending: deque[Sequence[dict[str, Any]]] = deque([rows])
         attempt = 0
-        while pending and not self._stop.is_set():
+        while pending and not self._stop.is_set() and self._active():
             chunk = pending[0]
             try:
                 message = export_request(chunk, service_name=self.cfg.service_name, host=self.host)

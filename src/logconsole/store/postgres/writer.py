@@ -97,17 +97,19 @@ def _values(rows: Sequence[Row], ids: Sequence[int], group_ids: dict[str, int]) 
 
 def _take_ids(conn: psycopg.Connection, n: int) -> list[int]:
     """``n`` ids from the sequence, after taking :data:`HORIZON_LOCK` shared for
-    the transaction (one round trip: two statements in one simple query).
+    the transaction, in one statement: each ``nextval`` is computed for a row
+    of the join, so after the one-row subquery that takes the lock (a subquery
+    calling a volatile function is never flattened away).
 
     Holding it until the commit lets the fleet's leader find a horizon below
     which every id is committed or rolled back (``logconsole_horizon()``): ids
     come from one sequence for every host, so a batch may commit after a
     later-numbered one."""
-    cur = conn.cursor()
-    cur.execute(f"SELECT pg_advisory_xact_lock_shared({HORIZON_LOCK}); "  # type: ignore[arg-type]
-                f"SELECT nextval('records_id_seq') FROM generate_series(1, {int(n)})")
-    cur.nextset()
-    return [r[0] for r in cur]
+    return [r[0] for r in conn.execute(_TAKE_IDS, (n,))]
+
+
+_TAKE_IDS = (f"SELECT nextval('records_id_seq') FROM (SELECT pg_advisory_xact_lock_shared({HORIZON_LOCK})) AS lock, "
+             "generate_series(1, %s)")
 
 
 class PgWriter:
