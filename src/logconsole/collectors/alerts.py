@@ -52,7 +52,7 @@ from logconsole.store.db import connect
 from logconsole.store.errors import describe
 from logconsole.store.groups import GroupEvent
 from logconsole.store.query import get, range_where_sql, to_record, where_sql
-from logconsole.timeutil import format_ts, utcnow
+from logconsole.timeutil import format_ts, parse_ts, utcnow
 
 log = logging.getLogger("logconsole.alerts")
 
@@ -226,6 +226,22 @@ class StoreEvaluator(Evaluator):
             self.states.setdefault(r.name, RuleState())
         self.clock = clock
         self._runtime = {r.name: _Runtime() for r in self.rules}
+        self._resume_cooldowns()
+
+    def _resume_cooldowns(self) -> None:
+        """Start each rule's cool-down from its last firing kept in ``meta``: a
+        new leader of the fleet does not fire again what the last one held back."""
+        now = utcnow()
+        for rule in self.rules:
+            last = self.states[rule.name].last_fired
+            if not last:
+                continue
+            try:
+                age = (now - parse_ts(last)).total_seconds()
+            except ValueError:
+                continue
+            if 0 <= age < rule.cooldown:
+                self._runtime[rule.name].last_fired = self.clock() - age
 
     def _matching_ids(self, rule: Rule, ids: list[int]) -> set[int]:
         return set(self.store.alert_matching_ids(rule.flt, ids))
