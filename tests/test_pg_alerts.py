@@ -21,6 +21,7 @@ from test_pg_collector import fetch, pg_collector
 
 from logconsole.alert_rules import parse_rules
 from logconsole.collectors.forward import public_endpoint
+from logconsole.collectors.horizon import SharedHorizon
 from logconsole.ingest import normalize
 from logconsole.store.interface import Store, open_store
 from logconsole.store.postgres.store import PostgresStore
@@ -253,3 +254,41 @@ def test_the_alert_reads_mean_the_same_on_both_stores(store: Store) -> None:
     assert store.alert_count_in_range(rule.flt, ids[2], ids[4]) == (1, ids[3])
     assert store.alert_matching_ids(rule.flt, [ids[0], ids[1], ids[5], ids[-1] + 1]) == {ids[1], ids[5]}
     assert store.alert_matching_ids(rule.flt, []) == set()
+
+
+def test_the_horizon_is_looked_at_once_per_interval_and_a_batch_stuck_in_flight_holds_no_one_long(
+        pg_url: str) -> None:
+    location = parse_store_url(pg_url)
+    a, b = PostgresStore.open(location), PostgresStore.open(location)
+    error = normalize({"type": "error", "message": "disk full", "errorType": "IOError"}, host="web-1")
+    [first] = a.insert([error])
+    now = [0.0]
+    horizon = SharedHorizon(location, 1.0, lock_timeout=0.2, backoff=5.0, clock=lambda: now[0])
+    hold = psycopg.connect(pg_url, autocommit=False)
+    try:
+        assert horizon.get() == first
+        b.insert([normalize({"type": "chat", "message": "later"}, host="web-2")])
+        assert horizon.get() == first and horizon.looks == 1  # within the interval: the value held
+        now[0] = 1.0
+        hold.execute("SELECT * FROM error_groups FOR UPDATE")
+        stuck = threading.Thread(target=a.insert, args=([dict(error)],))
+        stuck.start()
+        wait_for(lambda: fetch(pg_url, "SELECT last_value FROM records_id_seq")[0][0] > first + 1, 5,
+                 "writer A to take its id")
+        started = time.monotonic()
+        assert horizon.get() == first  # gave up on the batch in flight: the last horizon holds
+        assert horizon.gave_up == 1 and time.monotonic() - started < 2
+        started = time.monotonic()
+        [later] = b.insert([normalize({"type": "chat", "message": "not held"}, host="web-2")])
+        assert time.monotonic() - started < 0.15  # the look let go: writers are not queued behind it
+        hold.rollback()
+        stuck.join(5)
+        now[0] = 5.9
+        assert horizon.get() == first and horizon.gave_up == 1  # backing off: no new look yet
+        now[0] = 6.0
+        assert horizon.get() == later and horizon.looks == 2
+    finally:
+        hold.close()
+        horizon.close()
+        a.close()
+        b.close()

@@ -47,6 +47,7 @@ from typing import Any
 
 from logconsole import kinds as K
 from logconsole.alert_rules import ALERT_EVENT, EVENT_TRIGGERS, Rule, RuleState, load_state, save_state
+from logconsole.collectors.horizon import SharedHorizon
 from logconsole.store.alert_reads import ids_sql, range_sql
 from logconsole.store.db import connect
 from logconsole.store.errors import describe
@@ -460,8 +461,6 @@ def _post_json(url: str, data: bytes, timeout: float) -> None:
 
 ALERTS_CURSOR_KEY = "alerts.cursor"
 """``meta`` key of the last record id the fleet's alert rules evaluated (PostgreSQL)."""
-HORIZON_INTERVAL = 0.5
-"""Seconds between two looks at the commit horizon by the fleet's leader."""
 CHUNK = 10_000
 """Ids evaluated at a time by the fleet's leader."""
 
@@ -471,7 +470,8 @@ class FleetAlertEngine(AlertEngine):
     evaluated by the fleet's leader only, on every host's records.
 
     Every ``interval`` seconds, while :attr:`leading`, the leader reads the
-    commit horizon (:mod:`logconsole.store.postgres.alerts`), evaluates the
+    commit horizon (:class:`~logconsole.collectors.horizon.SharedHorizon`,
+    shared with forwarding), evaluates the
     ids in ``(cursor, horizon]`` a :data:`CHUNK` at a time with the group
     events the writers stored with them, fires, and only then writes the
     cursor (``alerts.cursor`` in ``meta``).  A new leader resumes from the
@@ -481,10 +481,11 @@ class FleetAlertEngine(AlertEngine):
 
     def __init__(self, location: Any, rules: Sequence[Rule], *,
                  store: Callable[[dict[str, Any]], Awaitable[None]],
-                 interval: float = HORIZON_INTERVAL, chunk: int = CHUNK) -> None:
+                 horizon: SharedHorizon, chunk: int = CHUNK) -> None:
         super().__init__(Path(), rules, store=store)
         self.location = location
-        self.interval = interval
+        self.horizon = horizon
+        self.interval = horizon.interval
         self.chunk = chunk
         self.leading = False
         self._pg: Any = None
@@ -525,7 +526,7 @@ class FleetAlertEngine(AlertEngine):
     def _horizon(self) -> int:
         with self._conn_lock:
             self._open()
-            return int(self._pg.horizon())
+        return self.horizon.get()
 
     def _step(self, upto: int) -> tuple[list[Firing], int]:
         """Evaluate the next chunk up to ``upto``: its firings and its last id."""

@@ -61,7 +61,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from logconsole.alert_rules import Rule
-from logconsole.collectors.alerts import HORIZON_INTERVAL, AlertEngine, FleetAlertEngine
+from logconsole.collectors.alerts import AlertEngine, FleetAlertEngine
+from logconsole.collectors.horizon import HORIZON_INTERVAL, SharedHorizon
 from logconsole.collectors.pipeline import Pipeline, WriterTimings
 from logconsole.collectors.spill import find_spills, read_spill, spill_path_for
 from logconsole.collectors.socket import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, SocketServer
@@ -267,6 +268,8 @@ class Daemon:
         self._socket_lock: InstanceLock | None = None
         self.alerts: AlertEngine | None = None
         self.forwarder: Forwarder | None = None
+        self.horizon: SharedHorizon | None = None
+        """On PostgreSQL: the leader's look at the commit horizon (alert rules, forwarding)."""
         self.otlp: OtlpServer | None = None
 
     @contextlib.contextmanager
@@ -404,8 +407,9 @@ class Daemon:
             alerts = self.alerts = AlertEngine(opts.db_path, opts.alert_rules, store=pipeline.put_raw)
             pipeline.on_commit = alerts.offer
         else:
+            self.horizon = SharedHorizon(opts.db_path, opts.horizon_interval)
             alerts = self.alerts = FleetAlertEngine(opts.db_path, opts.alert_rules, store=pipeline.put_raw,
-                                                    interval=opts.horizon_interval)
+                                                    horizon=self.horizon)
         alerts.start()
         forwarder = self.forwarder = self._start_forwarder()
         sock = None
@@ -628,6 +632,8 @@ class Daemon:
                     log.info("this collector %s the fleet's retention%s on %s",
                              "now runs" if leading else "no longer runs", self._fleet_duties(), location)
                     self._lead(leading)
+                    if not leading and self.horizon is not None:
+                        await asyncio.to_thread(self.horizon.close)
                 if leading and days > 0 and loop.time() >= not_before:
                     try:
                         removed, wait = await asyncio.to_thread(_prune_fleet, location, days)
@@ -642,6 +648,8 @@ class Daemon:
                 await asyncio.sleep(self.opts.lease_interval)
         finally:
             self._lead(False)
+            if self.horizon is not None:
+                await asyncio.to_thread(self.horizon.close)
             await asyncio.to_thread(lease.release)
 
     def _fleet_duties(self) -> str:
@@ -711,7 +719,8 @@ class Daemon:
         from logconsole.collectors.forward import FleetForwarder, Forwarder  # protobuf only when forwarding
 
         if isinstance(self.opts.db_path, StoreURL):
-            fleet = FleetForwarder(self.opts.db_path, cfg, interval=self.opts.horizon_interval)
+            assert self.horizon is not None
+            fleet = FleetForwarder(self.opts.db_path, cfg, horizon=self.horizon)
             fleet.start()
             return fleet
 

@@ -66,6 +66,7 @@ from typing import Any
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
 from logconsole import kinds as K
+from logconsole.collectors.horizon import SharedHorizon
 from logconsole.config import ForwardSettings
 from logconsole.otlp.outbound import export_request
 from logconsole.store import forward_state
@@ -491,21 +492,20 @@ class FleetForwarder(Forwarder):
     The sending, splitting and backoff are :class:`Forwarder`'s; what differs
     is the reading and the cursor.  Ids come from one sequence for every host,
     so a batch can commit after a later-numbered one: reads never go past the
-    commit horizon (:mod:`logconsole.store.postgres.alerts`), looked at most
-    once every ``interval`` seconds.  The cursor is written in a short
+    commit horizon (:class:`~logconsole.collectors.horizon.SharedHorizon`,
+    shared with the alert rules).  The cursor is written in a short
     transaction of its own (there is no single writer to queue it behind).  A
     new leader resumes from the cursor, so it sends the last unacknowledged
     batch again at most.
     """
 
-    def __init__(self, location: Any, cfg: ForwardSettings, *, interval: float = 0.5) -> None:
+    def __init__(self, location: Any, cfg: ForwardSettings, *, horizon: SharedHorizon) -> None:
         super().__init__(Path(), cfg, store=self._write_meta)
         self.location = location
-        self.interval = interval
+        self.horizon = horizon
+        self.interval = horizon.interval
         self.leading = threading.Event()
         self._pg: Any = None
-        self._horizon = 0
-        self._horizon_at = 0.0
 
     def set_leading(self, leading: bool) -> None:
         """The fleet's leadership was taken or lost (the daemon's lease)."""
@@ -541,7 +541,6 @@ class FleetForwarder(Forwarder):
             from logconsole.store.postgres.store import PostgresStore
 
             self._pg = PostgresStore.open(self.location)
-            self._horizon_at = 0.0
             try:
                 self.state = self._begin(self._pg)
             except BaseException:
@@ -565,12 +564,10 @@ class FleetForwarder(Forwarder):
         return int(conn.horizon())
 
     def _read(self, conn: Any, cursor: int) -> list[dict[str, Any]]:
-        now = time.monotonic()
-        if self._horizon <= cursor and now - self._horizon_at >= self.interval:
-            self._horizon, self._horizon_at = int(conn.horizon()), now
-        if self._horizon <= cursor:
+        upto = self.horizon.get()
+        if upto <= cursor:
             return []
-        return conn.records_between(cursor, self._horizon, self.cfg.batch)  # type: ignore[no-any-return]
+        return conn.records_between(cursor, upto, self.cfg.batch)  # type: ignore[no-any-return]
 
     def _write_meta(self, values: dict[str, str]) -> None:
         if self._pg is None:
