@@ -513,7 +513,7 @@ class FleetAlertEngine(AlertEngine):
                     self._cursor = int(found[ALERTS_CURSOR_KEY])
                     log.info("alert rules evaluated for the fleet from record %d on", self._cursor + 1)
                 else:
-                    self._cursor = pg.horizon()
+                    self._cursor = self.horizon.get()
                     pg.write_meta({ALERTS_CURSOR_KEY: str(self._cursor)})
                     log.info("alert rules evaluated for the fleet from record %d on", self._cursor + 1)
                 self._evaluator = StoreEvaluator(pg, self.rules, pg.alert_states())

@@ -561,7 +561,7 @@ class FleetForwarder(Forwarder):
         return forward_state.from_meta(conn.meta_values((forward_state.CURSOR_KEY, forward_state.STATE_KEY)))
 
     def _last_id(self, conn: Any) -> int:
-        return int(conn.horizon())
+        return self.horizon.get()
 
     def _read(self, conn: Any, cursor: int) -> list[dict[str, Any]]:
         upto = self.horizon.get()

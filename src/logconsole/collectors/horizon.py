@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from logconsole.store.db import StoreError
 from logconsole.store.url import StoreURL
 
 log = logging.getLogger("logconsole.daemon")
@@ -77,6 +78,9 @@ class SharedHorizon:
                 if self.gave_up == 1 or self.gave_up % 100 == 0:
                     log.warning("a batch has been in flight for over %g s; alert rules and forwarding wait "
                                 "for it to commit (looked %d times)", self.lock_timeout, self.gave_up)
+                if self._at is None:
+                    raise StoreError(f"{self.location.redacted()}: a batch has been in flight for over "
+                                     f"{self.lock_timeout:g} s; waiting for it to commit") from None
                 self._at = self.clock() + self.backoff
                 return self._value
             except BaseException:
@@ -87,12 +91,13 @@ class SharedHorizon:
             return self._value
 
     def close(self) -> None:
-        """Let the connection go (leadership lost, or the collector stops)."""
+        """Let the connection go and forget the value (leadership lost, or the collector stops)."""
         with self._lock:
             self._close()
+            self._at = None
 
     def _close(self) -> None:
-        conn, self._conn, self._at = self._conn, None, None
+        conn, self._conn = self._conn, None
         if conn is not None:
             try:
                 conn.close()
