@@ -292,3 +292,14 @@ def test_the_horizon_is_looked_at_once_per_interval_and_a_batch_stuck_in_flight_
         horizon.close()
         a.close()
         b.close()
+
+
+def test_the_guide_gives_the_figures_the_leader_uses() -> None:
+    from logconsole.collectors.alerts import ALERTS_CURSOR_KEY, CHUNK
+    from logconsole.collectors.horizon import BACKOFF, HORIZON_INTERVAL, LOCK_TIMEOUT
+
+    guide = " ".join((Path(__file__).parents[1] / "docs" / "postgresql.md").read_text().split())
+    assert HORIZON_INTERVAL == 0.5 and "about every half second the leader takes that lock" in guide
+    assert f"the look waits at most {LOCK_TIMEOUT:g} second" in guide
+    assert f"looks again {BACKOFF:g} seconds later" in guide
+    assert f"(`meta` key `{ALERTS_CURSOR_KEY}`) up to the horizon, {CHUNK:,} at a time" in guide
