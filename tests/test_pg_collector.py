@@ -267,11 +267,13 @@ def test_retention_runs_once_for_the_fleet_and_another_collector_takes_over(tmp_
                 assert c.stop() == 0, c.output()
 
 
-def test_the_daemon_says_alert_rules_do_not_run_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+def test_the_daemon_says_alert_rules_run_on_postgresql_for_the_fleet(tmp_path: Path, pg_url: str) -> None:
     collector = pg_collector(tmp_path, pg_url, "web-1").start()
+    wait_for(lambda: _leader_says(collector), 10, "the collector to lead")
     assert collector.stop() == 0
-    said = [line for line in collector.output().splitlines() if "not yet available on PostgreSQL" in line]
-    assert len(said) == 1, collector.output()
+    said = [line for line in collector.output().splitlines() if "now runs the fleet's retention" in line]
+    assert len(said) == 1 and "alert rules" in said[0], collector.output()
+    assert "not yet available" not in collector.output()
 
 
 def test_tailed_file_offsets_are_per_host(pg_url: str) -> None:
@@ -348,7 +350,10 @@ def test_the_docs_say_what_the_collector_does_on_postgresql() -> None:
     docs = Path(__file__).parents[1] / "docs"
     guide = (docs / "postgresql.md").read_text()
     assert f"every {LEASE_INTERVAL:g} seconds" in guide
-    assert "not yet: the daemon says so in one line at start" in guide
+    assert "one collector of the fleet at a time, on every host's records, up to the commit horizon" in guide
+    assert "`logconsole_horizon()`" in guide and "(at least once)" in guide
+    assert "fleet's leader only" in (docs / "protocol.md").read_text()
+    assert "fleet's leader only" in (docs / "alerts.md").read_text()
     assert "`--host NAME`" in (docs / "protocol.md").read_text()
     assert "else `LOGCONSOLE_DB`, else `url` under\n`[store]`" in (docs / "cli.md").read_text()
 

@@ -47,11 +47,13 @@ from typing import Any
 
 from logconsole import kinds as K
 from logconsole.alert_rules import ALERT_EVENT, EVENT_TRIGGERS, Rule, RuleState, load_state, save_state
+from logconsole.collectors.horizon import SharedHorizon
+from logconsole.store.alert_reads import ids_sql, range_sql
 from logconsole.store.db import connect
 from logconsole.store.errors import describe
 from logconsole.store.groups import GroupEvent
 from logconsole.store.query import get, range_where_sql, to_record, where_sql
-from logconsole.timeutil import format_ts, utcnow
+from logconsole.timeutil import format_ts, parse_ts, utcnow
 
 log = logging.getLogger("logconsole.alerts")
 
@@ -116,15 +118,6 @@ class Firing:
         }
 
 
-def range_sql(where: str) -> str:
-    """How many rows match ``where`` (from :func:`~logconsole.store.query.range_where_sql`
-    on ``id BETWEEN ? AND ?``), and the latest.
-
-    ``NOT INDEXED`` keeps SQLite on the rowid range: with ``type = 'error'`` it
-    would otherwise walk that kind's index over every stored error."""
-    return f"SELECT count(*), max(id) FROM records NOT INDEXED WHERE {where}"
-
-
 @dataclass(slots=True)
 class _Runtime:
     window: deque[tuple[float, int]] = field(default_factory=deque)
@@ -150,25 +143,33 @@ class Evaluator:
         self._in_range = {r.name: range_where_sql(conn, r.flt, "{col} BETWEEN ? AND ?") for r in self.rules
                           if r.trigger not in EVENT_TRIGGERS}
 
+    def _matching_ids(self, rule: Rule, ids: list[int]) -> set[int]:
+        where, params = self._where[rule.name]
+        return {row[0] for row in self.conn.execute(ids_sql(where), [json.dumps(ids), *params])}
+
+    def _count_in_range(self, rule: Rule, first: int, last: int) -> tuple[int, int | None]:
+        where, bind = self._in_range[rule.name]
+        n, latest = self.conn.execute(range_sql(where), bind((first, last))).fetchone()
+        return int(n), latest
+
+    def _get(self, record_id: int) -> dict[str, Any] | None:
+        return get(self.conn, record_id)
+
     def matches(self, rule: Rule, ids: range, events: Sequence[GroupEvent]) -> tuple[int, int | None, int | None]:
         """``(how many, the latest matching record's id, its group)`` of a batch."""
-        where, params = self._where[rule.name]
         if rule.trigger in EVENT_TRIGGERS:
             wanted = [e for e in events if e.kind == rule.trigger]
             if not wanted:
                 return 0, None, None
-            found = {row[0] for row in self.conn.execute(
-                f"SELECT id FROM records WHERE id IN (SELECT value FROM json_each(?)) AND {where}",
-                [json.dumps([e.record_id for e in wanted]), *params])}
+            found = self._matching_ids(rule, [e.record_id for e in wanted])
             wanted = [e for e in wanted if e.record_id in found]
             if not wanted:
                 return 0, None, None
             return len(wanted), wanted[-1].record_id, wanted[-1].group_id
         if not ids:
             return 0, None, None
-        where, bind = self._in_range[rule.name]
-        n, latest = self.conn.execute(range_sql(where), bind((ids[0], ids[-1]))).fetchone()
-        return int(n), latest, None
+        n, latest = self._count_in_range(rule, ids[0], ids[-1])
+        return n, latest, None
 
     def evaluate(self, ids: range, events: Sequence[GroupEvent]) -> list[Firing]:
         now = self.clock()
@@ -180,7 +181,7 @@ class Evaluator:
             count = self._decide(rule, n, now)
             if count is None:
                 continue
-            row = get(self.conn, latest) if latest is not None else None
+            row = self._get(latest) if latest is not None else None
             if group_id is None and row is not None:
                 group_id = row.get("group_id")
             state = self.states[rule.name]
@@ -210,6 +211,48 @@ class Evaluator:
         rt.last_fired = now
         state.firings += 1
         return total
+
+
+class StoreEvaluator(Evaluator):
+    """The :class:`Evaluator` on a :class:`~logconsole.store.interface.Store`
+    (PostgreSQL, read by the fleet's leader): the same decisions, the reads
+    through the store's ``# -- alerts`` methods."""
+
+    def __init__(self, store: Any, rules: Sequence[Rule], states: dict[str, RuleState] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self.rules = [r for r in rules if r.enabled]
+        self.states = states if states is not None else {}
+        for r in self.rules:
+            self.states.setdefault(r.name, RuleState())
+        self.clock = clock
+        self._runtime = {r.name: _Runtime() for r in self.rules}
+        self._resume_cooldowns()
+
+    def _resume_cooldowns(self) -> None:
+        """Start each rule's cool-down from its last firing kept in ``meta``: a
+        new leader of the fleet does not fire again what the last one held back."""
+        now = utcnow()
+        for rule in self.rules:
+            last = self.states[rule.name].last_fired
+            if not last:
+                continue
+            try:
+                age = (now - parse_ts(last)).total_seconds()
+            except ValueError:
+                continue
+            if 0 <= age < rule.cooldown:
+                self._runtime[rule.name].last_fired = self.clock() - age
+
+    def _matching_ids(self, rule: Rule, ids: list[int]) -> set[int]:
+        return set(self.store.alert_matching_ids(rule.flt, ids))
+
+    def _count_in_range(self, rule: Rule, first: int, last: int) -> tuple[int, int | None]:
+        n, latest = self.store.alert_count_in_range(rule.flt, first, last)
+        return int(n), latest
+
+    def _get(self, record_id: int) -> dict[str, Any] | None:
+        return self.store.get(record_id)  # type: ignore[no-any-return]
 
 
 @dataclass(slots=True)
@@ -414,3 +457,151 @@ def _post_json(url: str, data: bytes, timeout: float) -> None:
                                      headers={"Content-Type": "application/json", "User-Agent": "logconsole"})
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http and https only)
         response.read(65536)
+
+
+ALERTS_CURSOR_KEY = "alerts.cursor"
+"""``meta`` key of the last record id the fleet's alert rules evaluated (PostgreSQL)."""
+CHUNK = 10_000
+"""Ids evaluated at a time by the fleet's leader."""
+
+
+class FleetAlertEngine(AlertEngine):
+    """Alert rules on a PostgreSQL database shared by a fleet of collectors:
+    evaluated by the fleet's leader only, on every host's records.
+
+    Every ``interval`` seconds, while :attr:`leading`, the leader reads the
+    commit horizon (:class:`~logconsole.collectors.horizon.SharedHorizon`,
+    shared with forwarding), evaluates the
+    ids in ``(cursor, horizon]`` a :data:`CHUNK` at a time with the group
+    events the writers stored with them, fires, and only then writes the
+    cursor (``alerts.cursor`` in ``meta``).  A new leader resumes from the
+    cursor: a leader that dies between a firing and its cursor makes the next
+    one fire it again (at least once), and nothing committed is passed over.
+    """
+
+    def __init__(self, location: Any, rules: Sequence[Rule], *,
+                 store: Callable[[dict[str, Any]], Awaitable[None]],
+                 horizon: SharedHorizon, chunk: int = CHUNK) -> None:
+        super().__init__(Path(), rules, store=store)
+        self.location = location
+        self.horizon = horizon
+        self.interval = horizon.interval
+        self.chunk = chunk
+        self.leading = False
+        self._pg: Any = None
+        self._cursor = 0
+
+    def offer(self, ids: range, events: list[GroupEvent]) -> None:
+        """Nothing to do: the leader reads every host's batches from the database."""
+
+    def set_leading(self, leading: bool) -> None:
+        """The fleet's leadership was taken or lost (the daemon's lease)."""
+        if leading != self.leading:
+            self.leading = leading
+            self._ready.set()
+
+    # -- on the thread
+
+    def _open(self) -> Evaluator:
+        if self._evaluator is None:
+            from logconsole.store.postgres.store import PostgresStore
+
+            pg = PostgresStore.open(self.location)
+            try:
+                found = pg.meta_values((ALERTS_CURSOR_KEY,))
+                if ALERTS_CURSOR_KEY in found:
+                    self._cursor = int(found[ALERTS_CURSOR_KEY])
+                    log.info("alert rules evaluated for the fleet from record %d on", self._cursor + 1)
+                else:
+                    self._cursor = self.horizon.get()
+                    pg.write_meta({ALERTS_CURSOR_KEY: str(self._cursor)})
+                    log.info("alert rules evaluated for the fleet from record %d on", self._cursor + 1)
+                self._evaluator = StoreEvaluator(pg, self.rules, pg.alert_states())
+            except BaseException:
+                pg.close()
+                raise
+            self._pg = pg
+        return self._evaluator
+
+    def _horizon(self) -> int:
+        with self._conn_lock:
+            self._open()
+        return self.horizon.get()
+
+    def _step(self, upto: int) -> tuple[list[Firing], int]:
+        """Evaluate the next chunk up to ``upto``: its firings and its last id."""
+        with self._conn_lock:
+            evaluator = self._open()
+            first, end = self._cursor + 1, min(upto, self._cursor + self.chunk)
+            events = self._pg.group_events(self._cursor, end)
+            firings = evaluator.evaluate(range(first, end + 1), events)
+            self._dirty = True
+            return firings, end
+
+    def _advance(self, end: int, fired: bool) -> None:
+        """The chunk up to ``end`` was evaluated and its firings acted on: write the cursor."""
+        with self._conn_lock:
+            self._pg.write_meta({ALERTS_CURSOR_KEY: str(end)})
+            self._cursor = end
+            self._pg.trim_group_events(end)
+            now = time.monotonic()
+            if fired or self._save_soon or now - self._saved >= SAVE_EVERY:
+                self._save_soon = False
+                self._save()
+                self._saved = now
+
+    def _save(self) -> None:
+        if self._pg is None or self._evaluator is None or not self._dirty:
+            return
+        try:
+            self._pg.save_alert_states(self._evaluator.states)
+            self._dirty = False
+        except Exception as exc:
+            log.warning("could not save the alert rules' counts: %s", self._reason(exc))
+
+    def _save_and_close(self) -> None:
+        with self._conn_lock:
+            if self._pg is not None and not self._pg.conn.closed:
+                self._save()
+            pg, self._pg, self._evaluator = self._pg, None, None
+            if pg is not None:
+                with contextlib.suppress(Exception):
+                    pg.close()
+
+    def _reason(self, exc: BaseException) -> str:
+        import psycopg
+
+        from logconsole.store.postgres.errors import describe as pg_describe
+
+        return pg_describe(exc, self.location) if isinstance(exc, psycopg.Error) else str(exc)
+
+    # -- the task
+
+    async def _run(self) -> None:
+        failed = ""
+        while True:
+            if not self.leading:
+                await asyncio.to_thread(self._save_and_close)
+                self._ready.clear()
+                await self._ready.wait()
+                continue
+            try:
+                upto = await asyncio.to_thread(self._horizon)
+                while self.leading and self._cursor < upto:
+                    firings, end = await asyncio.to_thread(self._step, upto)
+                    for firing in firings:
+                        await self._fire(firing)
+                    await asyncio.to_thread(self._advance, end, bool(firings))
+                if self._save_soon:
+                    await asyncio.to_thread(self._advance, self._cursor, False)
+                failed = ""
+            except Exception as exc:  # a server gone or a bug must not end alerting
+                reason = self._reason(exc)
+                if reason != failed:
+                    log.warning("alert rules were not evaluated after record %d: %s; trying again",
+                                self._cursor, reason)
+                failed = reason
+                await asyncio.to_thread(self._save_and_close)
+            self._ready.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), self.interval)

@@ -34,8 +34,10 @@ lock stays), no quick check and no write-ahead log to give back; a spill goes
 beside the socket and is replayed into the database; retention runs on one
 collector of the fleet at a time, the one holding the fleet's advisory lock
 (:mod:`logconsole.store.postgres.lease`), which another takes over when its
-holder dies.  Alert rules and forwarding read the SQLite file and do not run
-on PostgreSQL yet (the daemon says so at start).
+holder dies.  The leader also runs the alert rules and forwarding for the
+whole fleet, reading every host's records up to the commit horizon
+(:mod:`logconsole.store.postgres.alerts`), so each record is evaluated and
+forwarded once, never passed over.
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from logconsole.alert_rules import Rule
-from logconsole.collectors.alerts import AlertEngine
+from logconsole.collectors.alerts import AlertEngine, FleetAlertEngine
+from logconsole.collectors.horizon import HORIZON_INTERVAL, SharedHorizon
 from logconsole.collectors.pipeline import Pipeline, WriterTimings
 from logconsole.collectors.spill import find_spills, read_spill, spill_path_for
 from logconsole.collectors.socket import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, SocketServer
@@ -124,6 +127,9 @@ class DaemonOptions:
     """The host name stamped on records that name none ("" : this machine's)."""
     lease_interval: float = LEASE_INTERVAL
     """On PostgreSQL: seconds between two checks of the fleet's leadership."""
+    horizon_interval: float = HORIZON_INTERVAL
+    """On PostgreSQL: seconds between two looks at the commit horizon by the
+    fleet's leader (alert rules, forwarding)."""
 
 
 # -- single instance ----------------------------------------------------------
@@ -262,6 +268,8 @@ class Daemon:
         self._socket_lock: InstanceLock | None = None
         self.alerts: AlertEngine | None = None
         self.forwarder: Forwarder | None = None
+        self.horizon: SharedHorizon | None = None
+        """On PostgreSQL: the leader's look at the commit horizon (alert rules, forwarding)."""
         self.otlp: OtlpServer | None = None
 
     @contextlib.contextmanager
@@ -394,14 +402,15 @@ class Daemon:
             await pipeline.start()
         except StoreError as exc:
             raise DaemonError(str(exc)) from None
-        alerts = None
+        alerts: AlertEngine | None
         if isinstance(opts.db_path, Path):
             alerts = self.alerts = AlertEngine(opts.db_path, opts.alert_rules, store=pipeline.put_raw)
             pipeline.on_commit = alerts.offer
-            alerts.start()
-        elif opts.alert_rules or opts.settings.forward is not None:
-            log.warning("alert rules and forwarding are not yet available on PostgreSQL; "
-                        "this collector runs without them")
+        else:
+            self.horizon = SharedHorizon(opts.db_path, opts.horizon_interval)
+            alerts = self.alerts = FleetAlertEngine(opts.db_path, opts.alert_rules, store=pipeline.put_raw,
+                                                    horizon=self.horizon)
+        alerts.start()
         forwarder = self.forwarder = self._start_forwarder()
         sock = None
         otlp = None
@@ -570,10 +579,10 @@ class Daemon:
     async def _retention_loop(self) -> None:
         """Apply retention at start, then daily."""
         days = self.opts.retention_days
-        if days <= 0:
-            return
         if isinstance(self.opts.db_path, StoreURL):
             return await self._fleet_retention_loop(self.opts.db_path, days)
+        if days <= 0:
+            return
         while True:
             try:
                 removed = await asyncio.to_thread(_prune, self.opts.db_path, days)
@@ -588,8 +597,11 @@ class Daemon:
             await asyncio.sleep(RETENTION_PERIOD)
 
     async def _fleet_retention_loop(self, location: StoreURL, days: float) -> None:
-        """Retention on a shared PostgreSQL database: only the fleet's leader runs
-        it, when the last run (by whichever collector) is a day old or more.
+        """The fleet's duties on a shared PostgreSQL database: only the fleet's
+        leader runs them.  Retention (unless ``days`` is 0) when the last run
+        (by whichever collector) is a day old or more; alert rules and
+        forwarding (:class:`~logconsole.collectors.alerts.FleetAlertEngine`,
+        :class:`~logconsole.collectors.forward.FleetForwarder`) while leading.
 
         Every ``lease_interval`` seconds the collector keeps or tries to take the
         leadership (:class:`~logconsole.store.postgres.lease.Lease`); a server
@@ -617,9 +629,12 @@ class Daemon:
                 if now_leading != leading:
                     leading = now_leading
                     not_before = 0.0
-                    log.info("this collector %s the fleet's retention on %s",
-                             "now runs" if leading else "no longer runs", location)
-                if leading and loop.time() >= not_before:
+                    log.info("this collector %s the fleet's retention%s on %s",
+                             "now runs" if leading else "no longer runs", self._fleet_duties(), location)
+                    self._lead(leading)
+                    if not leading and self.horizon is not None:
+                        await asyncio.to_thread(self.horizon.close)
+                if leading and days > 0 and loop.time() >= not_before:
                     try:
                         removed, wait = await asyncio.to_thread(_prune_fleet, location, days)
                     except Exception as exc:
@@ -632,7 +647,26 @@ class Daemon:
                                      f"{removed:,}", "" if removed == 1 else "s", days)
                 await asyncio.sleep(self.opts.lease_interval)
         finally:
+            self._lead(False)
+            if self.horizon is not None:
+                await asyncio.to_thread(self.horizon.close)
             await asyncio.to_thread(lease.release)
+
+    def _fleet_duties(self) -> str:
+        """What this collector runs for the fleet besides retention, for the log."""
+        duties = [*(["alert rules"] if self.alerts is not None and self.alerts.rules else []),
+                  *(["forwarding"] if self.forwarder is not None else [])]
+        if not duties:
+            return ""
+        return f", {duties[0]}" if len(duties) == 1 else f", {', '.join(duties[:-1])} and {duties[-1]}"
+
+    def _lead(self, leading: bool) -> None:
+        """Hand the fleet's leadership on to alert rules and forwarding."""
+        if isinstance(self.alerts, FleetAlertEngine):
+            self.alerts.set_leading(leading)
+        forwarder = self.forwarder
+        if forwarder is not None and hasattr(forwarder, "set_leading"):
+            forwarder.set_leading(leading)
 
     async def _wal_loop(self) -> None:
         """Truncate the write-ahead log once no record has been committed for
@@ -680,9 +714,15 @@ class Daemon:
         """Forwarding (``[forward]``), woken by every commit besides its own polling."""
         cfg = self.opts.settings.forward
         pipeline = self.pipeline
-        if cfg is None or pipeline is None or not isinstance(self.opts.db_path, Path):
+        if cfg is None or pipeline is None:
             return None
-        from logconsole.collectors.forward import Forwarder  # protobuf only when forwarding
+        from logconsole.collectors.forward import FleetForwarder, Forwarder  # protobuf only when forwarding
+
+        if isinstance(self.opts.db_path, StoreURL):
+            assert self.horizon is not None
+            fleet = FleetForwarder(self.opts.db_path, cfg, horizon=self.horizon)
+            fleet.start()
+            return fleet
 
         loop = asyncio.get_running_loop()
 

@@ -66,6 +66,7 @@ from typing import Any
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
 from logconsole import kinds as K
+from logconsole.collectors.horizon import SharedHorizon
 from logconsole.config import ForwardSettings
 from logconsole.otlp.outbound import export_request
 from logconsole.store import forward_state
@@ -291,10 +292,9 @@ class Forwarder:
         conn = self._open()
         state = self.state
         assert state is not None
-        while not self._stop.is_set():
+        while not self._stop.is_set() and self._active():
             self._wake.clear()
-            rows = [as_record(r) for r in dict_rows(conn.execute(
-                "SELECT * FROM records WHERE id > ? ORDER BY id LIMIT ?", (state.cursor, self.cfg.batch)))]
+            rows = [as_record(r) for r in self._read(conn, state.cursor)]
             read_at = format_ts(utcnow())
             if rows:
                 self._deliver(rows, read_at if len(rows) < self.cfg.batch else None)
@@ -302,7 +302,20 @@ class Forwarder:
             if state.caught_up_at is None or state.failing:
                 state.caught_up_at, state.failing = read_at, False
                 self._save()
-            self._wake.wait(self.cfg.poll)
+            self._wake.wait(self._idle_wait())
+
+    def _idle_wait(self) -> float:
+        """Seconds to wait for news once everything stored is sent."""
+        return self.cfg.poll
+
+    def _active(self) -> bool:
+        """Whether this forwarder may go on (always, on SQLite)."""
+        return True
+
+    def _read(self, conn: Any, cursor: int) -> list[dict[str, Any]]:
+        """The next batch of stored rows after ``cursor``, in id order."""
+        return list(dict_rows(conn.execute(
+            "SELECT * FROM records WHERE id > ? ORDER BY id LIMIT ?", (cursor, self.cfg.batch))))
 
     def _open(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -312,16 +325,23 @@ class Forwarder:
             self.state = self._begin(conn)
         return self._conn
 
-    def _begin(self, conn: sqlite3.Connection) -> ForwardState:
+    def _stored_state(self, conn: Any) -> ForwardState | None:
+        return forward_state.load(conn)
+
+    def _last_id(self, conn: Any) -> int:
+        """Where ``from = "end"`` starts."""
+        return int(conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0])
+
+    def _begin(self, conn: Any) -> ForwardState:
         """The stored state for this endpoint, or a new one starting where ``from`` says."""
-        state = forward_state.load(conn)
+        state = self._stored_state(conn)
         if state is not None and state.endpoint == self.endpoint:
             log.info("forwarding to %s from record %d on", self.endpoint, state.cursor + 1)
             return state
         if self.cfg.start == "start":
             cursor = 0
         else:
-            cursor = int(conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0])
+            cursor = self._last_id(conn)
         fresh = ForwardState(self.endpoint, cursor)
         self.state = fresh
         self._save(must=True)
@@ -344,7 +364,7 @@ class Forwarder:
         ``caught_up``: when they were read, if they were all there was."""
         pending: deque[Sequence[dict[str, Any]]] = deque([rows])
         attempt = 0
-        while pending and not self._stop.is_set():
+        while pending and not self._stop.is_set() and self._active():
             chunk = pending[0]
             try:
                 message = export_request(chunk, service_name=self.cfg.service_name, host=self.host)
@@ -462,4 +482,94 @@ class Forwarder:
         self._stop.wait(delay)
 
 
-__all__ = ["Exporter", "Forwarder", "Outcome", "as_record", "public_endpoint", "retry_after", "split_credentials"]
+__all__ = ["Exporter", "FleetForwarder", "Forwarder", "Outcome", "as_record", "public_endpoint", "retry_after", "split_credentials"]
+
+
+class FleetForwarder(Forwarder):
+    """Forwarding from a PostgreSQL database shared by a fleet of collectors:
+    run by the fleet's leader only, on every host's records.
+
+    The sending, splitting and backoff are :class:`Forwarder`'s; what differs
+    is the reading and the cursor.  Ids come from one sequence for every host,
+    so a batch can commit after a later-numbered one: reads never go past the
+    commit horizon (:class:`~logconsole.collectors.horizon.SharedHorizon`,
+    shared with the alert rules).  The cursor is written in a short
+    transaction of its own (there is no single writer to queue it behind).  A
+    new leader resumes from the cursor, so it sends the last unacknowledged
+    batch again at most.
+    """
+
+    def __init__(self, location: Any, cfg: ForwardSettings, *, horizon: SharedHorizon) -> None:
+        super().__init__(Path(), cfg, store=self._write_meta)
+        self.location = location
+        self.horizon = horizon
+        self.interval = horizon.interval
+        self.leading = threading.Event()
+        self._pg: Any = None
+
+    def set_leading(self, leading: bool) -> None:
+        """The fleet's leadership was taken or lost (the daemon's lease)."""
+        if leading:
+            self.leading.set()
+        else:
+            self.leading.clear()
+        self._wake.set()
+
+    def _active(self) -> bool:
+        return self.leading.is_set()
+
+    def _idle_wait(self) -> float:
+        return min(self.cfg.poll, self.interval)
+
+    def _forward_what_is_there(self) -> None:
+        if not self.leading.is_set():
+            self._close_connection()
+            self._wake.wait(self.cfg.poll)
+            self._wake.clear()
+            return
+        import psycopg
+
+        from logconsole.store.postgres.errors import describe as pg_describe
+
+        try:
+            super()._forward_what_is_there()
+        except psycopg.Error as exc:
+            raise StoreError(pg_describe(exc, self.location)) from None
+
+    def _open(self) -> Any:
+        if self._pg is None:
+            from logconsole.store.postgres.store import PostgresStore
+
+            self._pg = PostgresStore.open(self.location)
+            try:
+                self.state = self._begin(self._pg)
+            except BaseException:
+                self._close_connection()
+                raise
+        return self._pg
+
+    def _close_connection(self) -> None:
+        pg, self._pg = self._pg, None
+        self.state = None if pg is not None else self.state
+        if pg is not None:
+            try:
+                pg.close()
+            except Exception:
+                pass
+
+    def _stored_state(self, conn: Any) -> ForwardState | None:
+        return forward_state.from_meta(conn.meta_values((forward_state.CURSOR_KEY, forward_state.STATE_KEY)))
+
+    def _last_id(self, conn: Any) -> int:
+        return self.horizon.get()
+
+    def _read(self, conn: Any, cursor: int) -> list[dict[str, Any]]:
+        upto = self.horizon.get()
+        if upto <= cursor:
+            return []
+        return conn.records_between(cursor, upto, self.cfg.batch)  # type: ignore[no-any-return]
+
+    def _write_meta(self, values: dict[str, str]) -> None:
+        if self._pg is None:
+            raise StoreError("not connected")
+        self._pg.write_meta(values)

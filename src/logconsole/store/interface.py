@@ -204,6 +204,19 @@ class Store(Protocol):
         """Something that yields the new matching records as they are committed (``query --follow``)."""
         ...
 
+    # -- alerts: what the alert rules read, on either store
+    def alert_count_in_range(self, flt: Filter, first: int, last: int) -> tuple[int, int | None]:
+        """How many records with ids in ``[first, last]`` match ``flt``, and the latest's id."""
+        ...
+
+    def alert_matching_ids(self, flt: Filter, ids: Sequence[int]) -> set[int]:
+        """Which of ``ids`` match ``flt``."""
+        ...
+
+    def save_alert_states(self, states: dict[str, RuleState]) -> None:
+        """Write every rule's state (one short transaction)."""
+        ...
+
 
 class Follower(Protocol):
     """``query --follow``: :meth:`start` gives the last matches, iterating

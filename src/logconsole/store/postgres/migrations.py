@@ -37,6 +37,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "records partitioned by month, groups, search", schema.schema_v1),
     Migration(2, "tailed-file offsets per host", schema.offsets_per_host),
+    Migration(3, "group events and the commit horizon for the fleet's leader", schema.commit_horizon),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -151,6 +151,31 @@ def offsets_per_host() -> list[str]:
     ]
 
 
+HORIZON_LOCK = 0x6C6F6763_0004
+"""The advisory lock every batch transaction holds shared while it takes ids
+and commits ("logc", 4); :func:`horizon_sql`'s function takes it exclusively."""
+
+
+def commit_horizon() -> list[str]:
+    """What the fleet's leader needs to read committed records once and in full.
+
+    ``group_events``: the group news (new group, regression) of every host's
+    batches, written in the batch's transaction, read by the leader's alert
+    rules and trimmed once evaluated.  ``logconsole_horizon()``: the highest id
+    below which every record is committed or never will be (see
+    :mod:`logconsole.store.postgres.alerts`)."""
+    return [
+        "CREATE TABLE IF NOT EXISTS group_events (record_id bigint NOT NULL, kind text NOT NULL, "
+        "group_id bigint NOT NULL, at timestamptz NOT NULL DEFAULT now())",
+        "CREATE INDEX IF NOT EXISTS group_events_record ON group_events (record_id)",
+        "CREATE OR REPLACE FUNCTION logconsole_horizon() RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$\n"
+        "DECLARE h bigint;\n"
+        f"BEGIN\n  PERFORM pg_advisory_lock({HORIZON_LOCK});\n"
+        "  SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END INTO h FROM records_id_seq;\n"
+        f"  PERFORM pg_advisory_unlock({HORIZON_LOCK});\n  RETURN h;\nEND $$",
+    ]
+
+
 # ---------------------------------------------------------------- partitions
 
 

@@ -21,7 +21,9 @@ from logconsole.ingest import Row
 from logconsole.store import forward_state
 from logconsole.store.actions import GroupOutcome, Outcome
 from logconsole.store.db import StoreError
+from logconsole.store.groups import GroupEvent
 from logconsole.store.group_query import LATEST_FIRST, GroupFilter, GroupSort
+from logconsole.store.postgres import alerts as pg_alerts
 from logconsole.store.postgres import group_actions
 from logconsole.store.postgres import group_query as pg_group_query
 from logconsole.store.postgres import groups as pg_groups
@@ -205,6 +207,7 @@ class PostgresStore:
                 f"DELETE FROM records WHERE created_at < %s::timestamptz AND NOT ({KEEPS})", (cutoff,))  # type: ignore[arg-type]
             total += cur.rowcount
             pg_groups.refresh(conn)
+            conn.execute("DELETE FROM group_events WHERE at < %s::timestamptz", (cutoff,))
             run = RetentionRun(started, float(days), cutoff, total, format_ts(utcnow()))
             conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
                          "SET value = excluded.value", (LAST_RUN_KEY, json.dumps(asdict(run))))
@@ -327,6 +330,36 @@ class PostgresStore:
 
     def follower(self, flt: Filter, *, interval: float) -> PgFollower:
         return PgFollower(self.location, flt, interval=interval)
+
+    # -- alerts: what the alert rules and the fleet leader's forwarding read
+
+    def alert_count_in_range(self, flt: Filter, first: int, last: int) -> tuple[int, int | None]:
+        return pg_alerts.count_in_range(self.conn, flt, first, last)
+
+    def alert_matching_ids(self, flt: Filter, ids: Sequence[int]) -> set[int]:
+        return pg_alerts.matching_ids(self.conn, flt, ids)
+
+    def save_alert_states(self, states: dict[str, RuleState]) -> None:
+        self.write_meta({STATE_PREFIX + name: s.as_json() for name, s in states.items()})
+
+    def horizon(self) -> int:
+        """Every id up to this is committed or never will be (:mod:`.alerts`)."""
+        return pg_alerts.horizon(self.conn)
+
+    def group_events(self, after: int, upto: int) -> list[GroupEvent]:
+        return pg_alerts.group_events(self.conn, after, upto)
+
+    def trim_group_events(self, upto: int) -> None:
+        pg_alerts.trim_group_events(self.conn, upto)
+
+    def records_between(self, after: int, upto: int, limit: int) -> list[dict[str, Any]]:
+        return pg_alerts.records_between(self.conn, after, upto, limit)
+
+    def meta_values(self, keys: tuple[str, ...]) -> dict[str, str]:
+        return pg_stats.meta(self.conn, keys=keys)
+
+    def write_meta(self, values: dict[str, str]) -> None:
+        pg_alerts.write_meta(self.conn, values)
 
 
 __all__ = ["KEEPS", "PostgresStore", "connect"]

@@ -24,7 +24,7 @@ import psycopg
 from logconsole.ingest import Row
 from logconsole.store.groups import GroupEvent, fingerprint_missing
 from logconsole.store.postgres import groups as pg_groups
-from logconsole.store.postgres.schema import month_of, partition_name, partition_sql
+from logconsole.store.postgres.schema import HORIZON_LOCK, month_of, partition_name, partition_sql
 from logconsole.store.schema import INSERT_COLUMNS
 from logconsole.timeutil import format_ts, utcnow
 
@@ -95,6 +95,23 @@ def _values(rows: Sequence[Row], ids: Sequence[int], group_ids: dict[str, int]) 
     return out
 
 
+def _take_ids(conn: psycopg.Connection, n: int) -> list[int]:
+    """``n`` ids from the sequence, after taking :data:`HORIZON_LOCK` shared for
+    the transaction, in one statement: each ``nextval`` is computed for a row
+    of the join, so after the one-row subquery that takes the lock (a subquery
+    calling a volatile function is never flattened away).
+
+    Holding it until the commit lets the fleet's leader find a horizon below
+    which every id is committed or rolled back (``logconsole_horizon()``): ids
+    come from one sequence for every host, so a batch may commit after a
+    later-numbered one."""
+    return [r[0] for r in conn.execute(_TAKE_IDS, (n,))]
+
+
+_TAKE_IDS = (f"SELECT nextval('records_id_seq') FROM (SELECT pg_advisory_xact_lock_shared({HORIZON_LOCK})) AS lock, "
+             "generate_series(1, %s)")
+
+
 class PgWriter:
     """Group commit into PostgreSQL (the :class:`~logconsole.store.interface.Writer` protocol)."""
 
@@ -120,8 +137,7 @@ class PgWriter:
             self.partitions.ensure(conn, {month_of(str(r["created_at"])) for r in rows})
         with conn.transaction():
             if rows:
-                ids = [r[0] for r in conn.execute(
-                    "SELECT nextval('records_id_seq') FROM generate_series(1, %s)", (len(rows),))]
+                ids = _take_ids(conn, len(rows))
                 self.ids = ids  # known before the commit: a commit cut off is recognised by them
                 pending, group_ids = pg_groups.before_insert(conn, rows)
                 with conn.cursor().copy(COPY_SQL) as copy:  # type: ignore[arg-type]
@@ -130,6 +146,10 @@ class PgWriter:
                 pg_groups.after_insert(conn, pending, ids)
                 self.ids = ids
                 self.events = pending.events if pending is not None else []
+                if self.events:
+                    with conn.cursor() as cur:
+                        cur.executemany("INSERT INTO group_events (record_id, kind, group_id) VALUES (%s, %s, %s)",
+                                        [(e.record_id, e.kind, e.group_id) for e in self.events])
             if latest:
                 now = format_ts(utcnow())
                 with conn.cursor() as cur:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from logconsole.alert_rules import RuleState, load_state
+from logconsole.alert_rules import RuleState, load_state, save_state
 from logconsole.ingest import Row
-from logconsole.store import actions, forward_state, group_query, groups, query, retention, stats
+from logconsole.store import actions, alert_reads, forward_state, group_query, groups, query, retention, stats
 from logconsole.store.db import StoreError, connect, file_size
 from logconsole.store.follow import Follower
 from logconsole.store.migrations import pending_backfills, schema_version
@@ -207,6 +207,16 @@ class SQLiteStore:
     def follower(self, flt: Filter, *, interval: float) -> Follower:
         assert self.location.path is not None
         return Follower(self.location.path, flt, interval=interval)
+
+    # -- alerts: what the alert rules read (the collector's evaluator keeps its compiled SQL)
+    def alert_count_in_range(self, flt: Filter, first: int, last: int) -> tuple[int, int | None]:
+        return alert_reads.count_in_range(self.conn, flt, first, last)
+
+    def alert_matching_ids(self, flt: Filter, ids: Sequence[int]) -> set[int]:
+        return alert_reads.matching_ids(self.conn, flt, ids) if ids else set()
+
+    def save_alert_states(self, states: dict[str, RuleState]) -> None:
+        save_state(self.conn, states)
 
 
 __all__ = ["GROUP_COLUMNS", "SQLiteStore"]
