@@ -55,7 +55,6 @@ from logconsole.screens.data import (
     STORE_ERRORS,
     ConnectionPool,
     count_after,
-    files_signature,
     is_empty,
     max_id,
     store_error_text,
@@ -74,7 +73,6 @@ from logconsole.screens.retention_notice import RetentionNotice
 from logconsole.screens.search_bar import SearchBar
 from logconsole.screens.view_state import TABS, ViewState, tab_kind, tab_label
 from logconsole.store import group_query as G
-from logconsole.store import stats
 from logconsole.store.query import Condition, Filter, QueryError, Sort
 from logconsole.store.related import related_of
 
@@ -114,7 +112,7 @@ class Polled(Message):
     generation: int
     arrived: int | None
     files: object = None
-    """:func:`files_signature` taken before the poll read the database."""
+    """:meth:`ConnectionPool.change_signature` taken before the poll read the database."""
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, Polled)
@@ -333,11 +331,11 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
     def _load_panel(self, tab: str, flt: Filter) -> None:
         """Read a panel's statistics here; the panel draws them on the main thread."""
         try:
-            with self.pool.connection() as conn:
+            with self.pool.store() as store:
                 if tab == "system":
-                    data: Any = stats.system_series(conn, flt.since, flt.until)
+                    data: Any = store.system_series(flt.since, flt.until)
                 else:
-                    data = stats.ai_models(conn, flt)
+                    data = store.ai_models(flt)
         except STORE_ERRORS as exc:
             self.post_message(ActionDone(f"cannot load statistics: {store_error_text(exc)}", "error",
                                          reload=False, clear_marks=False))
@@ -677,7 +675,7 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
         Every :data:`FULL_POLL_EVERY` ticks the poll runs regardless."""
         self.view.refresh_clock()
         self._quiet_ticks += 1
-        if files_signature(self.pool.path) == self._polled_files and self._quiet_ticks < FULL_POLL_EVERY:
+        if self.pool.change_signature() == self._polled_files and self._quiet_ticks < FULL_POLL_EVERY:
             return
         self._poll()
         self.check_retention()
@@ -697,12 +695,12 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
     def _poll_worker(self, flt: Filter, reference: int | None, generation: int) -> None:
         """Read the newest id and count the query's records above ``reference``,
         the point its rows were read up to (None while unknown: nothing is counted)."""
-        files = files_signature(self.pool.path)  # before reading: a commit after it changes it
+        files = self.pool.change_signature()  # before reading: a commit after it changes it
         try:
-            with self.pool.connection() as conn:
-                top = max_id(conn)
-                empty = top == 0 and is_empty(conn)
-                arrived = None if reference is None else count_after(conn, flt, reference) if top > reference else 0
+            with self.pool.store() as store:
+                top = max_id(store)
+                empty = top == 0 and is_empty(store)
+                arrived = None if reference is None else count_after(store, flt, reference) if top > reference else 0
         except STORE_ERRORS:
             return  # the database is busy or gone for a moment; the next tick retries
         self.post_message(Polled(top, empty, generation, arrived, files))
@@ -756,10 +754,10 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
     def _summaries(self, flt: Filter, now: datetime | None, groups: G.GroupFilter) -> None:
         """Each tab's few words; the Errors tab's count open and regressed groups, not rows."""
         try:
-            with self.pool.connection() as conn:
-                texts = {t: stats.tab_summary(conn, t, flt, now=now) for t in TABS if tab_kind(t)}
-                if G.has_groups_table(conn):
-                    texts["error"] = G.status_summary(conn, groups)
+            with self.pool.store() as store:
+                texts = {t: store.tab_summary(t, flt, now=now) for t in TABS if tab_kind(t)}
+                if store.has_groups():
+                    texts["error"] = store.group_status_summary(groups)
         except STORE_ERRORS:
             return
         self.post_message(Summaries(texts))

@@ -124,10 +124,13 @@ def _record(conn: sqlite3.Connection, run: RetentionRun) -> None:
 def last_run(conn: sqlite3.Connection) -> RetentionRun | None:
     """The latest run recorded (finished or not), or None when none was."""
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (LAST_RUN_KEY,)).fetchone()
-    if row is None:
-        return None
+    return None if row is None else parse_run(row[0])
+
+
+def parse_run(text: str) -> RetentionRun | None:
+    """A run as :func:`_record` stored it (in ``meta``), or None when unreadable."""
     try:
-        data = json.loads(row[0])
+        data = json.loads(text)
         return RetentionRun(
             started=str(data["started"]), days=float(data["days"]), cutoff=str(data["cutoff"]),
             removed=int(data["removed"]), finished=data.get("finished"),
@@ -138,5 +141,5 @@ def last_run(conn: sqlite3.Connection) -> RetentionRun | None:
 
 __all__ = [
     "BATCH", "LAST_RUN_KEY", "RETENTION_KEEPS", "RetentionRun", "count_expired", "cutoff_for",
-    "last_run", "prune",
+    "last_run", "parse_run", "prune",
 ]
