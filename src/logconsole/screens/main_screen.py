@@ -123,6 +123,10 @@ class Summaries(Message):
     """A few words per tab (``tab_summary``)."""
 
     texts: dict[str, str]
+    hosts: frozenset[str] = frozenset()
+    """Hosts of the records stored above the last look (:attr:`MainScreen.hosts`)."""
+    hosts_upto: int = 0
+    """The newest id when they were read: the next look starts there."""
 
 
 @dataclass
@@ -188,6 +192,9 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
         self.empty: bool | None = None
         self.top_id = 0
         self.summaries: dict[str, str] = {}
+        self.hosts: frozenset[str] = frozenset()
+        """The hosts the records came from; more than one adds the host column and filter."""
+        self._hosts_upto = 0
         self._stats_at = 0.0
         self._stats_key: object = None
         self._stats_top = 0
@@ -291,7 +298,7 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
                 groups: Any = (self.group_filter(), self.group_sort)  # the group list's filter and sort
                 self.view.show(*groups, group_columns(self.time_mode))
             else:
-                self.view.show(state.filter(), state.sort, C.columns_for(state.kind, self.time_mode))
+                self.view.show(state.filter(), state.sort, self._columns())
         else:
             self.view.reload()
         self._show_panels()
@@ -546,12 +553,22 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
                 search.display = bool(self.state.search)
                 self._show(reset=True)
 
-        self.app.push_screen(FilterScreen(self.state.kind, self.state.filter(), clock=self.clock), done)
+        hosts = tuple(sorted(self.hosts)) if self.several_hosts else ()
+        self.app.push_screen(FilterScreen(self.state.kind, self.state.filter(), clock=self.clock, hosts=hosts), done)
 
     # ---------------------------------------------------------------- sorting and time
 
+    @property
+    def several_hosts(self) -> bool:
+        """Whether the records come from more than one host (the host column shows)."""
+        return len(self.hosts) > 1
+
+    def _columns(self) -> tuple[C.Column, ...]:
+        """The record list's columns for the current tab, time mode and hosts."""
+        return C.columns_for(self.state.kind, self.time_mode, host=self.several_hosts)
+
     def _sortable(self) -> list[str]:
-        return [c.name for c in C.columns_for(self.state.kind, self.time_mode) if c.sortable] + ["id"]
+        return [c.name for c in self._columns() if c.sortable] + ["id"]
 
     def _set_sort(self, sort: Sort) -> None:
         self.state.with_sort(sort)
@@ -580,7 +597,7 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
         if self.grouped:
             self.view.set_time_mode(self.time_mode, group_columns(self.time_mode))
         else:
-            self.view.set_time_mode(self.time_mode, C.columns_for(self.state.kind, self.time_mode))
+            self.view.set_time_mode(self.time_mode, self._columns())
 
     # ---------------------------------------------------------------- detail
 
@@ -746,24 +763,33 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
         if view_key == self._stats_key and (self.top_id == self._stats_top or now - self._stats_at < SUMMARY_EVERY):
             return
         self._stats_key, self._stats_at, self._stats_top = view_key, now, self.top_id
-        self._summaries(self.state.shared_filter(), self.fixed_now, self.group_filter())
+        self._summaries(self.state.shared_filter(), self.fixed_now, self.group_filter(), self._hosts_upto)
         if self.state.tab in ("system", "ai"):
             self._load_panel(self.state.tab, self.state.filter())
 
     @work(thread=True, exclusive=True, group="summaries")
-    def _summaries(self, flt: Filter, now: datetime | None, groups: G.GroupFilter) -> None:
-        """Each tab's few words; the Errors tab's count open and regressed groups, not rows."""
+    def _summaries(self, flt: Filter, now: datetime | None, groups: G.GroupFilter, hosts_after: int) -> None:
+        """Each tab's few words; the Errors tab's count open and regressed groups, not rows.
+        With them, the hosts of the records stored since the last look."""
         try:
             with self.pool.store() as store:
                 texts = {t: store.tab_summary(t, flt, now=now) for t in TABS if tab_kind(t)}
                 if store.has_groups():
                     texts["error"] = store.group_status_summary(groups)
+                top = store.max_id()
+                hosts = frozenset(store.hosts(hosts_after)) if top > hosts_after else frozenset()
         except STORE_ERRORS:
             return
-        self.post_message(Summaries(texts))
+        self.post_message(Summaries(texts, hosts, top))
 
     def on_summaries(self, message: Summaries) -> None:
         self.summaries = message.texts
+        if message.hosts_upto > self._hosts_upto:
+            self._hosts_upto = message.hosts_upto
+            several = self.several_hosts
+            self.hosts |= message.hosts
+            if self.several_hosts != several and not self.grouped:
+                self.view.set_time_mode(self.time_mode, self._columns())
         self._update_tab_titles()
         self._update_status()
 
