@@ -207,6 +207,10 @@ class RecordActions:
             self.notify("Demo records are offered for an empty database; run `logconsole demo` to add more",
                         severity="warning", markup=False)
             return
+        if self.pool.is_postgres:
+            self.notify("Demo records go into a SQLite database only; run `logconsole demo --db FILE`",
+                        severity="warning", markup=False)
+            return
         self._demo()
 
     @work(thread=True, exclusive=True, group="actions")
