@@ -151,3 +151,28 @@ async def test_two_writers_one_console_merged_searchable_resolvable(any_db: Path
     with closing(open_store(any_db, readonly=True)) as store:
         resolved = store.count(Filter(types=("error",), where=(Condition("is_resolved", "=", 1),)))
     assert resolved == 1
+
+
+async def test_a_postgresql_server_dropping_the_console_s_sessions_is_one_line_then_passes(pg_url: str) -> None:
+    """The server ends every session of the console (a restart, a failover): the
+    next read says so in one line, and the one after reconnects."""
+    import psycopg
+
+    with closing(open_store(pg_url)) as store:
+        fill_store(store, seeded_records(2))
+    app = console(pg_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        total = screen(app).view.total
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        app.clear_notifications()
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        said = [str(n.message) for n in app._notifications]
+        assert said and all(len(line.splitlines()) == 1 and "Traceback" not in line for line in said), said
+        assert any(line.startswith("cannot ") and "postgresql://" in line for line in said), said
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert screen(app).view.total == total
