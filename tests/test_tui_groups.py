@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from test_tui_app import console, main
-from tui_data import FIXED_NOW, fill, fill_store, make_db, make_store, screen_text, settle
+from tui_data import FIXED_NOW, fill, fill_store, make_store, screen_text, settle
 
 from logconsole.screens.app import LogConsoleApp
 from logconsole.screens.group_view import GroupView, sparkline

@@ -49,7 +49,8 @@ class AlertNotice:
                 if after is None:
                     top = store.max_id()
                     opened = format_ts(getattr(self.app, "opened_at", None) or utcnow())  # type: ignore[attr-defined]
-                    self.post_message(AlertsSeen(store.alerts(since=opened), start=int(top)))  # type: ignore[attr-defined]
+                    seen = AlertsSeen(store.alerts(since=opened), start=int(top))
+                    self.post_message(seen)  # type: ignore[attr-defined]
                     return
                 rows = store.alerts(after_id=after)
         except STORE_ERRORS:

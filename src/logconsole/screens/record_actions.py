@@ -23,7 +23,7 @@ from logconsole.screens.data import STORE_ERRORS, ConnectionPool, store_error_te
 from logconsole.screens.export import ExportScreen
 from logconsole.screens.note import NoteScreen
 from logconsole.screens.view_state import ViewState
-from logconsole.store import actions, query
+from logconsole.store import actions
 from logconsole.store.query import Filter
 
 if TYPE_CHECKING:
@@ -198,7 +198,8 @@ class RecordActions:
             if path is not None:
                 self.notify(f"Exported to {path}", timeout=5, markup=False)
 
-        self.app.push_screen(ExportScreen(self.pool.location, self.state.filter(), self.state.sort, now=self.fixed_now), done)
+        self.app.push_screen(
+            ExportScreen(self.pool.location, self.state.filter(), self.state.sort, now=self.fixed_now), done)
 
     def action_demo(self) -> None:
         if self._refuse_read_only():
