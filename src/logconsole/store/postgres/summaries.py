@@ -79,7 +79,7 @@ def system_series(conn: psycopg.Connection, since: str | None, until: str | None
         return out
     step = -(-samples // (buckets * SERIES_SAMPLE))
     if step > 1:
-        where += f" AND id % {int(step)} = 0"
+        where += f" AND id %% {int(step)} = 0"
     start = since or first
     end = until or last
     span = _one(conn, "SELECT round(extract(epoch FROM %s::timestamptz - %s::timestamptz) * 1000)::bigint",
@@ -110,7 +110,7 @@ def ai_models(conn: psycopg.Connection, flt: Filter) -> list[ModelStats]:
     step_sql = "CASE ai_model " + " ".join("WHEN %s THEN %s" for _ in steps) + " ELSE 1 END"
     sql = (f"SELECT ai_model, percentile_disc(0.5) WITHIN GROUP (ORDER BY response_time_ms), "
            f"percentile_disc(0.95) WITHIN GROUP (ORDER BY response_time_ms) FROM records "
-           f"WHERE {where} AND response_time_ms IS NOT NULL AND id % ({step_sql}) = 0 GROUP BY ai_model")
+           f"WHERE {where} AND response_time_ms IS NOT NULL AND id %% ({step_sql}) = 0 GROUP BY ai_model")
     step_params = [value for pair in steps for value in pair]
     latency = {model: (p50, p95) for model, p50, p95 in conn.execute(sql, [*params, *step_params])}  # type: ignore[arg-type]
     out = []
