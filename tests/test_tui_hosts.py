@@ -176,3 +176,20 @@ async def test_a_postgresql_server_dropping_the_console_s_sessions_is_one_line_t
         await pilot.press("ctrl+r")
         await settle(pilot)
         assert screen(app).view.total == total
+
+
+async def test_the_detail_pane_shows_the_host(two_hosts: Path | str) -> None:
+    from tui_data import screen_text
+
+    from logconsole.screens.detail import DetailPane
+
+    app = console(two_hosts)
+    async with app.run_test(size=(100, 60)) as pilot:
+        await settle(pilot)
+        row = screen(app).view.row_at(0)
+        assert row is not None
+        await pilot.press("enter", "enter")  # open the pane, then fill the screen with it
+        await settle(pilot)
+        assert app.screen.query_one(DetailPane).display
+        lines = [line.strip() for line in screen_text(app).splitlines()]
+        assert any(line.split() == ["host", row["host"]] for line in lines), lines
