@@ -107,8 +107,10 @@ class ConnectionPool:
             yield store.conn
 
     def change_signature(self) -> object:
-        """:meth:`Store.change_signature` without borrowing a store: for SQLite the
-        files' stat (no query at all), for PostgreSQL a value equal to no other."""
+        """Something that stays equal while nothing was committed, learnt without a
+        query: a SQLite file's stat (:func:`files_signature`).  A PostgreSQL
+        database has none, so it is a value equal to no other: the caller polls
+        (the newest id, one index lookup)."""
         return files_signature(self.path) if not self.is_postgres else object()
 
     def close(self) -> None:

@@ -169,12 +169,6 @@ class Store(Protocol):
         """The condition behind a backend's error, in one line; ``None`` when ``exc`` is not one."""
         ...
 
-    def change_signature(self) -> object:
-        """Something that stays equal while nothing was committed, when that is
-        cheaper to learn than the newest id (SQLite: the files' stat); a value
-        equal to no other (so the caller polls) when it is not."""
-        ...
-
     def hosts(self, after_id: int = 0) -> list[str]:
         """The hosts the records above ``after_id`` came from, sorted (a console
         asks once, then only about the records that arrived since)."""

@@ -291,9 +291,6 @@ class PostgresStore:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return f"{self.location.redacted()}: {reason}"
 
-    def change_signature(self) -> object:
-        return object()
-
     def hosts(self, after_id: int = 0) -> list[str]:
         rows = self.conn.execute("SELECT DISTINCT host FROM records WHERE id > %s AND host IS NOT NULL", (after_id,))
         return sorted(str(h) for h, in rows)

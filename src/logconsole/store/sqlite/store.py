@@ -178,9 +178,6 @@ class SQLiteStore:
     def describe_error(self, exc: BaseException) -> str | None:
         return describe(exc) if isinstance(exc, sqlite3.Error) else None
 
-    def change_signature(self) -> object:
-        return files_signature(self.location.path)
-
     def hosts(self, after_id: int = 0) -> list[str]:
         # NOT INDEXED: the rowid range of the rows above after_id (no index has host).
         rows = self.conn.execute(
