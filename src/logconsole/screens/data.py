@@ -10,6 +10,7 @@ store runs its own SQL.
 
 from __future__ import annotations
 
+import os
 import queue
 import sqlite3
 from collections.abc import Iterator
@@ -20,11 +21,10 @@ from typing import Any
 
 from logconsole.ingest import IngestError
 from logconsole.store import query
-from logconsole.store.db import StoreError, connect
+from logconsole.store.db import StoreError
 from logconsole.store.errors import describe
-from logconsole.store.interface import Store, open_store
+from logconsole.store.interface import Store, open_for_threads
 from logconsole.store.query import Condition, Cursor, Filter, Sort
-from logconsole.store.sqlite.store import SQLiteStore, files_signature
 from logconsole.store.url import POSTGRESQL, StoreURL, parse_store_url
 
 STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, StoreError, query.QueryError, IngestError, OSError)
@@ -63,13 +63,7 @@ class ConnectionPool:
         return self.location.backend == POSTGRESQL
 
     def _open(self) -> Store:
-        if self.is_postgres:
-            return open_store(self.location, readonly=self.readonly)
-        assert self.path is not None
-        conn = connect(self.path, readonly=self.readonly, check_same_thread=False)
-        # Cap the page cache: a few connections must stay well inside the memory budget.
-        conn.execute("PRAGMA cache_size = -8000")
-        return SQLiteStore(conn, self.location)
+        return open_for_threads(self.location, readonly=self.readonly)
 
     @contextmanager
     def store(self) -> Iterator[Store]:
@@ -101,17 +95,21 @@ class ConnectionPool:
 
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
-        """A SQLite connection from the pool (the file's own checks and tools)."""
+        """The connection of a pooled store on a SQLite file (the file's own checks)."""
         with self.store() as store:
-            assert isinstance(store, SQLiteStore)
-            yield store.conn
+            conn = getattr(store, "conn", None)
+            if not isinstance(conn, sqlite3.Connection):
+                raise StoreError(f"{self.location.redacted()} is not a SQLite database")
+            yield conn
 
     def change_signature(self) -> object:
         """Something that stays equal while nothing was committed, learnt without a
         query: a SQLite file's stat (:func:`files_signature`).  A PostgreSQL
         database has none, so it is a value equal to no other: the caller polls
         (the newest id, one index lookup)."""
-        return files_signature(self.path) if not self.is_postgres else object()
+        if self.path is None:
+            return object()
+        return files_signature(self.path)
 
     def close(self) -> None:
         self._closed = True
@@ -190,6 +188,24 @@ def max_id(store: Store) -> int:
 
 def is_empty(store: Store) -> bool:
     return store.is_empty()
+
+
+def files_signature(path: Path) -> tuple[tuple[int, int, int] | None, ...]:
+    """Inode, size and modification time of the database file and its WAL.
+
+    Every commit writes one of them (the WAL in WAL mode, the file itself
+    otherwise), so while the signature stays the same nothing was committed and
+    a poll would find nothing: two ``stat`` calls instead of a thread and a query.
+    """
+    out: list[tuple[int, int, int] | None] = []
+    for suffix in ("", "-wal"):
+        try:
+            st = os.stat(f"{path}{suffix}")
+        except OSError:
+            out.append(None)
+        else:
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(out)
 
 
 __all__ = [

@@ -221,4 +221,23 @@ def open_store(location: str | os.PathLike[str] | StoreURL, *, readonly: bool = 
     return SQLiteStore.open(url, readonly=readonly)
 
 
-__all__ = ["OffsetValues", "Store", "Writer", "open_store"]
+# -- console: a store a pool lends to one worker thread after another
+
+
+def open_for_threads(location: str | os.PathLike[str] | StoreURL, *, readonly: bool = False) -> Store:
+    """:func:`open_store` for a pool of worker threads: a SQLite connection that
+    any thread may use (one at a time) with a capped page cache, so a few of
+    them stay well inside the console's memory budget."""
+    url = location if isinstance(location, StoreURL) else parse_store_url(location)
+    if url.backend == POSTGRESQL:
+        return open_store(url, readonly=readonly)
+    from logconsole.store.db import connect
+    from logconsole.store.sqlite.store import SQLiteStore
+
+    assert url.path is not None
+    conn = connect(url.path, readonly=readonly, check_same_thread=False)
+    conn.execute("PRAGMA cache_size = -8000")
+    return SQLiteStore(conn, url)
+
+
+__all__ = ["OffsetValues", "Store", "Writer", "open_for_threads", "open_store"]

@@ -10,13 +10,11 @@ SQL runs, so every figure in docs/performance.md holds through it.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from logconsole.alert_rules import ALERT_EVENT
@@ -248,22 +246,4 @@ ALERTS_SINCE_SQL = (
 """Alerts fired since a moment (the console's first look)."""
 
 
-def files_signature(path: Path | None) -> tuple[tuple[int, int, int] | None, ...]:
-    """Inode, size and modification time of the database file and its WAL.
-
-    Every commit writes one of them (the WAL in WAL mode, the file itself
-    otherwise), so while the signature stays the same nothing was committed and
-    a poll would find nothing: two ``stat`` calls instead of a thread and a query.
-    """
-    out: list[tuple[int, int, int] | None] = []
-    for suffix in ("", "-wal"):
-        try:
-            st = os.stat(f"{path}{suffix}")
-        except OSError:
-            out.append(None)
-        else:
-            out.append((st.st_ino, st.st_size, st.st_mtime_ns))
-    return tuple(out)
-
-
-__all__ = ["ALERTS_SINCE_SQL", "GROUP_COLUMNS", "NEW_ALERTS_SQL", "SQLiteStore", "files_signature"]
+__all__ = ["ALERTS_SINCE_SQL", "GROUP_COLUMNS", "NEW_ALERTS_SQL", "SQLiteStore"]
