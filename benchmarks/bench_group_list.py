@@ -5,10 +5,11 @@ measured in the same run (the databases of ``bench_store.py``, built once into
 ``benchmarks/data/``):
 
 * **page reads**: what the group list's worker reads for its first page, in
-  one read transaction: 200 groups (``fetch_groups``), their 24-hour trends
-  (one ``hourly_counts`` query for the page), the newest record id; and what
-  its count worker reads (``count_groups``) and the headline
-  (``status_summary``).  Median of 9.
+  one read transaction, through the store interface as the console reads:
+  200 groups (``group_page``), their 24-hour trends (one
+  ``group_hourly_counts`` query for the page), the newest record id; and what
+  its count worker reads (``group_count``) and the headline
+  (``group_status_summary``).  Median of 9.
 * **key to rows**: the real console headless (80x24), the Errors tab open,
   from the ``o`` key event to the group list's first row painted.  Median of 5.
 
@@ -42,26 +43,25 @@ def page_reads_ms(db: Path, now: datetime) -> tuple[float, float]:
     from logconsole.screens.data import max_id
     from logconsole.screens.group_view import fetch_group_page
     from logconsole.store import group_query as G
-    from logconsole.store.db import connect
+    from logconsole.store.interface import open_store
 
-    conn = connect(db, readonly=True)
+    store = open_store(db, readonly=True)
     page, count = [], []
     try:
         for _ in range(9):
             t0 = time.perf_counter()
-            conn.execute("BEGIN")
-            rows = fetch_group_page(conn, G.GroupFilter(), G.LATEST_FIRST, 0)
-            G.hourly_counts(conn, (r["id"] for r in rows), now)
-            max_id(conn)
-            conn.execute("COMMIT")
+            with store.snapshot():
+                rows = fetch_group_page(store, G.GroupFilter(), G.LATEST_FIRST, 0)
+                store.group_hourly_counts((r["id"] for r in rows), now)
+                max_id(store)
             t1 = time.perf_counter()
-            G.count_groups(conn, G.GroupFilter())
-            G.status_summary(conn, G.GroupFilter())
+            store.group_count(G.GroupFilter())
+            store.group_status_summary(G.GroupFilter())
             t2 = time.perf_counter()
             page.append((t1 - t0) * 1000)
             count.append((t2 - t1) * 1000)
     finally:
-        conn.close()
+        store.close()
     return statistics.median(page), statistics.median(count)
 
 

@@ -24,7 +24,7 @@ import pytest
 from click.testing import CliRunner
 from textual.binding import Binding
 from textual.widgets import Input
-from tui_data import FIXED_NOW, make_db, settle
+from tui_data import FIXED_NOW, make_db, make_store, settle
 
 from logconsole.cli import cli
 from logconsole.screens import keys as K
@@ -164,7 +164,68 @@ async def test_read_only_console_never_writes_whatever_key_is_pressed(
 ) -> None:
     before = fingerprint(locked_db)
     export_to = tmp_path / "export.jsonl"
-    app = LogConsoleApp(locked_db, read_only=True, now=FIXED_NOW, cursor_blink=False, poll_interval=0)
+    await press_every_key(LogConsoleApp(locked_db, read_only=True, now=FIXED_NOW, cursor_blink=False,
+                                        poll_interval=0), export_to)
+    assert fingerprint(locked_db) == before
+    assert_all_read_only(opened)
+
+
+async def test_read_only_console_on_postgresql_never_writes_whatever_key_is_pressed(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On PostgreSQL every connection the console opens is a read-only session
+    (``default_transaction_read_only``): a write through it is refused, and
+    the database is the same afterwards."""
+    from logconsole.store.postgres.store import PostgresStore
+
+    make_store(pg_url, hostile=True)
+    before = pg_fingerprint(pg_url)
+    real = PostgresStore.open.__func__  # type: ignore[attr-defined]
+    refusals: list[str | None] = []
+
+    def watched(cls: type[PostgresStore], location: Any, *, readonly: bool = False) -> PostgresStore:
+        store = real(cls, location, readonly=readonly)
+        refusals.append(_try_pg_write(store))
+        return store
+
+    monkeypatch.setattr(PostgresStore, "open", classmethod(watched))
+    await press_every_key(LogConsoleApp(pg_url, read_only=True, now=FIXED_NOW, cursor_blink=False,
+                                        poll_interval=0), tmp_path / "export.jsonl")
+    assert refusals and all(r is not None and "read-only" in r for r in refusals), refusals
+    assert pg_fingerprint(pg_url) == before
+
+
+def _try_pg_write(store: Any) -> str | None:
+    import psycopg
+
+    try:
+        with store.conn.transaction():
+            store.conn.execute("CREATE TEMP TABLE write_probe (x int)")
+            raise _RolledBack
+    except psycopg.Error as exc:
+        return str(exc)
+    except _RolledBack:
+        return None
+
+
+class _RolledBack(Exception):
+    """The probe's write went through (and is rolled back)."""
+
+
+def pg_fingerprint(url: str) -> str:
+    """Every row of the tables a console could change, hashed."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return str(conn.execute(
+            "SELECT md5((SELECT string_agg(r::text, '|' ORDER BY id) FROM records r) || "
+            "(SELECT coalesce(string_agg(g::text, '|' ORDER BY id), '') FROM error_groups g) || "
+            "(SELECT coalesce(string_agg(m::text, '|' ORDER BY key), '') FROM meta m))").fetchone()[0])  # type: ignore[index]
+
+
+async def press_every_key(app: LogConsoleApp, export_to: Path) -> None:
+    """Press every key of a read-only console: each change is refused, each dialog
+    finished the way a user would; then quit."""
     pressed: set[str] = set()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -186,8 +247,6 @@ async def test_read_only_console_never_writes_whatever_key_is_pressed(
     every = {str(b.id) for _, b in console_bindings()} - QUITS
     assert pressed == every
     assert export_to.exists() and all(json.loads(line) for line in export_to.read_text().splitlines())
-    assert fingerprint(locked_db) == before
-    assert_all_read_only(opened)
 
 
 async def test_the_export_dialog_reads_read_only_even_in_a_writing_console(

@@ -321,6 +321,32 @@ def test_the_environment_rule() -> None:
                                         "LOGCONSOLE_DB": "/d"}
 
 
+async def test_a_postgresql_console_gets_the_url_in_its_environment_never_on_its_command_line(
+        pg_url: str) -> None:
+    """The URL (a password in it too) stays out of ``ps``: the console process reads
+    ``LOGCONSOLE_DB``, which only its owner can see."""
+    from logconsole.store.interface import open_store
+    from logconsole.store.url import parse_store_url
+
+    open_store(pg_url).close()
+    with_password = pg_url.replace("@/", ":s3cret@/", 1)  # the private cluster trusts its socket
+    location = parse_store_url(with_password)
+    serving_ = await start(ServeOptions(db_path=location, port=0, max_sessions=1), say=lambda line: None)
+    try:
+        async with aiohttp.ClientSession() as session:
+            ws = await open_console(session, serving_)
+            [console] = console_processes()
+            env = console.environ()
+            argv = console.cmdline()
+            await ws.close()
+    finally:
+        await serving_.stop()
+    assert env["LOGCONSOLE_DB"] == with_password
+    assert "--db" not in argv and not any("s3cret" in a or "postgresql" in a for a in argv)
+    assert "--read-only" in argv and "--no-collector" in argv
+    await until(lambda: not console_processes(), "the console process to quit")
+
+
 @pytest.mark.parametrize(("url", "origin"), [
     ("http://127.0.0.1:8765", "http://127.0.0.1:8765"),
     ("http://LocalHost:8765/", "http://localhost:8765"),
@@ -599,3 +625,4 @@ def test_browser_sessions_beyond_the_limit_are_refused(chromium: Any, served_con
         context.close()
         for other_context, _, _ in opened:
             other_context.close()
+

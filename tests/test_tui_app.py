@@ -1,16 +1,16 @@
-"""The console driven through Pilot over a real store on a temp database."""
+"""The console driven through Pilot over a real store: a temp SQLite file, and a
+PostgreSQL database for every test on the seeded records."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tui_data import FIXED_NOW, HOSTILE_MESSAGE, make_db, screen_text, settle
+from tui_data import FIXED_NOW, HOSTILE_MESSAGE, make_store, screen_text, settle
 
 from logconsole.ingest import normalize
 from logconsole.screens.app import LogConsoleApp
@@ -20,7 +20,7 @@ from logconsole.screens.main_screen import MainScreen
 from logconsole.screens.search_bar import SearchBar
 from logconsole.store import query
 from logconsole.store.db import connect
-from logconsole.store.writer import insert_row
+from logconsole.store.interface import open_store
 
 SIZE = (80, 24)
 
@@ -33,8 +33,9 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def seeded(db_path: Path) -> Path:
-    return make_db(db_path, hostile=True)
+def seeded(any_db: Path | str) -> Path | str:
+    """The seeded records in each store: a SQLite file and a PostgreSQL database."""
+    return make_store(any_db, hostile=True)
 
 
 def console(db_path: Path, **kw: object) -> LogConsoleApp:
@@ -52,12 +53,13 @@ def view(app: LogConsoleApp) -> LogView:
     return app.screen_stack[1].query_one("#list", LogView)
 
 
-def count_in_db(db_path: Path, sql: str) -> int:
-    conn = sqlite3.connect(db_path)
+def count_in_db(db_path: Path | str, sql: str) -> int:
+    """A number SQL reads from the store's own connection (SQL both databases speak)."""
+    store = open_store(db_path)
     try:
-        return int(conn.execute(sql).fetchone()[0])
+        return int(store.conn.execute(sql).fetchone()[0])  # type: ignore[attr-defined]
     finally:
-        conn.close()
+        store.close()
 
 
 async def wait_for(pilot: object, condition: Callable[[], bool], timeout: float = 3.0) -> None:
@@ -76,7 +78,7 @@ def notes(app: LogConsoleApp) -> list[str]:
 # ---------------------------------------------------------------- tabs and list
 
 
-async def test_opens_on_all_records_newest_first(seeded: Path) -> None:
+async def test_opens_on_all_records_newest_first(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -90,7 +92,7 @@ async def test_opens_on_all_records_newest_first(seeded: Path) -> None:
         assert "0 All" in text and "5 System" in text
 
 
-async def test_number_keys_and_tab_switch_tabs(seeded: Path) -> None:
+async def test_number_keys_and_tab_switch_tabs(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -110,7 +112,7 @@ async def test_number_keys_and_tab_switch_tabs(seeded: Path) -> None:
         assert view(app).has_focus
 
 
-async def test_columns_follow_the_kind(seeded: Path) -> None:
+async def test_columns_follow_the_kind(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
@@ -122,7 +124,7 @@ async def test_columns_follow_the_kind(seeded: Path) -> None:
 # ---------------------------------------------------------------- search and ranges
 
 
-async def test_search_as_you_type_enter_and_escape(seeded: Path) -> None:
+async def test_search_as_you_type_enter_and_escape(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -151,7 +153,7 @@ async def test_search_as_you_type_enter_and_escape(seeded: Path) -> None:
         assert not [n for n in notes(app) if "cannot" in n]
 
 
-async def test_keys_typed_in_one_burst_after_slash_reach_the_search_box(seeded: Path) -> None:
+async def test_keys_typed_in_one_burst_after_slash_reach_the_search_box(seeded: Path | str) -> None:
     from textual import events
 
     app = console(seeded)
@@ -165,7 +167,7 @@ async def test_keys_typed_in_one_burst_after_slash_reach_the_search_box(seeded: 
         assert main(app).state.range_name == "all"  # "m" was not taken for "this month"
 
 
-async def test_keys_typed_at_a_typist_pace_after_slash_arrive_in_order(seeded: Path) -> None:
+async def test_keys_typed_at_a_typist_pace_after_slash_arrive_in_order(seeded: Path | str) -> None:
     from textual import events
 
     app = console(seeded)
@@ -180,7 +182,7 @@ async def test_keys_typed_at_a_typist_pace_after_slash_arrive_in_order(seeded: P
         assert main(app).query_one(SearchBar).value == "deadlock/x"
 
 
-async def test_typing_waits_for_three_letters(seeded: Path) -> None:
+async def test_typing_waits_for_three_letters(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -194,7 +196,7 @@ async def test_typing_waits_for_three_letters(seeded: Path) -> None:
         assert view(app).total == 2 and main(app).state.search == "dea"
 
 
-async def test_a_new_query_keeps_the_old_rows_until_its_own_arrive(seeded: Path) -> None:
+async def test_a_new_query_keeps_the_old_rows_until_its_own_arrive(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -205,7 +207,7 @@ async def test_a_new_query_keeps_the_old_rows_until_its_own_arrive(seeded: Path)
         assert v.row_count == 2 and v.total == 2
 
 
-async def test_quick_ranges(seeded: Path) -> None:
+async def test_quick_ranges(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -219,7 +221,7 @@ async def test_quick_ranges(seeded: Path) -> None:
                 assert label in screen_text(app).splitlines()[-2]
 
 
-async def test_clear_filters_in_one_key(seeded: Path) -> None:
+async def test_clear_filters_in_one_key(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -235,7 +237,7 @@ async def test_clear_filters_in_one_key(seeded: Path) -> None:
 # ---------------------------------------------------------------- sorting and time
 
 
-async def test_sort_keys_cycle_column_and_flip(seeded: Path) -> None:
+async def test_sort_keys_cycle_column_and_flip(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")  # AI: time, model, status, tokens, ms, prompt
@@ -256,7 +258,7 @@ async def test_sort_keys_cycle_column_and_flip(seeded: Path) -> None:
         assert "token▲" in screen_text(app)  # the arrow takes the last cell of a full label
 
 
-async def test_header_click_sorts(seeded: Path) -> None:
+async def test_header_click_sorts(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
@@ -271,7 +273,7 @@ async def test_header_click_sorts(seeded: Path) -> None:
         assert main(app).state.sort == query.Sort("tokens_used", False)
 
 
-async def test_time_toggle(seeded: Path) -> None:
+async def test_time_toggle(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -284,7 +286,7 @@ async def test_time_toggle(seeded: Path) -> None:
 # ---------------------------------------------------------------- detail
 
 
-async def test_detail_opens_shows_fields_and_closes(seeded: Path) -> None:
+async def test_detail_opens_shows_fields_and_closes(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=(100, 40)) as pilot:
         await pilot.press("2", "down")
@@ -310,7 +312,7 @@ async def test_detail_opens_shows_fields_and_closes(seeded: Path) -> None:
         assert view(app).has_focus
 
 
-async def test_detail_fills_the_screen_at_80x24(seeded: Path) -> None:
+async def test_detail_fills_the_screen_at_80x24(seeded: Path | str) -> None:
     """Below the list at 80x24 the pane has a few lines; full screen shows the
     whole record, stack included, and escape brings the list back."""
     app = console(seeded)
@@ -348,7 +350,7 @@ async def test_detail_fills_the_screen_at_80x24(seeded: Path) -> None:
         assert not pane.display and view(app).has_focus
 
 
-async def test_detail_is_beside_the_list_when_wide(seeded: Path) -> None:
+async def test_detail_is_beside_the_list_when_wide(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -359,7 +361,7 @@ async def test_detail_is_beside_the_list_when_wide(seeded: Path) -> None:
         assert pane.region.x > lst.region.x and pane.region.y == lst.region.y
 
 
-async def test_detail_shows_json_pretty_and_redacted(seeded: Path) -> None:
+async def test_detail_shows_json_pretty_and_redacted(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("1")
@@ -371,7 +373,7 @@ async def test_detail_shows_json_pretty_and_redacted(seeded: Path) -> None:
         assert '"page": 0' in text
 
 
-async def test_copy_record_as_json(seeded: Path) -> None:
+async def test_copy_record_as_json(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
@@ -386,7 +388,7 @@ async def test_copy_record_as_json(seeded: Path) -> None:
 # ---------------------------------------------------------------- marks and actions
 
 
-async def test_marks_and_resolve_with_a_note(seeded: Path) -> None:
+async def test_marks_and_resolve_with_a_note(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
@@ -403,11 +405,11 @@ async def test_marks_and_resolve_with_a_note(seeded: Path) -> None:
         assert type(app.screen).__name__ == "NoteScreen"
         await pilot.press(*"fixed upstream", "enter")
         await settle(pilot)
-        conn = connect(seeded)
+        store = open_store(seeded)
         try:
-            got = query.get(conn, first["id"])
+            got = store.get(first["id"])
         finally:
-            conn.close()
+            store.close()
         assert got and got["is_resolved"] == 1 and got["resolution"] == "fixed upstream"
         assert not view(app).marks
         assert any("Resolved 2 records" in n for n in notes(app))
@@ -416,7 +418,7 @@ async def test_marks_and_resolve_with_a_note(seeded: Path) -> None:
         assert count_in_db(seeded, f"select is_resolved from records where id = {first['id']}") == 0
 
 
-async def test_escape_clears_marks(seeded: Path) -> None:
+async def test_escape_clears_marks(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -426,7 +428,7 @@ async def test_escape_clears_marks(seeded: Path) -> None:
         assert not view(app).marks
 
 
-async def test_mark_all_matching_then_delete_with_confirm(seeded: Path) -> None:
+async def test_mark_all_matching_then_delete_with_confirm(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
@@ -449,7 +451,7 @@ async def test_mark_all_matching_then_delete_with_confirm(seeded: Path) -> None:
         assert view(app).total == 0
 
 
-async def test_mark_all_refuses_more_than_the_limit(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_mark_all_refuses_more_than_the_limit(seeded: Path | str, monkeypatch: pytest.MonkeyPatch) -> None:
     from logconsole.screens import record_actions
 
     monkeypatch.setattr(record_actions, "MARK_LIMIT", 10)
@@ -465,7 +467,7 @@ async def test_mark_all_refuses_more_than_the_limit(seeded: Path, monkeypatch: p
         assert len(view(app).marks) == 9
 
 
-async def test_delete_current_row(seeded: Path) -> None:
+async def test_delete_current_row(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -479,7 +481,7 @@ async def test_delete_current_row(seeded: Path) -> None:
         assert view(app).total == 40
 
 
-async def test_filter_dialog_narrows_the_tab(seeded: Path) -> None:
+async def test_filter_dialog_narrows_the_tab(seeded: Path | str) -> None:
     from textual.widgets import Select
 
     app = console(seeded)
@@ -506,7 +508,7 @@ async def test_filter_dialog_narrows_the_tab(seeded: Path) -> None:
         assert view(app).total == 9
 
 
-async def test_export_writes_what_is_on_screen(seeded: Path, tmp_path: Path) -> None:
+async def test_export_writes_what_is_on_screen(seeded: Path | str, tmp_path: Path) -> None:
     from textual.widgets import Input
 
     out = tmp_path / "errors.jsonl"
@@ -527,7 +529,7 @@ async def test_export_writes_what_is_on_screen(seeded: Path, tmp_path: Path) -> 
         assert any(f"Exported to {out}" in n for n in notes(app))
 
 
-async def test_read_only_refuses_changes(seeded: Path) -> None:
+async def test_read_only_refuses_changes(seeded: Path | str) -> None:
     app = console(seeded, read_only=True)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
@@ -544,15 +546,15 @@ async def test_read_only_refuses_changes(seeded: Path) -> None:
 # ---------------------------------------------------------------- live
 
 
-def _insert(db_path: Path, message: str) -> int:
-    conn = connect(db_path)
+def _insert(db_path: Path | str, message: str) -> int:
+    store = open_store(db_path)
     try:
-        return insert_row(conn, normalize({"type": "error", "message": message, "severity": "high"}, now=FIXED_NOW))
+        return store.insert([normalize({"type": "error", "message": message, "severity": "high"}, now=FIXED_NOW)])[0]
     finally:
-        conn.close()
+        store.close()
 
 
-async def test_live_arrivals_appear_at_the_top(seeded: Path) -> None:
+async def test_live_arrivals_appear_at_the_top(seeded: Path | str) -> None:
     app = console(seeded, poll_interval=0.2)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -562,7 +564,7 @@ async def test_live_arrivals_appear_at_the_top(seeded: Path) -> None:
         assert "fresh arrival" in screen_text(app)
 
 
-async def test_arrivals_badge_when_scrolled_away(seeded: Path) -> None:
+async def test_arrivals_badge_when_scrolled_away(seeded: Path | str) -> None:
     app = console(seeded, poll_interval=0.2)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -579,7 +581,7 @@ async def test_arrivals_badge_when_scrolled_away(seeded: Path) -> None:
         assert view(app).total == 43 and main(app).arrived == 0
 
 
-async def test_pause_keeps_the_view_still(seeded: Path) -> None:
+async def test_pause_keeps_the_view_still(seeded: Path | str) -> None:
     app = console(seeded, poll_interval=0.2)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -596,7 +598,7 @@ async def test_pause_keeps_the_view_still(seeded: Path) -> None:
 # ---------------------------------------------------------------- safety
 
 
-async def test_markup_and_escape_sequences_are_shown_literally(seeded: Path) -> None:
+async def test_markup_and_escape_sequences_are_shown_literally(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=(160, 40)) as pilot:
         await pilot.press("2")
@@ -634,7 +636,7 @@ async def test_empty_database_explains_and_offers_demo(db_path: Path) -> None:
         assert view(app).display and view(app).total == added
 
 
-async def test_help_lists_every_key(seeded: Path) -> None:
+async def test_help_lists_every_key(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -646,7 +648,7 @@ async def test_help_lists_every_key(seeded: Path) -> None:
             assert any(key in k.split(", ") for k in keys), key
 
 
-async def test_palette_offers_every_action(seeded: Path) -> None:
+async def test_palette_offers_every_action(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -659,7 +661,7 @@ async def test_palette_offers_every_action(seeded: Path) -> None:
         assert type(app.screen).__name__ == "CommandPalette"
 
 
-async def test_ansi_theme(seeded: Path) -> None:
+async def test_ansi_theme(seeded: Path | str) -> None:
     app = console(seeded, ansi=True)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -668,7 +670,7 @@ async def test_ansi_theme(seeded: Path) -> None:
         assert "41 records" in screen_text(app)
 
 
-async def test_palette_command_runs_the_action(seeded: Path) -> None:
+async def test_palette_command_runs_the_action(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

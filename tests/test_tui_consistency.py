@@ -1,9 +1,10 @@
 """What the record list shows is what the store holds.
 
-Each test drives the real console through Pilot over a real database file and
-then compares, row by row, the list's rows (:meth:`LogView.row_at`) with what
-:func:`logconsole.store.query.fetch_page` returns for the view's own filter and
-sort on a fresh connection.  The scenarios are the ones where a paged, cached
+Each test drives the real console through Pilot over a real database (a
+SQLite file, and a PostgreSQL database: every test runs on both) and then
+compares, row by row, the list's rows (:meth:`LogView.row_at`) with what the
+store's own page (:meth:`~logconsole.store.interface.Store.page_at`) returns
+for the view's own filter and sort on a fresh connection.  The scenarios are the ones where a paged, cached
 view can drift from its store: switching tabs while a writer is busy, records
 committed between the count and a page read, records whose time is older than
 rows already shown (an import, a back-dated syslog line), scrolling deep and
@@ -36,9 +37,8 @@ from logconsole.screens.data import (
 from logconsole.screens.log_view import LogView
 from logconsole.screens.main_screen import MainScreen
 from logconsole.store import query
-from logconsole.store.db import connect
+from logconsole.store.interface import Store, open_store
 from logconsole.store.query import Filter
-from logconsole.store.writer import insert_row, insert_rows
 
 SIZE = (80, 24)
 
@@ -52,17 +52,21 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> None:
     time.tzset()
 
 
+Location = Path | str
+"""A SQLite file or a PostgreSQL URL (the ``any_db`` fixture)."""
+
+
 @pytest.fixture
-def db(db_path: Path) -> Path:
-    conn = connect(db_path)
+def db(any_db: Location) -> Location:
+    store = open_store(any_db)
     try:
-        insert_rows(conn, bulk_rows(BULK))
+        store.insert(bulk_rows(BULK))
     finally:
-        conn.close()
-    return db_path
+        store.close()
+    return any_db
 
 
-def console(db_path: Path, **kw: Any) -> LogConsoleApp:
+def console(db_path: Location, **kw: Any) -> LogConsoleApp:
     kw.setdefault("poll_interval", 0)
     return LogConsoleApp(db_path, now=FIXED_NOW, cursor_blink=False, **kw)
 
@@ -81,41 +85,41 @@ def stamp(minutes_ago: float) -> str:
     return (FIXED_NOW - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def add(db_path: Path, *, minutes_ago: float = -1.0, kind: str = "error", message: str = "arrival") -> int:
+def add(db_path: Location, *, minutes_ago: float = -1.0, kind: str = "error", message: str = "arrival") -> int:
     """One record committed by another connection, as the collector would;
     ``minutes_ago`` > 0 back-dates it below rows already shown (an import)."""
     raw: dict[str, Any] = {"type": kind, "message": message, "created_at": stamp(minutes_ago)}
     if kind == "error":
         raw["severity"] = "high"
-    conn = connect(db_path)
+    store = open_store(db_path)
     try:
-        return insert_row(conn, normalize(raw, now=FIXED_NOW))
+        return store.insert([normalize(raw, now=FIXED_NOW)])[0]
     finally:
-        conn.close()
+        store.close()
 
 
-def store_ids(db_path: Path, v: LogView, *, offset: int = 0, limit: int = PAGE_SIZE,
+def store_ids(db_path: Location, v: LogView, *, offset: int = 0, limit: int = PAGE_SIZE,
               flt: Filter | None = None) -> list[int]:
-    conn = connect(db_path, readonly=True)
+    store = open_store(db_path, readonly=True)
     try:
-        return [r["id"] for r in query.fetch_page(conn, flt or v.flt, v.sort, limit=limit, offset=offset)]
+        return [r["id"] for r in store.page_at(flt or v.flt, v.sort, limit=limit, offset=offset)]
     finally:
-        conn.close()
+        store.close()
 
 
-def store_count(db_path: Path, v: LogView, flt: Filter | None = None) -> int:
-    conn = connect(db_path, readonly=True)
+def store_count(db_path: Location, v: LogView, flt: Filter | None = None) -> int:
+    store = open_store(db_path, readonly=True)
     try:
-        return query.count(conn, flt or v.flt)
+        return store.count(flt or v.flt)
     finally:
-        conn.close()
+        store.close()
 
 
 def shown_ids(v: LogView, start: int, stop: int) -> list[int | None]:
     return [(row or {}).get("id") for row in (v.row_at(i) for i in range(start, stop))]
 
 
-async def assert_shows_store(pilot: Any, db_path: Path) -> None:
+async def assert_shows_store(pilot: Any, db_path: Location) -> None:
     """Every cached page of the current query equals the store's rows at that place,
     the first page is cached, and the count is the store's count."""
     await settle(pilot)
@@ -130,7 +134,7 @@ async def assert_shows_store(pilot: Any, db_path: Path) -> None:
         assert shown_ids(v, start, stop) == expected, f"page {page} differs from the store"
 
 
-async def assert_shows_its_moment(pilot: Any, db_path: Path) -> None:
+async def assert_shows_its_moment(pilot: Any, db_path: Location) -> None:
     """Like :func:`assert_shows_store` while arrivals wait for a reload: the list
     equals the store as it was at the list's snapshot id (rows stored after it
     left out, wherever they sort)."""
@@ -160,7 +164,7 @@ async def wait_until(pilot: Any, condition: Callable[[], bool], timeout: float =
         await pilot.pause(0.05)
 
 
-def caught_up(app: LogConsoleApp, db_path: Path) -> Callable[[], bool]:
+def caught_up(app: LogConsoleApp, db_path: Location) -> Callable[[], bool]:
     """The list has taken in every arrival (its count is the store's)."""
     return lambda: view(app).total == store_count(db_path, view(app))
 
@@ -201,14 +205,14 @@ class Writer:
     """A collector stand-in: commits records from its own connection until stopped,
     every third one back-dated below rows already stored."""
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Location) -> None:
         self.db_path = db_path
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.written = 0
 
     def _run(self) -> None:
-        conn = connect(self.db_path)
+        store = open_store(self.db_path)
         kinds = ("error", "system", "activity", "error", "chat")
         try:
             while not self.stop.is_set():
@@ -216,11 +220,11 @@ class Writer:
                 minutes = 90.0 + i if i % 3 == 2 else -0.1 * (i + 1)
                 raw: dict[str, Any] = {"type": kinds[i % len(kinds)], "message": f"live {i}",
                                        "created_at": stamp(minutes)}
-                insert_row(conn, normalize(raw, now=FIXED_NOW))
+                store.insert([normalize(raw, now=FIXED_NOW)])
                 self.written += 1
                 self.stop.wait(0.01)
         finally:
-            conn.close()
+            store.close()
 
     def __enter__(self) -> Self:
         self.thread.start()
@@ -235,7 +239,7 @@ class Writer:
 
 
 @pytest.mark.parametrize("keys", ["2", "12", "202", "2102", "5432"])
-async def test_switching_tabs_shows_the_store(db: Path, keys: str) -> None:
+async def test_switching_tabs_shows_the_store(db: Location, keys: str) -> None:
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         await assert_shows_store(pilot, db)
@@ -244,7 +248,7 @@ async def test_switching_tabs_shows_the_store(db: Path, keys: str) -> None:
         await assert_shows_store(pilot, db)
 
 
-async def test_switching_tabs_at_once_after_launch_shows_the_store(db: Path) -> None:
+async def test_switching_tabs_at_once_after_launch_shows_the_store(db: Location) -> None:
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("1", "2")  # before the first tab's page or count is in
@@ -252,7 +256,7 @@ async def test_switching_tabs_at_once_after_launch_shows_the_store(db: Path) -> 
         assert {r["type"] for r in view(app)._pages[0][1]} == {"error"}
 
 
-async def test_a_writer_during_launch_and_tab_switches(db: Path) -> None:
+async def test_a_writer_during_launch_and_tab_switches(db: Location) -> None:
     app = console(db, poll_interval=0.1)
     with Writer(db) as writer:
         async with app.run_test(size=SIZE) as pilot:
@@ -273,7 +277,7 @@ async def test_a_writer_during_launch_and_tab_switches(db: Path) -> None:
 
 @pytest.mark.parametrize("minutes_ago", [-1.0, 0.5, 600.0], ids=["newest", "among-first-page", "below-first-page"])
 async def test_a_record_committed_between_the_first_page_and_the_count(
-    db: Path, before_count: list[Callable[[], None]], minutes_ago: float,
+    db: Location, before_count: list[Callable[[], None]], minutes_ago: float,
 ) -> None:
     app = console(db, poll_interval=0.1)
     async with app.run_test(size=SIZE) as pilot:
@@ -287,7 +291,7 @@ async def test_a_record_committed_between_the_first_page_and_the_count(
 
 @pytest.mark.parametrize("minutes_ago", [-1.0, 0.5, 600.0], ids=["newest", "among-first-page", "below-first-page"])
 async def test_a_record_committed_between_the_count_and_a_page_read(
-    db: Path, before_page: list[Callable[[], None]], minutes_ago: float,
+    db: Location, before_page: list[Callable[[], None]], minutes_ago: float,
 ) -> None:
     app = console(db, poll_interval=0.1)
     async with app.run_test(size=SIZE) as pilot:
@@ -304,7 +308,7 @@ async def test_a_record_committed_between_the_count_and_a_page_read(
 @pytest.mark.parametrize("minutes_ago", [-1.0, 0.5, 18.0, 600.0],
                          ids=["newest", "among-first-page", "among-second-page", "below"])
 async def test_arrivals_while_scrolled_deep_then_refresh(
-    db: Path, minutes_ago: float,
+    db: Location, minutes_ago: float,
 ) -> None:
     """Scrolled into the second page, records arrive (some back-dated among
     older rows); ``ctrl+r`` reads the view again where the cursor is."""
@@ -324,7 +328,7 @@ async def test_arrivals_while_scrolled_deep_then_refresh(
         await assert_shows_store(pilot, db)
 
 
-async def test_a_back_dated_arrival_at_the_top_reloads_in_place(db: Path) -> None:
+async def test_a_back_dated_arrival_at_the_top_reloads_in_place(db: Location) -> None:
     app = console(db, poll_interval=0.1)
     async with app.run_test(size=SIZE) as pilot:
         await press(pilot, "2")
@@ -337,45 +341,50 @@ async def test_a_back_dated_arrival_at_the_top_reloads_in_place(db: Path) -> Non
         assert view(app).row_at(0)["id"] == new_id  # type: ignore[index]
 
 
-def test_a_deep_page_of_a_counted_view_ignores_back_dated_arrivals(db: Path) -> None:
+def test_a_deep_page_of_a_counted_view_ignores_back_dated_arrivals(db: Location) -> None:
     """Without the screen: a page read after arrivals, bounded by the view's
     snapshot id, is the page read before them, wherever the arrivals sort."""
     flt = Filter(types=("error",))
-    conn = connect(db)
+    store = open_store(db)
     try:
-        snapshot = max_id(conn)
-        total = query.count(conn, flt)
-        before = [fetch_page_rows(conn, flt, query.NEWEST, p, total=None, snapshot_id=snapshot) for p in (0, 1)]
+        snapshot = max_id(store)
+        total = store.count(flt)
+        before = [fetch_page_rows(store, flt, query.NEWEST, p, total=None, snapshot_id=snapshot) for p in (0, 1)]
         for minutes in (-1.0, 0.5, 18.0, 600.0):
-            insert_row(conn, normalize({"type": "error", "message": "late", "created_at": stamp(minutes)},
-                                       now=FIXED_NOW))
+            store.insert([normalize({"type": "error", "message": "late", "created_at": stamp(minutes)},
+                                    now=FIXED_NOW)])
         for page in (0, 1):
             for known_total in (None, total):
-                after = fetch_page_rows(conn, flt, query.NEWEST, page, total=known_total, snapshot_id=snapshot)
+                after = fetch_page_rows(store, flt, query.NEWEST, page, total=known_total, snapshot_id=snapshot)
                 assert [r["id"] for r in after] == [r["id"] for r in before[page]], (page, known_total)
     finally:
-        conn.close()
+        store.close()
 
 
-def test_a_read_left_open_never_pins_the_pool_to_an_old_snapshot(db: Path) -> None:
+def test_a_read_left_open_never_pins_the_pool_to_an_old_snapshot(db: Location) -> None:
     pool = ConnectionPool(db)
     try:
-        with pool.connection() as conn:
-            conn.execute("BEGIN")
-            before = max_id(conn)
+        with pool.store() as store:
+            begin(store)
+            before = max_id(store)
         new_id = add(db)
-        with pool.connection() as conn:
-            assert not conn.in_transaction
-            assert max_id(conn) == new_id > before
+        with pool.store() as store:
+            assert store.reusable()
+            assert max_id(store) == new_id > before
     finally:
         pool.close()
+
+
+def begin(store: Store) -> None:
+    """Open a transaction on the store's connection and leave it open (an interrupted read)."""
+    store.conn.execute("BEGIN")  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------- scrolling
 
 
 @pytest.mark.parametrize("tab", ["0", "2"])
-async def test_scrolling_deep_and_back(db: Path, tab: str) -> None:
+async def test_scrolling_deep_and_back(db: Location, tab: str) -> None:
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         await press(pilot, tab)
@@ -394,7 +403,7 @@ async def test_scrolling_deep_and_back(db: Path, tab: str) -> None:
 # ---------------------------------------------------------------- actions and search
 
 
-async def test_resolve_and_delete_keep_the_list_equal_to_the_store(db: Path) -> None:
+async def test_resolve_and_delete_keep_the_list_equal_to_the_store(db: Location) -> None:
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         await press(pilot, "2")
@@ -417,7 +426,7 @@ async def test_resolve_and_delete_keep_the_list_equal_to_the_store(db: Path) -> 
         await assert_shows_store(pilot, db)
 
 
-async def test_search_then_clear(db: Path) -> None:
+async def test_search_then_clear(db: Location) -> None:
     app = console(db)
     async with app.run_test(size=SIZE) as pilot:
         await press(pilot, "2")
@@ -438,7 +447,7 @@ def summary_text(app: LogConsoleApp) -> str:
     return str(screen(app).query_one("#summary", Static).render())
 
 
-def commit_from_a_writer_thread(db_path: Path) -> Callable[[], None]:
+def commit_from_a_writer_thread(db_path: Location) -> Callable[[], None]:
     """A hook that commits one record from another thread (and waits for it)."""
 
     def run() -> None:
@@ -450,13 +459,13 @@ def commit_from_a_writer_thread(db_path: Path) -> Callable[[], None]:
 
 
 @pytest.fixture
-def empty_db(db_path: Path) -> Path:
-    connect(db_path).close()
-    return db_path
+def empty_db(any_db: Location) -> Location:
+    open_store(any_db).close()
+    return any_db
 
 
 async def test_launch_on_an_empty_database_takes_in_a_record_committed_before_the_first_poll(
-    empty_db: Path, before_count: list[Callable[[], None]],
+    empty_db: Location, before_count: list[Callable[[], None]],
 ) -> None:
     """The first page is read from an empty database; a writer commits a record
     before the first poll.  The list's reference point is 0, and the poll must
@@ -472,7 +481,7 @@ async def test_launch_on_an_empty_database_takes_in_a_record_committed_before_th
 
 
 async def test_launch_on_an_empty_database_while_a_writer_floods_it(
-    empty_db: Path, before_count: list[Callable[[], None]],
+    empty_db: Location, before_count: list[Callable[[], None]],
 ) -> None:
     app = console(empty_db, poll_interval=0.1)
     writer = Writer(empty_db)
@@ -495,7 +504,7 @@ async def test_launch_on_an_empty_database_while_a_writer_floods_it(
         writer.stop.set()
 
 
-async def test_refresh_while_scrolled_during_arrivals_leaves_no_stale_badge(db: Path) -> None:
+async def test_refresh_while_scrolled_during_arrivals_leaves_no_stale_badge(db: Location) -> None:
     """``ctrl+r`` while scrolled down after arrivals: the reload takes them in,
     so no poll may count them again against the reference point of the list
     before the reload (that put back a ``▲ N new`` badge that never cleared)."""

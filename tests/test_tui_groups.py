@@ -1,9 +1,9 @@
-"""The Errors tab's group list, driven through Pilot over a real SQLite file."""
+"""The Errors tab's group list, driven through Pilot over a real store: a SQLite file,
+and a PostgreSQL database for every test on the seeded records."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 from test_tui_app import console, main
-from tui_data import FIXED_NOW, fill, make_db, screen_text, settle
+from tui_data import FIXED_NOW, fill, fill_store, make_store, screen_text, settle
 
 from logconsole.screens.app import LogConsoleApp
 from logconsole.screens.group_view import GroupView, sparkline
 from logconsole.screens.log_view import LogView
 from logconsole.store import group_query as G
 from logconsole.store.db import connect
+from logconsole.store.interface import open_store
 
 SIZE = (100, 24)
 
@@ -29,8 +30,8 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def seeded(db_path: Path) -> Path:
-    return make_db(db_path)
+def seeded(any_db: Path | str) -> Path | str:
+    return make_store(any_db)
 
 
 def groups(app: LogConsoleApp) -> GroupView:
@@ -41,12 +42,24 @@ def records(app: LogConsoleApp) -> LogView:
     return main(app).query_one("#list", LogView)
 
 
-def rows(db_path: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(db_path)
+def rows(db_path: Path | str, sql: str, *params: object) -> list[tuple[object, ...]]:
+    """What SQL both databases speak reads on the store's own connection (``?`` placeholders)."""
+    store = open_store(db_path)
     try:
-        return conn.execute(sql, params).fetchall()
+        if store.backend == "postgresql":
+            sql = sql.replace("?", "%s")
+        return [tuple(r) for r in store.conn.execute(sql, params).fetchall()]  # type: ignore[attr-defined]
     finally:
-        conn.close()
+        store.close()
+
+
+def add_records(db_path: Path | str, records: list[dict[str, object]]) -> None:
+    """Records committed by the store's writer, as a collector commits them."""
+    store = open_store(db_path)
+    try:
+        fill_store(store, records)
+    finally:
+        store.close()
 
 
 def group_of(db_path: Path, error_type: str) -> int:
@@ -61,7 +74,7 @@ async def show_groups(app: LogConsoleApp, pilot: object) -> GroupView:
     return view
 
 
-async def test_o_switches_the_errors_tab_between_occurrences_and_groups(seeded: Path) -> None:
+async def test_o_switches_the_errors_tab_between_occurrences_and_groups(seeded: Path | str) -> None:
     expected = int(rows(seeded, "SELECT count(*) FROM error_groups WHERE status != 'ignored'")[0][0])
     assert 1 < expected < int(rows(seeded, "SELECT count(*) FROM records WHERE type = 'error'")[0][0])
     app = console(seeded)
@@ -80,7 +93,7 @@ async def test_o_switches_the_errors_tab_between_occurrences_and_groups(seeded: 
         assert "records" in screen_text(app)
 
 
-async def test_resolving_a_group_resolves_its_occurrences_and_a_new_one_regresses_it(seeded: Path) -> None:
+async def test_resolving_a_group_resolves_its_occurrences_and_a_new_one_regresses_it(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -88,13 +101,13 @@ async def test_resolving_a_group_resolves_its_occurrences_and_a_new_one_regresse
         row = view.current_row
         assert row is not None
         gid = int(row["id"])
-        assert rows(seeded, "SELECT count(*) FROM records WHERE group_id = ? AND is_resolved = 0", gid)[0][0] > 0
+        assert rows(seeded, "SELECT count(*) FROM records WHERE group_id = ? AND NOT is_resolved", gid)[0][0] > 0
         await pilot.press("r")
         await pilot.pause()
         assert type(app.screen).__name__ == "NoteScreen"
         await pilot.press(*"deployed fix", "enter")
         await settle(pilot)
-        assert rows(seeded, "SELECT count(*) FROM records WHERE group_id = ? AND is_resolved = 0", gid)[0][0] == 0
+        assert rows(seeded, "SELECT count(*) FROM records WHERE group_id = ? AND NOT is_resolved", gid)[0][0] == 0
         assert rows(seeded, "SELECT count(*) FROM records WHERE group_id = ? AND resolution = 'deployed fix'",
                     gid)[0][0] > 0
         assert rows(seeded, "SELECT status, note FROM error_groups WHERE id = ?", gid) == [("resolved", "deployed fix")]
@@ -106,14 +119,7 @@ async def test_resolving_a_group_resolves_its_occurrences_and_a_new_one_regresse
         occurrence = {"type": "error", "severity": row["severity"], "error_type": row["error_type"],
                       "message": message, "stack": stack, "created_at": datetime.now(UTC).isoformat()}
 
-        def write() -> None:
-            conn = connect(seeded)
-            try:
-                fill(conn, [occurrence])
-            finally:
-                conn.close()
-
-        writer = threading.Thread(target=write)
+        writer = threading.Thread(target=add_records, args=(seeded, [occurrence]))
         writer.start()
         writer.join()
         assert rows(seeded, "SELECT status FROM error_groups WHERE id = ?", gid) == [("regressed",)]
@@ -125,19 +131,15 @@ async def test_resolving_a_group_resolves_its_occurrences_and_a_new_one_regresse
         assert "regressed" in screen_text(app)
 
 
-async def test_a_paused_group_list_takes_what_arrived_on_resume(seeded: Path) -> None:
+async def test_a_paused_group_list_takes_what_arrived_on_resume(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         view = await show_groups(app, pilot)
         before = view.total
         await pilot.press("p")
-        conn = connect(seeded)
-        try:
-            fill(conn, [{"type": "error", "error_type": "BrandNewError", "message": "arrived while paused",
-                         "created_at": datetime.now(UTC).isoformat()}])
-        finally:
-            conn.close()
+        add_records(seeded, [{"type": "error", "error_type": "BrandNewError", "message": "arrived while paused",
+                              "created_at": datetime.now(UTC).isoformat()}])
         for _ in range(2):  # paused: the ticks leave the list as it is
             main(app)._tick()
             await settle(pilot)
@@ -149,7 +151,7 @@ async def test_a_paused_group_list_takes_what_arrived_on_resume(seeded: Path) ->
         assert view.total == before + 1 and "BrandNewError" in screen_text(app)
 
 
-async def test_enter_on_a_group_lists_its_occurrences_under_a_filter_that_c_clears(seeded: Path) -> None:
+async def test_enter_on_a_group_lists_its_occurrences_under_a_filter_that_c_clears(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -176,7 +178,7 @@ async def test_enter_on_a_group_lists_its_occurrences_under_a_filter_that_c_clea
         assert listed.total == rows(seeded, "SELECT count(*) FROM records WHERE type = 'error'")[0][0]
 
 
-async def test_marked_groups_are_ignored_with_a_note_and_leave_the_list(seeded: Path) -> None:
+async def test_marked_groups_are_ignored_with_a_note_and_leave_the_list(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -200,7 +202,7 @@ async def test_marked_groups_are_ignored_with_a_note_and_leave_the_list(seeded: 
         assert len(view.marks) == before - 2
 
 
-async def test_sort_keys_sort_groups(seeded: Path) -> None:
+async def test_sort_keys_sort_groups(seeded: Path | str) -> None:
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -214,7 +216,7 @@ async def test_sort_keys_sort_groups(seeded: Path) -> None:
         assert counts == sorted(counts)
 
 
-async def test_read_only_console_refuses_group_actions(seeded: Path) -> None:
+async def test_read_only_console_refuses_group_actions(seeded: Path | str) -> None:
     app = console(seeded, read_only=True)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -253,7 +255,7 @@ def test_hourly_counts_count_a_page_of_groups_per_hour(db_path: Path) -> None:
     assert counts[gid][-3:] == [1, 2, 0] and sum(counts[gid]) == 3
 
 
-async def test_export_writes_the_groups_on_screen(seeded: Path, tmp_path: Path) -> None:
+async def test_export_writes_the_groups_on_screen(seeded: Path | str, tmp_path: Path) -> None:
     out = tmp_path / "groups.jsonl"
     app = console(seeded)
     async with app.run_test(size=SIZE) as pilot:
@@ -273,7 +275,7 @@ async def test_export_writes_the_groups_on_screen(seeded: Path, tmp_path: Path) 
     assert {"status", "count", "message", "users_approx"} <= set(lines[0])
 
 
-async def test_an_idle_group_list_writes_nothing_and_an_occurrence_repaints_only_its_lines(seeded: Path) -> None:
+async def test_an_idle_group_list_writes_nothing_and_an_occurrence_repaints_only_its_lines(seeded: Path | str) -> None:
     from test_tui_quiet import console as recorded_console
     from test_tui_quiet import quiet, wait_until
 
@@ -287,12 +289,8 @@ async def test_an_idle_group_list_writes_nothing_and_an_occurrence_repaints_only
         last = view.row_at(view.row_count - 1)
         assert last is not None and reference is not None
         ((message, stack),) = rows(seeded, "SELECT message, stack FROM records WHERE id = ?", last["latest_id"])
-        conn = connect(seeded)
-        try:
-            fill(conn, [{"type": "error", "severity": last["severity"], "error_type": last["error_type"],
-                         "message": message, "stack": stack, "created_at": FIXED_NOW.isoformat()}])
-        finally:
-            conn.close()
+        add_records(seeded, [{"type": "error", "severity": last["severity"], "error_type": last["error_type"],
+                              "message": message, "stack": stack, "created_at": FIXED_NOW.isoformat()}])
         await wait_until(pilot, lambda: view.reference is not None and view.reference > reference)
         await settle(pilot)
         moved = view.row_at(0)

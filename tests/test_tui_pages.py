@@ -23,7 +23,14 @@ from logconsole.screens.data import (
 from logconsole.screens.view_state import ViewState
 from logconsole.store import query
 from logconsole.store.query import Filter, Sort
+from logconsole.store.sqlite.store import SQLiteStore
+from logconsole.store.url import parse_store_url
 from logconsole.store.writer import insert_row, insert_rows
+
+
+def as_store(conn: sqlite3.Connection) -> SQLiteStore:
+    """The store interface over a test's own connection."""
+    return SQLiteStore(conn, parse_store_url(conn.execute("PRAGMA database_list").fetchone()[2]))
 
 PAGE = 50
 
@@ -45,15 +52,15 @@ def test_every_path_to_a_page_reads_the_same_rows(filled: sqlite3.Connection, so
     pages = total // PAGE
     by_offset = [query.fetch_page(filled, flt, sort, limit=PAGE, offset=p * PAGE) for p in range(pages)]
     for p in range(pages):
-        from_top = fetch_page_rows(filled, flt, sort, p, total=None, page_size=PAGE)
-        nearest_end = fetch_page_rows(filled, flt, sort, p, total=total, page_size=PAGE)
+        from_top = fetch_page_rows(as_store(filled), flt, sort, p, total=None, page_size=PAGE)
+        nearest_end = fetch_page_rows(as_store(filled), flt, sort, p, total=total, page_size=PAGE)
         assert ids(from_top) == ids(nearest_end) == ids(by_offset[p]), p
         if p:
-            after_prev = fetch_page_rows(filled, flt, sort, p, total=total, page_size=PAGE,
+            after_prev = fetch_page_rows(as_store(filled), flt, sort, p, total=total, page_size=PAGE,
                                          neighbours=Neighbours(before=by_offset[p - 1][-1]))
             assert ids(after_prev) == ids(by_offset[p])
         if p < pages - 1:
-            before_next = fetch_page_rows(filled, flt, sort, p, total=total, page_size=PAGE,
+            before_next = fetch_page_rows(as_store(filled), flt, sort, p, total=total, page_size=PAGE,
                                           neighbours=Neighbours(after=by_offset[p + 1][0]))
             assert ids(before_next) == ids(by_offset[p])
 
@@ -62,20 +69,20 @@ def test_the_last_page_may_be_short(filled: sqlite3.Connection) -> None:
     flt = Filter(types=("error",))
     total = query.count(filled, flt)
     last = (total - 1) // PAGE
-    rows = fetch_page_rows(filled, flt, query.NEWEST, last, total=total, page_size=PAGE)
+    rows = fetch_page_rows(as_store(filled), flt, query.NEWEST, last, total=total, page_size=PAGE)
     assert len(rows) == total - last * PAGE
     assert ids(rows) == ids(query.fetch_page(filled, flt, query.NEWEST, limit=PAGE, offset=last * PAGE))
 
 
 def test_arrivals_do_not_shift_pages_of_a_counted_view(filled: sqlite3.Connection) -> None:
     flt = Filter()
-    snapshot = max_id(filled)
-    before = fetch_page_rows(filled, flt, query.NEWEST, 3, total=None, page_size=PAGE, snapshot_id=snapshot)
+    snapshot = max_id(as_store(filled))
+    before = fetch_page_rows(as_store(filled), flt, query.NEWEST, 3, total=None, page_size=PAGE, snapshot_id=snapshot)
     for i in range(7):
         insert_row(filled, normalize({"type": "chat", "message": f"new {i}"}, now=FIXED_NOW + timedelta(hours=1)))
-    assert count_after(filled, flt, snapshot) == 7
-    assert count_after(filled, Filter(types=("error",)), snapshot) == 0
-    after = fetch_page_rows(filled, flt, query.NEWEST, 3, total=None, page_size=PAGE, snapshot_id=snapshot)
+    assert count_after(as_store(filled), flt, snapshot) == 7
+    assert count_after(as_store(filled), Filter(types=("error",)), snapshot) == 0
+    after = fetch_page_rows(as_store(filled), flt, query.NEWEST, 3, total=None, page_size=PAGE, snapshot_id=snapshot)
     assert ids(after) == ids(before)
 
 
@@ -83,18 +90,18 @@ def test_pool_reuses_connections_across_threads(db_path: Path, filled: sqlite3.C
     import threading
 
     pool = ConnectionPool(db_path)
-    seen: list[int] = []
+    seen: list[tuple[int, int]] = []
 
     def use() -> None:
-        with pool.connection() as c:
-            seen.append(id(c))
-            assert max_id(c) == 1000
+        with pool.store() as store:
+            seen.append((id(store), max_id(store)))
 
     for _ in range(3):
         t = threading.Thread(target=use)
         t.start()
         t.join()
-    assert len(set(seen)) == 1
+    assert len({s for s, _ in seen}) == 1
+    assert [top for _, top in seen] == [1000] * 3
     pool.close()
 
 

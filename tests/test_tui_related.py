@@ -1,4 +1,4 @@
-"""The console's related-records key, driven through Pilot over a real store."""
+"""The console's related-records key, driven through Pilot over a real store (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from tui_data import FIXED_NOW, make_db, screen_text, settle
+from tui_data import FIXED_NOW, make_store, screen_text, settle
 
 from logconsole.ingest import normalize
 from logconsole.screens.app import LogConsoleApp
 from logconsole.screens.log_view import LogView
 from logconsole.screens.main_screen import MainScreen
 from logconsole.store import query
-from logconsole.store.db import connect
-from logconsole.store.writer import insert_row
+from logconsole.store.interface import open_store
 
 SIZE = (100, 24)
 REQUEST = "9f8e7d6c5b4a39281706"
@@ -28,27 +27,30 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def request_db(db_path: Path) -> tuple[Path, dict[str, int]]:
-    """The seeded records, and the newest of each kind being one request's."""
-    make_db(db_path)
-    conn = connect(db_path)
+def request_db(any_db: Path | str) -> tuple[Path | str, dict[str, int]]:
+    """The seeded records, and the newest of each kind being one request's (in each store)."""
+    make_store(any_db)
+    store = open_store(any_db)
 
     def at(seconds: int) -> str:
         return (FIXED_NOW - timedelta(seconds=seconds)).isoformat()
 
+    def add(raw: dict[str, object]) -> int:
+        return store.insert([normalize(raw)])[0]
+
     ids = {
-        "activity": insert_row(conn, normalize({"type": "activity", "title": "POST /api/checkout",
-                                                "request_id": REQUEST, "created_at": at(3)})),
-        "error": insert_row(conn, normalize({"type": "error", "message": "card vault unavailable",
-                                             "request_id": REQUEST, "created_at": at(1)})),
-        "ai": insert_row(conn, normalize({"type": "ai", "ai_model": "gpt-4", "prompt": "fraud check",
-                                          "request_id": REQUEST, "created_at": at(2)})),
+        "activity": add({"type": "activity", "title": "POST /api/checkout", "request_id": REQUEST,
+                         "created_at": at(3)}),
+        "error": add({"type": "error", "message": "card vault unavailable", "request_id": REQUEST,
+                      "created_at": at(1)}),
+        "ai": add({"type": "ai", "ai_model": "gpt-4", "prompt": "fraud check", "request_id": REQUEST,
+                   "created_at": at(2)}),
     }
-    conn.close()
-    return db_path, ids
+    store.close()
+    return any_db, ids
 
 
-def console(db_path: Path) -> LogConsoleApp:
+def console(db_path: Path | str) -> LogConsoleApp:
     return LogConsoleApp(db_path, now=FIXED_NOW, cursor_blink=False, poll_interval=0)
 
 
@@ -63,7 +65,7 @@ def view(app: LogConsoleApp) -> LogView:
 
 
 async def test_related_key_shows_the_request_oldest_first_and_c_clears_it(
-        request_db: tuple[Path, dict[str, int]]) -> None:
+        request_db: tuple[Path | str, dict[str, int]]) -> None:
     db_path, ids = request_db
     app = console(db_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -87,7 +89,7 @@ async def test_related_key_shows_the_request_oldest_first_and_c_clears_it(
         assert "no filters" in screen_text(app)
 
 
-async def test_a_record_with_nothing_to_relate_by_says_so(request_db: tuple[Path, dict[str, int]]) -> None:
+async def test_a_record_with_nothing_to_relate_by_says_so(request_db: tuple[Path | str, dict[str, int]]) -> None:
     db_path, _ = request_db
     app = console(db_path)
     async with app.run_test(size=SIZE) as pilot:

@@ -15,6 +15,7 @@ from typing import Any
 
 from logconsole.ingest import normalize
 from logconsole.store.db import connect
+from logconsole.store.interface import Store, open_store
 from logconsole.store.writer import insert_rows
 
 FIXED_NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
@@ -94,6 +95,25 @@ def hostile_record() -> dict[str, Any]:
 def fill(conn: sqlite3.Connection, records: list[dict[str, Any]]) -> int:
     """Store raw records through the one ingest step and the writer."""
     return insert_rows(conn, [normalize(r, now=FIXED_NOW) for r in records])
+
+
+def fill_store(store: Store, records: list[dict[str, Any]]) -> int:
+    """Store raw records through the one ingest step and the store's writer: the
+    same records in a SQLite file or a PostgreSQL database."""
+    return len(store.insert([normalize(r, now=FIXED_NOW) for r in records]))
+
+
+def make_store(location: Path | str, *, n_per_kind: int = 8, hostile: bool = False) -> Path | str:
+    """:func:`make_db` for any store (a file path or a ``postgresql://`` URL)."""
+    store = open_store(location)
+    try:
+        records = seeded_records(n_per_kind)
+        if hostile:
+            records.append(hostile_record())
+        fill_store(store, records)
+    finally:
+        store.close()
+    return location
 
 
 def make_db(path: Path, *, n_per_kind: int = 8, hostile: bool = False) -> Path:

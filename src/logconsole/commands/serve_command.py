@@ -43,7 +43,8 @@ def serve(host: str, port: int, public_url: str | None, max_sessions: int, allow
     from logconsole.serve import ServeError, ServeOptions, serve_forever
 
     path, _ = check_console(db_path, config_path, read_only=not allow_write)
-    options = ServeOptions(db_path=path.resolve(), config_path=config_path.resolve() if config_path else None,
+    location = path.resolve() if isinstance(path, Path) else path
+    options = ServeOptions(db_path=location, config_path=config_path.resolve() if config_path else None,
                            host=host, port=port, public_url=public_url, max_sessions=max_sessions,
                            allow_write=allow_write)
     try:

@@ -18,6 +18,7 @@ from logconsole.cli_options import (
     socket_option,
     socket_path_or_default,
 )
+from logconsole.store.url import StoreURL
 
 if TYPE_CHECKING:
     from logconsole.config import Settings
@@ -42,9 +43,11 @@ def console_options(f: F) -> F:
     return f
 
 
-def check_console(db_path: Path | None, config_path: Path | None, *, read_only: bool) -> tuple[Path, Settings]:
-    """The database path and settings the console would open with, or a one-line error
-    now (a bad key map, a missing or damaged database) rather than inside the console."""
+def check_console(db_path: Path | StoreURL | None, config_path: Path | None, *,
+                  read_only: bool) -> tuple[Path | StoreURL, Settings]:
+    """The database (a file, or a PostgreSQL URL) and settings the console would open
+    with, or a one-line error now (a bad key map, a missing or damaged database, a
+    server that cannot be reached) rather than inside the console."""
     settings = settings_from(config_path)
     from logconsole.config import ConfigError
     from logconsole.screens.keys import check_keymap
@@ -53,13 +56,28 @@ def check_console(db_path: Path | None, config_path: Path | None, *, read_only: 
         check_keymap(settings.keys, settings.source or "config")
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    if isinstance(db_path, StoreURL):
+        from logconsole.store.db import StoreError
+        from logconsole.store.interface import open_store
+
+        try:
+            open_store(db_path, readonly=read_only).close()
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from None
+        return db_path, settings
     path = db_path_or_default(db_path)
     open_db(path, readonly=read_only).close()
     return path, settings
 
 
+NO_COLLECTOR_FOR_POSTGRESQL = (
+    "No collector started here: with a PostgreSQL database the collectors run on the hosts "
+    "(`logconsole daemon` with LOGCONSOLE_DB set on each)")
+"""What the console says instead of starting a collector for a PostgreSQL database."""
+
+
 def run_console(
-    db_path: Path | None = None, socket_path: Path | None = None, config_path: Path | None = None,
+    db_path: Path | StoreURL | None = None, socket_path: Path | None = None, config_path: Path | None = None,
     read_only: bool = False, no_collector: bool = False, no_mouse: bool = False, ansi: bool = False,
 ) -> None:
     """Open the console with what the options said."""
@@ -68,7 +86,9 @@ def run_console(
     opened_at = utcnow()  # before the collector starts: its first retention run is news
     path, settings = check_console(db_path, config_path, read_only=read_only)
     message = None
-    if not no_collector and not read_only:
+    if isinstance(path, StoreURL):
+        message = None if no_collector or read_only else NO_COLLECTOR_FOR_POSTGRESQL
+    elif not no_collector and not read_only:
         from logconsole.collectors.spawn import ensure_collector
 
         message = ensure_collector(path, socket_path_or_default(socket_path), config_path)

@@ -17,22 +17,11 @@ from dataclasses import dataclass
 from textual import work
 from textual.message import Message
 
-from logconsole.alert_rules import ALERT_EVENT
 from logconsole.screens.data import STORE_ERRORS, ConnectionPool
 from logconsole.timeutil import format_ts, utcnow
 
 MAX_TOLD = 3
 """Alerts shown one by one per tick; more are told as a count."""
-
-_NEW_ALERTS_SQL = (
-    "SELECT id, status, message FROM records NOT INDEXED WHERE id > ? AND type = 'system' "
-    "AND event_type = ? ORDER BY id"
-)
-_ALERTS_SINCE_SQL = (
-    "SELECT id, status, message FROM records WHERE type = 'system' AND created_at >= ? "
-    "AND event_type = ? ORDER BY id"
-)
-
 
 @dataclass
 class AlertsSeen(Message):
@@ -56,19 +45,18 @@ class AlertNotice:
     @work(thread=True, exclusive=True, group="alerts")
     def _read_alerts(self, after: int | None) -> None:
         try:
-            with self.pool.connection() as conn:
+            with self.pool.store() as store:
                 if after is None:
-                    top = conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0]
+                    top = store.max_id()
                     opened = format_ts(getattr(self.app, "opened_at", None) or utcnow())  # type: ignore[attr-defined]
-                    rows = conn.execute(_ALERTS_SINCE_SQL, (opened, ALERT_EVENT)).fetchall()
-                    self.post_message(AlertsSeen(  # type: ignore[attr-defined]
-                        [(int(i), s or "", m or "") for i, s, m in rows], start=int(top)))
+                    seen = AlertsSeen(store.alerts(since=opened), start=int(top))
+                    self.post_message(seen)  # type: ignore[attr-defined]
                     return
-                rows = conn.execute(_NEW_ALERTS_SQL, (after, ALERT_EVENT)).fetchall()
+                rows = store.alerts(after_id=after)
         except STORE_ERRORS:
             return  # the list reports database trouble; this is only news
         if rows:
-            self.post_message(AlertsSeen([(int(i), s or "", m or "") for i, s, m in rows]))  # type: ignore[attr-defined]
+            self.post_message(AlertsSeen(rows))  # type: ignore[attr-defined]
 
     def on_alerts_seen(self, message: AlertsSeen) -> None:
         alerts = message.alerts

@@ -21,9 +21,10 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from logconsole.config import Settings
-from logconsole.screens.data import ConnectionPool
+from logconsole.screens.data import ConnectionPool, store_location
 from logconsole.screens.keys import check_keymap, keys_in_force
 from logconsole.screens.main_screen import MainScreen
+from logconsole.store.url import StoreURL
 from logconsole.timeutil import utcnow
 
 
@@ -42,7 +43,7 @@ class LogConsoleApp(App[None]):
 
     def __init__(
         self,
-        db_path: Path,
+        db_path: Path | str | StoreURL,
         *,
         read_only: bool = False,
         now: datetime | None = None,
@@ -57,11 +58,13 @@ class LogConsoleApp(App[None]):
         self.opened_at = opened_at or utcnow()
         """When the console opened (before it started a collector): retention runs
         finished earlier are not news (:mod:`logconsole.screens.retention_notice`)."""
-        self.db_path = Path(db_path)
+        self.location = store_location(db_path)
+        """The database: a SQLite file or a PostgreSQL URL."""
+        self.db_path = self.location.path
         self.read_only = read_only
         self.fixed_now = now
         self.clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
-        self.pool = ConnectionPool(self.db_path, readonly=read_only)
+        self.pool = ConnectionPool(self.location, readonly=read_only)
         self.poll_interval = poll_interval
         self.cursor_blink = cursor_blink
         self.startup_message = startup_message

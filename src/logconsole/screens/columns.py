@@ -31,6 +31,9 @@ MIN_FLEX = 24
 MIN_SHRUNK = 8
 """Narrowest a shrinking column gets."""
 TIME_WIDTH = {"relative": 7, "absolute": 19}
+HOST_WIDTH = 10
+"""The host column (shown when the records come from several hosts): narrow, and
+like every text column it gives up cells to the message on a narrow terminal."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,23 +56,26 @@ def _column(kind: K.Kind, name: str) -> Column:
     return Column(name, f.short, width, align)
 
 
-def columns_for(kind: K.Kind | None, time_mode: str = "relative") -> tuple[Column, ...]:
+def columns_for(kind: K.Kind | None, time_mode: str = "relative", *, host: bool = False) -> tuple[Column, ...]:
     """The columns of a tab: time, then the kind's columns (the last one flexible).
 
     The overview (``kind`` None) shows type, the record's level and a summary.
+    ``host`` adds the host after the time (records from several hosts); it is
+    not a sort key (no index orders by it).
     """
     time_col = Column("created_at", "time", TIME_WIDTH[time_mode])
+    lead = (time_col, Column("host", "host", HOST_WIDTH, sortable=False)) if host else (time_col,)
     if kind is None:
         return (
-            time_col,
+            *lead,
             Column("type", "type", 8),
             Column("level", "level", 8, sortable=False),
             Column("summary", "summary", 0, sortable=False),
         )
-    cols = [_column(kind, n) for n in kind.columns]
+    cols = [_column(kind, n) for n in kind.columns if not (host and n == "host")]
     last = cols[-1]
     cols[-1] = Column(last.name, last.label, 0, last.align, last.sortable)
-    return (time_col, *cols)
+    return (*lead, *cols)
 
 
 def layout(columns: tuple[Column, ...], width: int) -> list[int]:

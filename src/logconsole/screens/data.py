@@ -1,9 +1,11 @@
-"""The console's reads: a small connection pool and the paged row source.
+"""The console's reads: a small pool of stores and the paged row source.
 
 Nothing here imports Textual: the list view calls these functions from thread
-workers.  Each worker borrows a connection from :class:`ConnectionPool` (SQLite
-connections are not shared between threads at once) and returns it, so the
-page cache of a connection stays warm between fetches.
+workers.  Each worker borrows a :class:`~logconsole.store.interface.Store`
+from :class:`ConnectionPool` (a connection is not shared between threads at
+once) and returns it, so the page cache of a connection stays warm between
+fetches.  A SQLite file and a PostgreSQL database are lent the same way; each
+store runs its own SQL.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from typing import Any
 
 from logconsole.ingest import IngestError
 from logconsole.store import query
-from logconsole.store.db import StoreError, connect
+from logconsole.store.db import StoreError
 from logconsole.store.errors import describe
+from logconsole.store.interface import Store, open_for_threads
 from logconsole.store.query import Condition, Cursor, Filter, Sort
+from logconsole.store.url import POSTGRESQL, StoreURL, parse_store_url
 
 STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, StoreError, query.QueryError, IngestError, OSError)
 """What a worker's database work may raise; the worker reports it instead of crashing the console."""
@@ -37,45 +41,75 @@ PAGE_SIZE = 200
 """Rows per page fetched by the list view."""
 
 
-class ConnectionPool:
-    """Connections to one database for worker threads, at most ``keep`` kept idle."""
+def store_location(location: Path | str | StoreURL) -> StoreURL:
+    """A database path or URL as the store interface names it."""
+    return location if isinstance(location, StoreURL) else parse_store_url(str(location))
 
-    def __init__(self, path: Path, *, readonly: bool = False, keep: int = 4) -> None:
-        self.path = path
+
+class ConnectionPool:
+    """Stores on one database for worker threads, at most ``keep`` kept idle."""
+
+    def __init__(self, location: Path | str | StoreURL, *, readonly: bool = False, keep: int = 4) -> None:
+        self.location = store_location(location)
+        self.path: Path | None = self.location.path
+        """The SQLite file (``None`` for PostgreSQL)."""
         self.readonly = readonly
-        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._idle: queue.LifoQueue[Store] = queue.LifoQueue()
         self._keep = keep
         self._closed = False
 
-    def _open(self) -> sqlite3.Connection:
-        conn = connect(self.path, readonly=self.readonly, check_same_thread=False)
-        # Cap the page cache: a few connections must stay well inside the memory budget.
-        conn.execute("PRAGMA cache_size = -8000")
-        return conn
+    @property
+    def is_postgres(self) -> bool:
+        return self.location.backend == POSTGRESQL
+
+    def _open(self) -> Store:
+        return open_for_threads(self.location, readonly=self.readonly)
 
     @contextmanager
-    def connection(self) -> Iterator[sqlite3.Connection]:
-        """A connection for the calling thread; returned to the pool afterwards.
+    def store(self) -> Iterator[Store]:
+        """A store for the calling thread; returned to the pool afterwards.
 
         A database error in the block comes out as :class:`StoreError` saying the
         condition the way every command does ("database file is damaged (run
-        `logconsole doctor`)", "disk is full"), not SQLite's symptom.
+        `logconsole doctor`)", "disk is full", a PostgreSQL server's reason), not
+        the driver's symptom.
         """
         try:
-            conn = self._idle.get_nowait()
+            store = self._idle.get_nowait()
         except queue.Empty:
-            conn = self._open()
+            store = self._open()
         try:
-            yield conn
-        except sqlite3.Error as exc:
-            raise StoreError(describe(exc)) from exc
+            yield store
+        except Exception as exc:
+            text = store.describe_error(exc)
+            if text is None:
+                raise
+            raise StoreError(text) from exc
         finally:
             # A read transaction left open (a COMMIT that failed after an interrupt)
             # would pin every later borrower to an old snapshot: close it instead.
-            if self._closed or conn.in_transaction or self._idle.qsize() >= self._keep:
-                conn.close()
+            if self._closed or not store.reusable() or self._idle.qsize() >= self._keep:
+                store.close()
             else:
-                self._idle.put(conn)
+                self._idle.put(store)
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """The connection of a pooled store on a SQLite file (the file's own checks)."""
+        with self.store() as store:
+            conn = getattr(store, "conn", None)
+            if not isinstance(conn, sqlite3.Connection):
+                raise StoreError(f"{self.location.redacted()} is not a SQLite database")
+            yield conn
+
+    def change_signature(self) -> object:
+        """Something that stays equal while nothing was committed, learnt without a
+        query: a SQLite file's stat (:func:`files_signature`).  A PostgreSQL
+        database has none, so it is a value equal to no other: the caller polls
+        (the newest id, one index lookup)."""
+        if self.path is None:
+            return object()
+        return files_signature(self.path)
 
     def close(self) -> None:
         self._closed = True
@@ -95,7 +129,7 @@ class Neighbours:
 
 
 def fetch_page_rows(
-    conn: sqlite3.Connection,
+    store: Store,
     flt: Filter,
     sort: Sort,
     page: int,
@@ -122,21 +156,19 @@ def fetch_page_rows(
     if snapshot_id:
         flt = up_to(flt, snapshot_id)
     if neighbours.before is not None:
-        return query.fetch_page(conn, flt, sort, limit=page_size, after=query.cursor_of(neighbours.before, sort))
+        return store.page(flt, sort, limit=page_size, after=query.cursor_of(neighbours.before, sort))
     if neighbours.after is not None:
-        rows = query.fetch_page(
-            conn, flt, sort.flipped(), limit=page_size, after=query.cursor_of(neighbours.after, sort.flipped()),
-        )
+        rows = store.page(flt, sort.flipped(), limit=page_size, after=query.cursor_of(neighbours.after, sort.flipped()))
         rows.reverse()
         return rows
     start = page * page_size
     if total is not None and start > total // 2:
         end = min(start + page_size, total)
         from_end = total - end
-        rows = query.fetch_page(conn, flt, sort.flipped(), limit=end - start, offset=from_end)
+        rows = store.page_at(flt, sort.flipped(), limit=end - start, offset=from_end)
         rows.reverse()
         return rows
-    return query.fetch_page(conn, flt, sort, limit=page_size, offset=start)
+    return store.page_at(flt, sort, limit=page_size, offset=start)
 
 
 def up_to(flt: Filter, snapshot_id: int) -> Filter:
@@ -144,22 +176,18 @@ def up_to(flt: Filter, snapshot_id: int) -> Filter:
     return flt.with_(where=(*flt.where, Condition("id", "<=", snapshot_id)))
 
 
-def count_after(conn: sqlite3.Connection, flt: Filter, after_id: int) -> int:
+def count_after(store: Store, flt: Filter, after_id: int) -> int:
     """How many rows matching ``flt`` have an id above ``after_id`` (new arrivals)."""
-    where, params = query.where_sql(conn, flt)
-    # NOT INDEXED: walk the rowid range of the few new rows, never a whole index.
-    sql = f"SELECT count(*) FROM records NOT INDEXED WHERE id > ? AND ({where})"
-    return int(conn.execute(sql, [after_id, *params]).fetchone()[0])
+    return store.count_after(flt, after_id)
 
 
-def max_id(conn: sqlite3.Connection) -> int:
-    """The highest record id (0 when empty): one lookup at the end of the rowid tree."""
-    row = conn.execute("SELECT max(id) FROM records").fetchone()
-    return int(row[0] or 0)
+def max_id(store: Store) -> int:
+    """The highest record id (0 when empty): one lookup at the end of the id index."""
+    return store.max_id()
 
 
-def is_empty(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None
+def is_empty(store: Store) -> bool:
+    return store.is_empty()
 
 
 def files_signature(path: Path) -> tuple[tuple[int, int, int] | None, ...]:
@@ -182,5 +210,5 @@ def files_signature(path: Path) -> tuple[tuple[int, int, int] | None, ...]:
 
 __all__ = [
     "PAGE_SIZE", "STORE_ERRORS", "ConnectionPool", "store_error_text", "Cursor", "Neighbours", "count_after",
-    "fetch_page_rows", "files_signature", "is_empty", "max_id", "up_to",
+    "fetch_page_rows", "files_signature", "is_empty", "max_id", "store_location", "up_to",
 ]

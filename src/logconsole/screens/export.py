@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -35,12 +35,14 @@ from textual.worker import get_current_worker
 
 from logconsole import kinds as K
 from logconsole.screens.confirm import ConfirmScreen
-from logconsole.screens.data import store_error_text
+from logconsole.screens.data import STORE_ERRORS, store_error_text, store_location
 from logconsole.screens.dialog import Dialog, ErrorLine, plain
-from logconsole.store import db
 from logconsole.store import group_query as G
-from logconsole.store.export import FORMATS, export, export_groups
-from logconsole.store.query import NEWEST, Filter, Sort, count
+from logconsole.store.db import StoreError
+from logconsole.store.export import FORMATS, write, write_groups
+from logconsole.store.interface import Store, open_store
+from logconsole.store.query import NEWEST, Filter, Sort, keyset_pages
+from logconsole.store.url import StoreURL
 from logconsole.timeutil import UTC, utcnow
 
 
@@ -51,8 +53,8 @@ class ExportSource:
     what: str
     """The file name's word for it (``errors``, ``records``, ``error-groups``)."""
     noun: str
-    count: Callable[[sqlite3.Connection], int]
-    write: Callable[[sqlite3.Connection, TextIO, str, Callable[[int], None] | None], int]
+    count: Callable[[Store], int]
+    write: Callable[[Store, TextIO, str, Callable[[int], None] | None], int]
 
 
 def _records_word(flt: Filter) -> str:
@@ -63,17 +65,25 @@ def records_source(flt: Filter, sort: Sort = NEWEST) -> ExportSource:
     """The records ``flt`` matches, in ``sort`` order."""
     return ExportSource(
         _records_word(flt), "record",
-        lambda conn: count(conn, flt),
-        lambda conn, out, fmt, progress: export(conn, flt, out, fmt, sort=sort, progress=progress),
+        lambda store: store.count(flt),
+        lambda store, out, fmt, progress: write(store.iter_rows(flt, sort), out, fmt, types=flt.types,
+                                                progress=progress),
     )
 
 
 def groups_source(flt: G.GroupFilter, sort: G.GroupSort) -> ExportSource:
     """The error groups ``flt`` matches, in ``sort`` order."""
     return ExportSource(
-        "error-groups", "group", lambda conn: G.count_groups(conn, flt),
-        lambda conn, out, fmt, progress: export_groups(conn, flt, out, fmt, sort=sort, progress=progress),
+        "error-groups", "group", lambda store: store.group_count(flt),
+        lambda store, out, fmt, progress: write_groups(
+            (G.to_group(g) for g in _iter_groups(store, flt, sort)), out, fmt, progress=progress),
     )
+
+
+def _iter_groups(store: Store, flt: G.GroupFilter, sort: G.GroupSort) -> Iterator[dict[str, Any]]:
+    """Every group ``flt`` matches, a keyset page at a time."""
+    return keyset_pages(lambda size, after: store.group_page(flt, sort, limit=size, after=after),
+                        lambda row: G.group_cursor(row, sort), page_size=1000)
 
 
 def default_path(flt: Filter | ExportSource, fmt: str, now: datetime | None = None) -> str:
@@ -119,25 +129,28 @@ def _temp_beside(path: Path) -> Path:
 
 
 def write_export(
-    db_path: Path, flt: Filter | ExportSource, sort: Sort | None, path: Path, fmt: str,
+    location: Path | str | StoreURL, flt: Filter | ExportSource, sort: Sort | None, path: Path, fmt: str,
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Export the records ``flt`` matches (or an :class:`ExportSource`) to ``path``
     through a hidden temp file renamed into place; returns the count."""
     source = flt if isinstance(flt, ExportSource) else records_source(flt, sort or NEWEST)
     tmp = _temp_beside(path)
-    conn = db.connect(db_path, readonly=True)
+    store = open_store(store_location(location), readonly=True)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             with open(fd, "w", encoding="utf-8", newline="") as out:
-                n = source.write(conn, out, fmt, progress)
+                n = source.write(store, out, fmt, progress)
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             tmp.unlink(missing_ok=True)
+            text = store.describe_error(exc) if not isinstance(exc, sqlite3.Error) else None
+            if text is not None:
+                raise StoreError(text) from exc
             raise
     finally:
-        conn.close()
+        store.close()
     return n
 
 
@@ -208,10 +221,10 @@ class ExportScreen(Dialog[Path | None]):
         path: Path | None
         error: str | None = None
 
-    def __init__(self, db_path: Path, flt: Filter | None = None, sort: Sort | None = None, *,
+    def __init__(self, location: Path | str | StoreURL, flt: Filter | None = None, sort: Sort | None = None, *,
                  now: datetime | None = None, source: ExportSource | None = None) -> None:
         super().__init__()
-        self.db_path = Path(db_path)
+        self.location = store_location(location)
         self.source = source or records_source(flt or Filter(), sort or NEWEST)
         self.now = now
         self.total: int | None = None
@@ -247,12 +260,16 @@ class ExportScreen(Dialog[Path | None]):
     @work(thread=True, exclusive=True, group="export-count")
     def _count(self) -> None:
         try:
-            conn = db.connect(self.db_path, readonly=True)
+            store = open_store(self.location, readonly=True)
             try:
-                total = self.source.count(conn)
+                total = self.source.count(store)
+            except Exception as exc:
+                if store.describe_error(exc) is None:
+                    raise
+                total = None
             finally:
-                conn.close()
-        except (db.StoreError, sqlite3.Error):
+                store.close()
+        except STORE_ERRORS:
             total = None  # the export itself will say what is wrong
         self.post_message(self.Counted(total))
 
@@ -326,12 +343,12 @@ class ExportScreen(Dialog[Path | None]):
             self.post_message(self.Progressed(done))
 
         try:
-            write_export(self.db_path, self.source, None, path, fmt, progress)
+            write_export(self.location, self.source, None, path, fmt, progress)
         except _Cancelled:
             return
         except OSError as exc:
             self.post_message(self.Finished(None, f"Cannot write {path}: {exc.strerror or exc}"))
-        except (db.StoreError, sqlite3.Error, ValueError) as exc:
+        except (StoreError, sqlite3.Error, ValueError) as exc:
             self.post_message(self.Finished(None, f"Export failed: {store_error_text(exc)}"))
         else:
             self.post_message(self.Finished(path.absolute()))

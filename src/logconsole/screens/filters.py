@@ -60,8 +60,9 @@ class FormField:
     suggest: tuple[str, ...] = ()
 
 
-def form_fields(kind: K.Kind | None) -> tuple[FormField, ...]:
-    """The rows of the form for ``kind``: its fields marked ``filter`` in :mod:`logconsole.kinds`."""
+def form_fields(kind: K.Kind | None, hosts: tuple[str, ...] = ()) -> tuple[FormField, ...]:
+    """The rows of the form for ``kind``: its fields marked ``filter`` in :mod:`logconsole.kinds`,
+    and ``host`` (suggesting ``hosts``) when the records come from several hosts."""
     out = []
     for fld in K.filter_fields(kind):
         name, label = fld.name, fld.label
@@ -75,6 +76,8 @@ def form_fields(kind: K.Kind | None) -> tuple[FormField, ...]:
             out.append(FormField(name, label, "choice", _BOOL_CHOICES))
         else:
             out.append(FormField(name, label, "text", suggest=fld.suggest))
+    if hosts and not any(f.name == "host" for f in out):
+        out.append(FormField("host", K.ALL_FIELDS["host"].label, "text", suggest=hosts))
     return tuple(out)
 
 
@@ -186,12 +189,12 @@ class FilterScreen(Dialog[Filter | None]):
     ]
 
     def __init__(self, kind: K.Kind | None, current: Filter,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, hosts: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.kind = kind
         self.current = current
         self.clock = clock
-        self.fields = form_fields(kind)
+        self.fields = form_fields(kind, hosts)
         self._initial, self._kept = prefill(self.fields, current.where)
         for attr, _ in TIME_BOXES:
             self._initial[f"f-{attr}"] = shown_time(getattr(current, attr))

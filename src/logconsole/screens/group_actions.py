@@ -11,9 +11,8 @@ actions.  A group action changes the group and its records in one transaction
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import work
 
@@ -21,16 +20,10 @@ from logconsole.screens.data import STORE_ERRORS, store_error_text
 from logconsole.screens.export import ExportScreen, groups_source
 from logconsole.screens.note import NoteScreen
 from logconsole.screens.record_actions import MARK_LIMIT, ActionDone, MarksFound, RecordActions
-from logconsole.store import actions
 from logconsole.store import group_query as G
 
-GroupRun = Callable[[Any, int, str | None, str], "actions.GroupOutcome | None"]
-
-_RUNS: dict[str, tuple[str, GroupRun]] = {
-    "resolve": ("Resolved", lambda conn, gid, note, by: actions.resolve_group(conn, gid, note=note, by=by)),
-    "reopen": ("Reopened", lambda conn, gid, note, by: actions.unresolve_group(conn, gid, by=by)),
-    "ignore": ("Ignored", lambda conn, gid, note, by: actions.ignore_group(conn, gid, note=note, by=by)),
-}
+_VERBS: dict[str, str] = {"resolve": "Resolved", "reopen": "Reopened", "ignore": "Ignored"}
+"""What each group action (:meth:`~logconsole.store.interface.Store.group_action`) did, in a word."""
 
 
 def _plural(n: int, word: str) -> str:
@@ -91,12 +84,12 @@ class GroupActions(RecordActions):
 
     @work(thread=True, group="actions")
     def _group_action(self, what: str, ids: list[int], note: str | None, by: str) -> None:
-        verb, run = _RUNS[what]
+        verb = _VERBS[what]
         changed = records = 0
         try:
-            with self.pool.connection() as conn:
+            with self.pool.store() as store:
                 for gid in ids:
-                    outcome = run(conn, gid, note, by)
+                    outcome = store.group_action(what, gid, note=note, by=by)
                     if outcome is not None:
                         changed += 1
                         records += outcome.records
@@ -124,13 +117,13 @@ class GroupActions(RecordActions):
                 self.notify(f"Exported to {path}", timeout=5, markup=False)
 
         source = groups_source(self.view.flt, self.view.sort)  # type: ignore[arg-type]
-        self.app.push_screen(ExportScreen(self.pool.path, now=self.fixed_now, source=source), done)
+        self.app.push_screen(ExportScreen(self.pool.location, now=self.fixed_now, source=source), done)
 
     @work(thread=True, exclusive=True, group="marks")
     def _find_group_marks(self, flt: G.GroupFilter) -> None:
         try:
-            with self.pool.connection() as conn:
-                ids = [int(r["id"]) for r in G.iter_groups(conn, flt, limit=MARK_LIMIT)]
+            with self.pool.store() as store:
+                ids = store.group_ids(flt, limit=MARK_LIMIT)
         except STORE_ERRORS as exc:
             self.post_message(ActionDone(f"cannot mark: {store_error_text(exc)}", "error",
                                          reload=False, clear_marks=False))

@@ -14,7 +14,6 @@ for the page's group ids), never one per row.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -28,6 +27,7 @@ from logconsole.screens import columns as C
 from logconsole.screens.data import PAGE_SIZE, STORE_ERRORS, Neighbours, max_id, store_error_text
 from logconsole.screens.log_view import LogView
 from logconsole.store import group_query as G
+from logconsole.store.interface import Store
 
 SPARKS = "▁▂▃▄▅▆▇█"
 TREND_WIDTH = 12
@@ -123,8 +123,8 @@ class GroupView(LogView):
     def _count(self, generation: int, flt: G.GroupFilter, top: int) -> None:  # type: ignore[override]
         """Count the groups (an index walk of ``error_groups``, never of records)."""
         try:
-            with self.pool.connection() as conn:
-                total = G.count_groups(conn, flt)
+            with self.pool.store() as store:
+                total = store.group_count(flt)
         except STORE_ERRORS as exc:
             if generation == self.generation:
                 self.post_message(self.Failed(f"cannot count groups: {store_error_text(exc)}"))
@@ -139,14 +139,10 @@ class GroupView(LogView):
         """A page of groups (a keyset continuation from a cached neighbour when
         there is one), each with its trend, and the newest record id."""
         try:
-            with self.pool.connection() as conn:
-                conn.execute("BEGIN")
-                try:
-                    rows = fetch_group_page(conn, flt, sort, page, neighbours)
-                    trends = G.hourly_counts(conn, (r["id"] for r in rows), self.clock())
-                    top = max_id(conn)
-                finally:
-                    conn.execute("COMMIT")
+            with self.pool.store() as store, store.snapshot():
+                rows = fetch_group_page(store, flt, sort, page, neighbours)
+                trends = store.group_hourly_counts((r["id"] for r in rows), self.clock())
+                top = max_id(store)
         except STORE_ERRORS as exc:
             self.post_message(self.Failed(f"cannot read groups: {store_error_text(exc)}"))
             return
@@ -156,14 +152,11 @@ class GroupView(LogView):
         self.post_message(self.PageLoaded(generation, page, rows, top))
 
 
-def fetch_group_page(conn: sqlite3.Connection, flt: G.GroupFilter, sort: G.GroupSort, page: int,
+def fetch_group_page(store: Store, flt: G.GroupFilter, sort: G.GroupSort, page: int,
                      neighbours: Neighbours = Neighbours()) -> list[dict[str, Any]]:
     """Groups ``page * PAGE_SIZE`` .. ``+ PAGE_SIZE``: after the previous page's
     last row when it is cached (cost independent of depth), else by offset."""
     if page == 0 or neighbours.before is not None:
         after = G.group_cursor(neighbours.before, sort) if neighbours.before is not None else None
-        return G.fetch_groups(conn, flt, sort, limit=PAGE_SIZE, after=after)
-    sql, params = G.select_sql(flt, sort, limit=PAGE_SIZE)
-    cur = conn.execute(sql + " OFFSET ?", [*params, page * PAGE_SIZE])
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, values)) for values in cur]
+        return store.group_page(flt, sort, limit=PAGE_SIZE, after=after)
+    return store.group_page(flt, sort, limit=PAGE_SIZE, offset=page * PAGE_SIZE)

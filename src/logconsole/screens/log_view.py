@@ -28,7 +28,6 @@ Keys (when the list has focus):
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -58,6 +57,7 @@ from logconsole.screens.data import (
     store_error_text,
 )
 from logconsole.store import query
+from logconsole.store.interface import Store
 from logconsole.store.query import Filter, Sort
 
 MAX_PAGES = 20
@@ -213,7 +213,7 @@ class LogView(ScrollView, can_focus=True):
         """The generation whose count starts once its first page is in."""
         self._previous_count = 0
         self._count_lock = threading.Lock()
-        self._counting_conn: sqlite3.Connection | None = None
+        self._counting_store: Store | None = None
         self._painted: dict[int, Strip] = {}
         """The strip last handed to Textual for each line of the widget (see :meth:`_repaint`)."""
 
@@ -325,18 +325,14 @@ class LogView(ScrollView, can_focus=True):
         does not compete with the new query for the CPU.
         """
         try:
-            with self.pool.connection() as conn:
-                conn.execute("BEGIN")
+            with self.pool.store() as store, store.snapshot():
+                with self._count_lock:
+                    self._counting_store = store
                 try:
-                    with self._count_lock:
-                        self._counting_conn = conn
-                    try:
-                        total = query.count(conn, flt) - count_after(conn, flt, top)
-                    finally:
-                        with self._count_lock:
-                            self._counting_conn = None
+                    total = store.count(flt) - count_after(store, flt, top)
                 finally:
-                    conn.execute("COMMIT")
+                    with self._count_lock:
+                        self._counting_store = None
         except STORE_ERRORS as exc:  # a worker reports, never crashes the console
             if generation == self.generation:
                 self.post_message(self.Failed(f"cannot count records: {store_error_text(exc)}"))
@@ -346,8 +342,8 @@ class LogView(ScrollView, can_focus=True):
     def _interrupt_count(self) -> None:
         """Stop a count still running for a query that is no longer shown."""
         with self._count_lock:
-            if self._counting_conn is not None:
-                self._counting_conn.interrupt()
+            if self._counting_store is not None:
+                self._counting_store.interrupt()
 
     def _request(self, page: int) -> None:
         """Ask a worker for ``page`` of the current query.
@@ -379,15 +375,11 @@ class LogView(ScrollView, can_focus=True):
     ) -> None:
         """Read a page and, in the same read transaction, the newest id it could contain."""
         try:
-            with self.pool.connection() as conn:
-                conn.execute("BEGIN")
-                try:
-                    rows = fetch_page_rows(
-                        conn, flt, sort, page, total=total, neighbours=neighbours, snapshot_id=snapshot_id,
-                    )
-                    top = max_id(conn)
-                finally:
-                    conn.execute("COMMIT")
+            with self.pool.store() as store, store.snapshot():
+                rows = fetch_page_rows(
+                    store, flt, sort, page, total=total, neighbours=neighbours, snapshot_id=snapshot_id,
+                )
+                top = max_id(store)
         except STORE_ERRORS as exc:
             self.post_message(self.Failed(f"cannot read records: {store_error_text(exc)}"))
             return

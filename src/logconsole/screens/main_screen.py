@@ -55,7 +55,6 @@ from logconsole.screens.data import (
     STORE_ERRORS,
     ConnectionPool,
     count_after,
-    files_signature,
     is_empty,
     max_id,
     store_error_text,
@@ -74,7 +73,6 @@ from logconsole.screens.retention_notice import RetentionNotice
 from logconsole.screens.search_bar import SearchBar
 from logconsole.screens.view_state import TABS, ViewState, tab_kind, tab_label
 from logconsole.store import group_query as G
-from logconsole.store import stats
 from logconsole.store.query import Condition, Filter, QueryError, Sort
 from logconsole.store.related import related_of
 
@@ -114,7 +112,7 @@ class Polled(Message):
     generation: int
     arrived: int | None
     files: object = None
-    """:func:`files_signature` taken before the poll read the database."""
+    """:meth:`ConnectionPool.change_signature` taken before the poll read the database."""
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, Polled)
@@ -125,6 +123,10 @@ class Summaries(Message):
     """A few words per tab (``tab_summary``)."""
 
     texts: dict[str, str]
+    hosts: frozenset[str] = frozenset()
+    """Hosts of the records stored above the last look (:attr:`MainScreen.hosts`)."""
+    hosts_upto: int = 0
+    """The newest id when they were read: the next look starts there."""
 
 
 @dataclass
@@ -190,6 +192,9 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
         self.empty: bool | None = None
         self.top_id = 0
         self.summaries: dict[str, str] = {}
+        self.hosts: frozenset[str] = frozenset()
+        """The hosts the records came from; more than one adds the host column and filter."""
+        self._hosts_upto = 0
         self._stats_at = 0.0
         self._stats_key: object = None
         self._stats_top = 0
@@ -293,7 +298,7 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
                 groups: Any = (self.group_filter(), self.group_sort)  # the group list's filter and sort
                 self.view.show(*groups, group_columns(self.time_mode))
             else:
-                self.view.show(state.filter(), state.sort, C.columns_for(state.kind, self.time_mode))
+                self.view.show(state.filter(), state.sort, self._columns())
         else:
             self.view.reload()
         self._show_panels()
@@ -333,11 +338,11 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
     def _load_panel(self, tab: str, flt: Filter) -> None:
         """Read a panel's statistics here; the panel draws them on the main thread."""
         try:
-            with self.pool.connection() as conn:
+            with self.pool.store() as store:
                 if tab == "system":
-                    data: Any = stats.system_series(conn, flt.since, flt.until)
+                    data: Any = store.system_series(flt.since, flt.until)
                 else:
-                    data = stats.ai_models(conn, flt)
+                    data = store.ai_models(flt)
         except STORE_ERRORS as exc:
             self.post_message(ActionDone(f"cannot load statistics: {store_error_text(exc)}", "error",
                                          reload=False, clear_marks=False))
@@ -548,12 +553,22 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
                 search.display = bool(self.state.search)
                 self._show(reset=True)
 
-        self.app.push_screen(FilterScreen(self.state.kind, self.state.filter(), clock=self.clock), done)
+        hosts = tuple(sorted(self.hosts)) if self.several_hosts else ()
+        self.app.push_screen(FilterScreen(self.state.kind, self.state.filter(), clock=self.clock, hosts=hosts), done)
 
     # ---------------------------------------------------------------- sorting and time
 
+    @property
+    def several_hosts(self) -> bool:
+        """Whether the records come from more than one host (the host column shows)."""
+        return len(self.hosts) > 1
+
+    def _columns(self) -> tuple[C.Column, ...]:
+        """The record list's columns for the current tab, time mode and hosts."""
+        return C.columns_for(self.state.kind, self.time_mode, host=self.several_hosts)
+
     def _sortable(self) -> list[str]:
-        return [c.name for c in C.columns_for(self.state.kind, self.time_mode) if c.sortable] + ["id"]
+        return [c.name for c in self._columns() if c.sortable] + ["id"]
 
     def _set_sort(self, sort: Sort) -> None:
         self.state.with_sort(sort)
@@ -582,7 +597,7 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
         if self.grouped:
             self.view.set_time_mode(self.time_mode, group_columns(self.time_mode))
         else:
-            self.view.set_time_mode(self.time_mode, C.columns_for(self.state.kind, self.time_mode))
+            self.view.set_time_mode(self.time_mode, self._columns())
 
     # ---------------------------------------------------------------- detail
 
@@ -677,7 +692,7 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
         Every :data:`FULL_POLL_EVERY` ticks the poll runs regardless."""
         self.view.refresh_clock()
         self._quiet_ticks += 1
-        if files_signature(self.pool.path) == self._polled_files and self._quiet_ticks < FULL_POLL_EVERY:
+        if self.pool.change_signature() == self._polled_files and self._quiet_ticks < FULL_POLL_EVERY:
             return
         self._poll()
         self.check_retention()
@@ -697,12 +712,12 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
     def _poll_worker(self, flt: Filter, reference: int | None, generation: int) -> None:
         """Read the newest id and count the query's records above ``reference``,
         the point its rows were read up to (None while unknown: nothing is counted)."""
-        files = files_signature(self.pool.path)  # before reading: a commit after it changes it
+        files = self.pool.change_signature()  # before reading: a commit after it changes it
         try:
-            with self.pool.connection() as conn:
-                top = max_id(conn)
-                empty = top == 0 and is_empty(conn)
-                arrived = None if reference is None else count_after(conn, flt, reference) if top > reference else 0
+            with self.pool.store() as store:
+                top = max_id(store)
+                empty = top == 0 and is_empty(store)
+                arrived = None if reference is None else count_after(store, flt, reference) if top > reference else 0
         except STORE_ERRORS:
             return  # the database is busy or gone for a moment; the next tick retries
         self.post_message(Polled(top, empty, generation, arrived, files))
@@ -748,24 +763,33 @@ class MainScreen(GroupActions, RetentionNotice, AlertNotice, Screen[None]):
         if view_key == self._stats_key and (self.top_id == self._stats_top or now - self._stats_at < SUMMARY_EVERY):
             return
         self._stats_key, self._stats_at, self._stats_top = view_key, now, self.top_id
-        self._summaries(self.state.shared_filter(), self.fixed_now, self.group_filter())
+        self._summaries(self.state.shared_filter(), self.fixed_now, self.group_filter(), self._hosts_upto)
         if self.state.tab in ("system", "ai"):
             self._load_panel(self.state.tab, self.state.filter())
 
     @work(thread=True, exclusive=True, group="summaries")
-    def _summaries(self, flt: Filter, now: datetime | None, groups: G.GroupFilter) -> None:
-        """Each tab's few words; the Errors tab's count open and regressed groups, not rows."""
+    def _summaries(self, flt: Filter, now: datetime | None, groups: G.GroupFilter, hosts_after: int) -> None:
+        """Each tab's few words; the Errors tab's count open and regressed groups, not rows.
+        With them, the hosts of the records stored since the last look."""
         try:
-            with self.pool.connection() as conn:
-                texts = {t: stats.tab_summary(conn, t, flt, now=now) for t in TABS if tab_kind(t)}
-                if G.has_groups_table(conn):
-                    texts["error"] = G.status_summary(conn, groups)
+            with self.pool.store() as store:
+                texts = {t: store.tab_summary(t, flt, now=now) for t in TABS if tab_kind(t)}
+                if store.has_groups():
+                    texts["error"] = store.group_status_summary(groups)
+                top = store.max_id()
+                hosts = frozenset(store.hosts(hosts_after)) if top > hosts_after else frozenset()
         except STORE_ERRORS:
             return
-        self.post_message(Summaries(texts))
+        self.post_message(Summaries(texts, hosts, top))
 
     def on_summaries(self, message: Summaries) -> None:
         self.summaries = message.texts
+        if message.hosts_upto > self._hosts_upto:
+            self._hosts_upto = message.hosts_upto
+            several = self.several_hosts
+            self.hosts |= message.hosts
+            if self.several_hosts != several and not self.grouped:
+                self.view.set_time_mode(self.time_mode, self._columns())
         self._update_tab_titles()
         self._update_status()
 

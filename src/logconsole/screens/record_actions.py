@@ -23,7 +23,7 @@ from logconsole.screens.data import STORE_ERRORS, ConnectionPool, store_error_te
 from logconsole.screens.export import ExportScreen
 from logconsole.screens.note import NoteScreen
 from logconsole.screens.view_state import ViewState
-from logconsole.store import actions, query
+from logconsole.store import actions
 from logconsole.store.query import Filter
 
 if TYPE_CHECKING:
@@ -104,15 +104,15 @@ class RecordActions:
     @work(thread=True, exclusive=True, group="marks")
     def _find_marks(self, flt: Filter) -> None:
         try:
-            with self.pool.connection() as conn:
-                n = query.count(conn, flt)
+            with self.pool.store() as store:
+                n = store.count(flt)
                 if n > MARK_LIMIT:
                     self.post_message(ActionDone(
                         f"{n:,} records match: too many to mark here (at most {MARK_LIMIT:,}). "
                         "Narrow the filters (`logconsole delete` takes the same filters).",
                         "warning", reload=False, clear_marks=False))
                     return
-                ids = query.ids_matching(conn, flt)
+                ids = store.ids_matching(flt)
         except STORE_ERRORS as exc:
             self.post_message(ActionDone(f"cannot mark: {store_error_text(exc)}", "error",
                                          reload=False, clear_marks=False))
@@ -143,17 +143,17 @@ class RecordActions:
 
     @work(thread=True, group="actions")
     def _resolve(self, ids: list[int], note: str, by: str) -> None:
-        self._run_action(lambda conn: actions.resolve(conn, ids, note=note or None, by=by), "Resolved")
+        self._run_action(lambda store: store.resolve(ids, note=note or None, by=by), "Resolved")
 
     @work(thread=True, group="actions")
     def _unresolve(self, ids: list[int]) -> None:
-        self._run_action(lambda conn: actions.unresolve(conn, ids), "Reopened")
+        self._run_action(lambda store: store.unresolve(ids), "Reopened")
 
     def _run_action(self, run: Any, verb: str) -> None:
         """Run a store action in this worker thread and post what it did."""
         try:
-            with self.pool.connection() as conn:
-                outcome: actions.Outcome = run(conn)
+            with self.pool.store() as store:
+                outcome: actions.Outcome = run(store)
         except STORE_ERRORS as exc:
             self.post_message(ActionDone(f"{verb} nothing: {store_error_text(exc)}", "error",
                                          reload=False, clear_marks=False))
@@ -183,7 +183,7 @@ class RecordActions:
 
     @work(thread=True, group="actions")
     def _delete(self, ids: list[int]) -> None:
-        self._run_action(lambda conn: actions.delete_ids(conn, ids), "Deleted")
+        self._run_action(lambda store: store.delete_ids(ids), "Deleted")
 
     def on_action_done(self, message: ActionDone) -> None:
         self.notify(message.text, severity=message.severity, markup=False)  # type: ignore[arg-type]
@@ -198,13 +198,18 @@ class RecordActions:
             if path is not None:
                 self.notify(f"Exported to {path}", timeout=5, markup=False)
 
-        self.app.push_screen(ExportScreen(self.pool.path, self.state.filter(), self.state.sort, now=self.fixed_now), done)
+        self.app.push_screen(
+            ExportScreen(self.pool.location, self.state.filter(), self.state.sort, now=self.fixed_now), done)
 
     def action_demo(self) -> None:
         if self._refuse_read_only():
             return
         if not self.empty:
             self.notify("Demo records are offered for an empty database; run `logconsole demo` to add more",
+                        severity="warning", markup=False)
+            return
+        if self.pool.is_postgres:
+            self.notify("Demo records go into a SQLite database only; run `logconsole demo --db FILE`",
                         severity="warning", markup=False)
             return
         self._demo()

@@ -17,7 +17,6 @@ from textual import work
 from textual.message import Message
 
 from logconsole.screens.data import STORE_ERRORS, ConnectionPool
-from logconsole.store import retention
 from logconsole.store.retention import RetentionRun
 from logconsole.timeutil import format_ts
 
@@ -56,8 +55,8 @@ class RetentionNotice:
     @work(thread=True, exclusive=True, group="retention")
     def _read_retention(self) -> None:
         try:
-            with self.pool.connection() as conn:
-                run = retention.last_run(conn)
+            with self.pool.store() as store:
+                run = store.last_retention_run()
         except STORE_ERRORS:
             return  # the list reports database trouble; this is only news
         if run is not None and run.removed:

@@ -6,7 +6,7 @@ import asyncio
 import hmac
 import secrets
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,7 +44,8 @@ class GuardedServer(Server):
     """textual-serve's page and relay, behind the token, the Origin check and the session limit."""
 
     def __init__(self, command: str, *, public_url: str, max_sessions: int = DEFAULT_MAX_SESSIONS,
-                 token: str | None = None, say: Callable[[str], None] | None = None) -> None:
+                 token: str | None = None, say: Callable[[str], None] | None = None,
+                 app_env: Mapping[str, str] | None = None) -> None:
         parts = urlsplit(public_url)
         super().__init__(command, host=parts.hostname or "", port=parts.port or 0, title="logconsole",
                          public_url=public_url, templates_path=TEMPLATES)
@@ -55,6 +56,8 @@ class GuardedServer(Server):
         self.cookie_name = f"logconsole-serve-{urlsplit(self.origin).port or parts.scheme}"
         self.sessions: set[web.WebSocketResponse] = set()
         self.say = say or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.app_env = dict(app_env or {})
+        """Set in every console process's environment (a PostgreSQL URL, kept off the command line)."""
 
     @property
     def url(self) -> str:
@@ -147,6 +150,7 @@ class GuardedServer(Server):
                 self.command, write_bytes=websocket.send_bytes, write_str=websocket.send_str,
                 close=websocket.close, download_manager=self.download_manager, debug=self.debug,
             )
+            app_service.extra_env = self.app_env
             await app_service.start(to_int(request.query.get("width", "80"), 80),
                                     to_int(request.query.get("height", "24"), 24))
             await self._process_messages(websocket, app_service)

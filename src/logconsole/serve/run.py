@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from logconsole.serve.console import app_command
+from logconsole.serve.console import app_command, app_database_env
 from logconsole.serve.guard import DEFAULT_MAX_SESSIONS, GuardedServer
+from logconsole.store.url import StoreURL
 
 DEFAULT_PORT = 8765
 
@@ -69,7 +70,7 @@ def is_wildcard(sock: socket.socket) -> bool:
 class ServeOptions:
     """What ``logconsole serve`` was asked for."""
 
-    db_path: Path
+    db_path: Path | StoreURL
     config_path: Path | None = None
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
@@ -109,7 +110,7 @@ async def start(options: ServeOptions, say: Callable[[str], None] | None = None)
             "but the traffic is not encrypted (use an SSH tunnel or a reverse proxy with TLS)")
         command = app_command(options.db_path, options.config_path, read_only=not options.allow_write)
         server = GuardedServer(command, public_url=public_url, max_sessions=options.max_sessions,
-                               token=options.token, say=say)
+                               token=options.token, say=say, app_env=app_database_env(options.db_path))
         runner = web.AppRunner(await server.make_app(), access_log=None, handle_signals=False,
                                shutdown_timeout=5)
         await runner.setup()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -29,6 +30,7 @@ from logconsole.store.group_query import LATEST_FIRST, GroupFilter, GroupSort
 from logconsole.store.groups import GroupEvent
 from logconsole.store.query import NEWEST, Cursor, Filter, Sort
 from logconsole.store.retention import RetentionRun
+from logconsole.store.stats import ModelStats
 from logconsole.store.url import POSTGRESQL, StoreURL, parse_store_url
 
 OffsetValues = tuple[str, int, int, str]
@@ -228,6 +230,69 @@ class Follower(Protocol):
 
     def close(self) -> None: ...
 
+    # -- console: what the console reads and does (screens/), each backend in its own SQL
+    def snapshot(self) -> AbstractContextManager[None]:
+        """One read transaction: a page, a count and the newest id read in it
+        all see the same moment."""
+        ...
+
+    def page_at(self, flt: Filter, sort: Sort, *, limit: int, offset: int) -> list[dict[str, Any]]:
+        """Rows ``offset`` .. ``offset + limit`` (a jump into the middle of a view)."""
+        ...
+
+    def count_after(self, flt: Filter, after_id: int) -> int:
+        """How many records matching ``flt`` have an id above ``after_id`` (new arrivals)."""
+        ...
+
+    def is_empty(self) -> bool: ...
+
+    def ids_matching(self, flt: Filter) -> list[int]: ...
+
+    def interrupt(self) -> None:
+        """Stop the query running on this store (from another thread)."""
+        ...
+
+    def reusable(self) -> bool:
+        """Whether a pool may lend this store again (no transaction left open, connection alive)."""
+        ...
+
+    def describe_error(self, exc: BaseException) -> str | None:
+        """The condition behind a backend's error, in one line; ``None`` when ``exc`` is not one."""
+        ...
+
+    def hosts(self, after_id: int = 0) -> list[str]:
+        """The hosts the records above ``after_id`` came from, sorted (a console
+        asks once, then only about the records that arrived since)."""
+        ...
+
+    def tab_summary(self, kind_name: str, flt: Filter, *, now: datetime | None = None) -> str: ...
+
+    def system_series(self, since: str | None, until: str | None) -> dict[str, list[float]]: ...
+
+    def ai_models(self, flt: Filter) -> list[ModelStats]: ...
+
+    def alerts(self, *, after_id: int | None = None, since: str | None = None) -> list[tuple[int, str, str]]:
+        """``(id, status, message)`` of the alert records above ``after_id``, or created at or after ``since``."""
+        ...
+
+    def has_groups(self) -> bool: ...
+
+    def group_count(self, flt: GroupFilter) -> int: ...
+
+    def group_page(self, flt: GroupFilter, sort: GroupSort, *, limit: int, after: Cursor | None = None,
+                   offset: int = 0) -> list[dict[str, Any]]: ...
+
+    def group_ids(self, flt: GroupFilter, *, limit: int | None = None) -> list[int]: ...
+
+    def group_status_summary(self, flt: GroupFilter) -> str: ...
+
+    def group_hourly_counts(self, group_ids: Iterable[int], now: datetime) -> dict[int, list[int]]: ...
+
+    def group_action(self, action: str, group_id: int, *, note: str | None = None,
+                     by: str | None = None) -> GroupOutcome | None:
+        """``resolve``, ``reopen`` or ``ignore`` one error group (its records with it)."""
+        ...
+
 
 def open_store(location: str | os.PathLike[str] | StoreURL, *, readonly: bool = False) -> Store:
     """The store at ``location`` (a path, ``sqlite:///path`` or ``postgresql://...``),
@@ -245,4 +310,23 @@ def open_store(location: str | os.PathLike[str] | StoreURL, *, readonly: bool = 
     return SQLiteStore.open(url, readonly=readonly)
 
 
-__all__ = ["Follower", "OffsetValues", "Store", "Writer", "open_store"]
+# -- console: a store a pool lends to one worker thread after another
+
+
+def open_for_threads(location: str | os.PathLike[str] | StoreURL, *, readonly: bool = False) -> Store:
+    """:func:`open_store` for a pool of worker threads: a SQLite connection that
+    any thread may use (one at a time) with a capped page cache, so a few of
+    them stay well inside the console's memory budget."""
+    url = location if isinstance(location, StoreURL) else parse_store_url(location)
+    if url.backend == POSTGRESQL:
+        return open_store(url, readonly=readonly)
+    from logconsole.store.db import connect
+    from logconsole.store.sqlite.store import SQLiteStore
+
+    assert url.path is not None
+    conn = connect(url.path, readonly=readonly, check_same_thread=False)
+    conn.execute("PRAGMA cache_size = -8000")
+    return SQLiteStore(conn, url)
+
+
+__all__ = ["Follower", "OffsetValues", "Store", "Writer", "open_for_threads", "open_store"]

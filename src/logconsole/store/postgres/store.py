@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
@@ -16,15 +17,15 @@ from typing import Any
 import psycopg
 
 from logconsole import kinds as K
-from logconsole.alert_rules import STATE_PREFIX, RuleState, states_from
+from logconsole.alert_rules import ALERT_EVENT, STATE_PREFIX, RuleState, states_from
 from logconsole.ingest import Row
 from logconsole.store import forward_state
 from logconsole.store.actions import GroupOutcome, Outcome
 from logconsole.store.db import StoreError
-from logconsole.store.groups import GroupEvent
 from logconsole.store.group_query import LATEST_FIRST, GroupFilter, GroupSort
+from logconsole.store.groups import GroupEvent
 from logconsole.store.postgres import alerts as pg_alerts
-from logconsole.store.postgres import group_actions
+from logconsole.store.postgres import group_actions, group_list, summaries
 from logconsole.store.postgres import group_query as pg_group_query
 from logconsole.store.postgres import groups as pg_groups
 from logconsole.store.postgres import query as pq
@@ -36,6 +37,7 @@ from logconsole.store.postgres.writer import COPY_COLUMNS, Partitions, PgWriter,
 from logconsole.store.query import NEWEST, Cursor, Filter, Sort, cursor_of, keyset_pages
 from logconsole.store.retention import LAST_RUN_KEY, RetentionRun, cutoff_for, run_from_json
 from logconsole.store.sqlite.store import GROUP_COLUMNS
+from logconsole.store.stats import ModelStats
 from logconsole.store.url import POSTGRESQL, StoreURL
 from logconsole.timeutil import format_ts, utcnow
 
@@ -360,6 +362,86 @@ class PostgresStore:
 
     def write_meta(self, values: dict[str, str]) -> None:
         pg_alerts.write_meta(self.conn, values)
+    # -- console: what the console reads and does (screens/)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        with self.conn.transaction():
+            self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield
+
+    def page_at(self, flt: Filter, sort: Sort, *, limit: int, offset: int) -> list[dict[str, Any]]:
+        return pq.fetch_page(self.conn, flt, sort, limit=limit, offset=offset)
+
+    def count_after(self, flt: Filter, after_id: int) -> int:
+        where, params = pq.where_sql(flt)
+        sql = f"SELECT count(*) FROM records WHERE id > %s AND ({where})"
+        return int(self.conn.execute(sql, [after_id, *params]).fetchone()[0])  # type: ignore[arg-type,index]
+
+    def is_empty(self) -> bool:
+        return self.conn.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None
+
+    def ids_matching(self, flt: Filter) -> list[int]:
+        where, params = pq.where_sql(flt)
+        return [int(i) for i, in self.conn.execute(f"SELECT id FROM records WHERE {where}", params)]  # type: ignore[arg-type]
+
+    def interrupt(self) -> None:
+        self.conn.cancel_safe()
+
+    def reusable(self) -> bool:
+        return not self.conn.closed and self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+    def describe_error(self, exc: BaseException) -> str | None:
+        if not isinstance(exc, psycopg.Error):
+            return None
+        if isinstance(exc, psycopg.errors.QueryCanceled):
+            return "query cancelled"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"{self.location.redacted()}: {reason}"
+
+    def hosts(self, after_id: int = 0) -> list[str]:
+        rows = self.conn.execute("SELECT DISTINCT host FROM records WHERE id > %s AND host IS NOT NULL", (after_id,))
+        return sorted(str(h) for h, in rows)
+
+    def tab_summary(self, kind_name: str, flt: Filter, *, now: datetime | None = None) -> str:
+        return summaries.tab_summary(self.conn, kind_name, flt, now=now)
+
+    def system_series(self, since: str | None, until: str | None) -> dict[str, list[float]]:
+        return summaries.system_series(self.conn, since, until)
+
+    def ai_models(self, flt: Filter) -> list[ModelStats]:
+        return summaries.ai_models(self.conn, flt)
+
+    def alerts(self, *, after_id: int | None = None, since: str | None = None) -> list[tuple[int, str, str]]:
+        bound, value = ("id > %s", after_id) if after_id is not None else ("created_at >= %s::timestamptz", since)
+        rows = self.conn.execute(
+            f"SELECT id, status, message FROM records WHERE {bound} AND type = 'system' "  # type: ignore[arg-type]
+            "AND event_type = %s ORDER BY id", (value, ALERT_EVENT))
+        return [(int(i), s or "", m or "") for i, s, m in rows]
+
+    def has_groups(self) -> bool:
+        return True
+
+    def group_count(self, flt: GroupFilter) -> int:
+        return group_list.count(self.conn, flt)
+
+    def group_page(self, flt: GroupFilter, sort: GroupSort, *, limit: int, after: Cursor | None = None,
+                   offset: int = 0) -> list[dict[str, Any]]:
+        return group_list.fetch_page(self.conn, flt, sort, limit=limit, after=after, offset=offset)
+
+    def group_ids(self, flt: GroupFilter, *, limit: int | None = None) -> list[int]:
+        rows = group_list.fetch_page(self.conn, flt, LATEST_FIRST, limit=limit, columns="id")
+        return [int(r["id"]) for r in rows]
+
+    def group_status_summary(self, flt: GroupFilter) -> str:
+        return group_list.status_summary(self.conn, flt)
+
+    def group_hourly_counts(self, group_ids: Iterable[int], now: datetime) -> dict[int, list[int]]:
+        return group_list.hourly_counts(self.conn, group_ids, now)
+
+    def group_action(self, action: str, group_id: int, *, note: str | None = None,
+                     by: str | None = None) -> GroupOutcome | None:
+        return group_list.group_action(self.conn, action, group_id, note=note, by=by)
 
 
 __all__ = ["KEEPS", "PostgresStore", "connect"]

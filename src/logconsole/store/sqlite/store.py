@@ -12,14 +12,17 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from logconsole.alert_rules import RuleState, load_state, save_state
+from logconsole.alert_rules import ALERT_EVENT, RuleState, load_state, save_state
 from logconsole.ingest import Row
 from logconsole.store import actions, alert_reads, forward_state, group_query, groups, query, retention, stats
+from logconsole.store import group_query as G
 from logconsole.store.db import StoreError, connect, file_size
+from logconsole.store.errors import describe
 from logconsole.store.follow import Follower
 from logconsole.store.migrations import pending_backfills, schema_version
 from logconsole.store.query import NEWEST, Cursor, Filter, Sort, dict_rows
@@ -218,5 +221,105 @@ class SQLiteStore:
     def save_alert_states(self, states: dict[str, RuleState]) -> None:
         save_state(self.conn, states)
 
+    # -- console: the SQL the console has always run (screens/data.py's pool lends these)
 
-__all__ = ["GROUP_COLUMNS", "SQLiteStore"]
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
+
+    def page_at(self, flt: Filter, sort: Sort, *, limit: int, offset: int) -> list[dict[str, Any]]:
+        return query.fetch_page(self.conn, flt, sort, limit=limit, offset=offset)
+
+    def count_after(self, flt: Filter, after_id: int) -> int:
+        where, params = query.where_sql(self.conn, flt)
+        # NOT INDEXED: walk the rowid range of the few new rows, never a whole index.
+        sql = f"SELECT count(*) FROM records NOT INDEXED WHERE id > ? AND ({where})"
+        return int(self.conn.execute(sql, [after_id, *params]).fetchone()[0])
+
+    def is_empty(self) -> bool:
+        return self.conn.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None
+
+    def ids_matching(self, flt: Filter) -> list[int]:
+        return query.ids_matching(self.conn, flt)
+
+    def interrupt(self) -> None:
+        self.conn.interrupt()
+
+    def reusable(self) -> bool:
+        return not self.conn.in_transaction
+
+    def describe_error(self, exc: BaseException) -> str | None:
+        return describe(exc) if isinstance(exc, sqlite3.Error) else None
+
+    def hosts(self, after_id: int = 0) -> list[str]:
+        # NOT INDEXED: the rowid range of the rows above after_id (no index has host).
+        rows = self.conn.execute(
+            "SELECT DISTINCT host FROM records NOT INDEXED WHERE id > ? AND host IS NOT NULL", (after_id,))
+        return sorted(str(h) for h, in rows)
+
+    def tab_summary(self, kind_name: str, flt: Filter, *, now: datetime | None = None) -> str:
+        return stats.tab_summary(self.conn, kind_name, flt, now=now)
+
+    def system_series(self, since: str | None, until: str | None) -> dict[str, list[float]]:
+        return stats.system_series(self.conn, since, until)
+
+    def ai_models(self, flt: Filter) -> list[stats.ModelStats]:
+        return stats.ai_models(self.conn, flt)
+
+    def alerts(self, *, after_id: int | None = None, since: str | None = None) -> list[tuple[int, str, str]]:
+        if after_id is not None:
+            rows = self.conn.execute(NEW_ALERTS_SQL, (after_id, ALERT_EVENT)).fetchall()
+        else:
+            rows = self.conn.execute(ALERTS_SINCE_SQL, (since, ALERT_EVENT)).fetchall()
+        return [(int(i), s or "", m or "") for i, s, m in rows]
+
+    def has_groups(self) -> bool:
+        return G.has_groups_table(self.conn)
+
+    def group_count(self, flt: G.GroupFilter) -> int:
+        return G.count_groups(self.conn, flt)
+
+    def group_page(self, flt: G.GroupFilter, sort: G.GroupSort, *, limit: int, after: Cursor | None = None,
+                   offset: int = 0) -> list[dict[str, Any]]:
+        if not offset:
+            return G.fetch_groups(self.conn, flt, sort, limit=limit, after=after)
+        sql, params = G.select_sql(flt, sort, limit=limit, after=after)
+        return list(dict_rows(self.conn.execute(sql + " OFFSET ?", [*params, offset])))
+
+    def group_ids(self, flt: G.GroupFilter, *, limit: int | None = None) -> list[int]:
+        return [int(r["id"]) for r in G.iter_groups(self.conn, flt, limit=limit)]
+
+    def group_status_summary(self, flt: G.GroupFilter) -> str:
+        return G.status_summary(self.conn, flt)
+
+    def group_hourly_counts(self, group_ids: Iterable[int], now: datetime) -> dict[int, list[int]]:
+        return G.hourly_counts(self.conn, group_ids, now)
+
+    def group_action(self, action: str, group_id: int, *, note: str | None = None,
+                     by: str | None = None) -> actions.GroupOutcome | None:
+        if action == "resolve":
+            return actions.resolve_group(self.conn, group_id, note=note, by=by)
+        if action == "reopen":
+            return actions.unresolve_group(self.conn, group_id, by=by)
+        if action == "ignore":
+            return actions.ignore_group(self.conn, group_id, note=note, by=by)
+        raise ValueError(f"unknown group action {action!r}")
+
+
+NEW_ALERTS_SQL = (
+    "SELECT id, status, message FROM records NOT INDEXED WHERE id > ? AND type = 'system' "
+    "AND event_type = ? ORDER BY id"
+)
+"""Alerts since the last look: the rowid range of the new rows only."""
+ALERTS_SINCE_SQL = (
+    "SELECT id, status, message FROM records WHERE type = 'system' AND created_at >= ? "
+    "AND event_type = ? ORDER BY id"
+)
+"""Alerts fired since a moment (the console's first look)."""
+
+
+__all__ = ["ALERTS_SINCE_SQL", "GROUP_COLUMNS", "NEW_ALERTS_SQL", "SQLiteStore"]
