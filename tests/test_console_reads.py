@@ -15,7 +15,7 @@ from tui_data import FIXED_NOW, fill_store, seeded_records
 from logconsole.alert_rules import ALERT_EVENT
 from logconsole.ingest import normalize
 from logconsole.store import group_query as G
-from logconsole.store.interface import Store, open_store
+from logconsole.store.interface import Store, group_action, open_store
 from logconsole.store.query import Condition, Filter, make_filter
 
 FILTERS = [Filter(), make_filter(since="2026-11-13T00:00:00Z"), Filter(search="deadlock"),
@@ -100,12 +100,12 @@ def test_group_headline_trends_and_actions_agree(both: tuple[Store, Store]) -> N
                          ("resolve", "again")):
         got = []
         for store, ids in zip((sqlite, pg), by_print):
-            outcome = store.group_action(action, ids[first], note=note, by="ops")
+            outcome = group_action(store, action, ids[first], note=note, by="ops")
             assert outcome is not None
             resolved = Filter(where=(Condition("group_id", "=", ids[first]), Condition("is_resolved", "=", 1)))
             got.append((outcome.before, outcome.after, outcome.records, store.count(resolved)))
         assert got[0] == got[1], action
-    assert pg.group_action("resolve", 10**9) is None and sqlite.group_action("resolve", 10**9) is None
+    assert group_action(pg, "resolve", 10**9) is None and group_action(sqlite, "resolve", 10**9) is None
 
 
 def test_hosts_arrivals_and_alerts_agree(both: tuple[Store, Store]) -> None:

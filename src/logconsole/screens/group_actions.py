@@ -21,6 +21,7 @@ from logconsole.screens.export import ExportScreen, groups_source
 from logconsole.screens.note import NoteScreen
 from logconsole.screens.record_actions import MARK_LIMIT, ActionDone, MarksFound, RecordActions
 from logconsole.store import group_query as G
+from logconsole.store.interface import group_action
 
 _VERBS: dict[str, str] = {"resolve": "Resolved", "reopen": "Reopened", "ignore": "Ignored"}
 """What each group action (:meth:`~logconsole.store.interface.Store.group_action`) did, in a word."""
@@ -89,7 +90,7 @@ class GroupActions(RecordActions):
         try:
             with self.pool.store() as store:
                 for gid in ids:
-                    outcome = store.group_action(what, gid, note=note, by=by)
+                    outcome = group_action(store, what, gid, note=note, by=by)
                     if outcome is not None:
                         changed += 1
                         records += outcome.records

@@ -288,10 +288,6 @@ class Follower(Protocol):
 
     def group_hourly_counts(self, group_ids: Iterable[int], now: datetime) -> dict[int, list[int]]: ...
 
-    def group_action(self, action: str, group_id: int, *, note: str | None = None,
-                     by: str | None = None) -> GroupOutcome | None:
-        """``resolve``, ``reopen`` or ``ignore`` one error group (its records with it)."""
-        ...
 
 
 def open_store(location: str | os.PathLike[str] | StoreURL, *, readonly: bool = False) -> Store:
@@ -308,6 +304,19 @@ def open_store(location: str | os.PathLike[str] | StoreURL, *, readonly: bool = 
     from logconsole.store.sqlite.store import SQLiteStore
 
     return SQLiteStore.open(url, readonly=readonly)
+
+
+def group_action(store: Store, action: str, group_id: int, *, note: str | None = None,
+                 by: str | None = None) -> GroupOutcome | None:
+    """``resolve``, ``reopen`` or ``ignore`` one error group (its records with
+    it) on either store; None when there is no such group."""
+    if action == "resolve":
+        return store.resolve_group(group_id, note=note, by=by)
+    if action == "reopen":
+        return store.unresolve_group(group_id, by=by)
+    if action == "ignore":
+        return store.ignore_group(group_id, note=note, by=by)
+    raise ValueError(f"unknown group action {action!r}")
 
 
 # -- console: a store a pool lends to one worker thread after another
@@ -329,4 +338,4 @@ def open_for_threads(location: str | os.PathLike[str] | StoreURL, *, readonly: b
     return SQLiteStore(conn, url)
 
 
-__all__ = ["Follower", "OffsetValues", "Store", "Writer", "open_for_threads", "open_store"]
+__all__ = ["Follower", "OffsetValues", "Store", "Writer", "group_action", "open_for_threads", "open_store"]

@@ -25,7 +25,7 @@ from logconsole.store.db import StoreError
 from logconsole.store.group_query import LATEST_FIRST, GroupFilter, GroupSort
 from logconsole.store.groups import GroupEvent
 from logconsole.store.postgres import alerts as pg_alerts
-from logconsole.store.postgres import group_actions, group_list, summaries
+from logconsole.store.postgres import group_actions, summaries
 from logconsole.store.postgres import group_query as pg_group_query
 from logconsole.store.postgres import groups as pg_groups
 from logconsole.store.postgres import query as pq
@@ -423,25 +423,22 @@ class PostgresStore:
         return True
 
     def group_count(self, flt: GroupFilter) -> int:
-        return group_list.count(self.conn, flt)
+        return pg_group_query.count_groups(self.conn, flt)
 
     def group_page(self, flt: GroupFilter, sort: GroupSort, *, limit: int, after: Cursor | None = None,
                    offset: int = 0) -> list[dict[str, Any]]:
-        return group_list.fetch_page(self.conn, flt, sort, limit=limit, after=after, offset=offset)
+        return pg_group_query.fetch_groups(self.conn, flt, sort, limit=limit, after=after, offset=offset)
 
     def group_ids(self, flt: GroupFilter, *, limit: int | None = None) -> list[int]:
-        rows = group_list.fetch_page(self.conn, flt, LATEST_FIRST, limit=limit, columns="id")
+        rows = pg_group_query.fetch_groups(self.conn, flt, LATEST_FIRST, limit=limit, columns="id")
         return [int(r["id"]) for r in rows]
 
     def group_status_summary(self, flt: GroupFilter) -> str:
-        return group_list.status_summary(self.conn, flt)
+        return pg_group_query.status_summary(self.conn, flt)
 
     def group_hourly_counts(self, group_ids: Iterable[int], now: datetime) -> dict[int, list[int]]:
-        return group_list.hourly_counts(self.conn, group_ids, now)
+        return pg_group_query.hourly_counts(self.conn, group_ids, now)
 
-    def group_action(self, action: str, group_id: int, *, note: str | None = None,
-                     by: str | None = None) -> GroupOutcome | None:
-        return group_list.group_action(self.conn, action, group_id, note=note, by=by)
 
 
 __all__ = ["KEEPS", "PostgresStore", "connect"]

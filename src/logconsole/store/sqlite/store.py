@@ -299,15 +299,6 @@ class SQLiteStore:
     def group_hourly_counts(self, group_ids: Iterable[int], now: datetime) -> dict[int, list[int]]:
         return G.hourly_counts(self.conn, group_ids, now)
 
-    def group_action(self, action: str, group_id: int, *, note: str | None = None,
-                     by: str | None = None) -> actions.GroupOutcome | None:
-        if action == "resolve":
-            return actions.resolve_group(self.conn, group_id, note=note, by=by)
-        if action == "reopen":
-            return actions.unresolve_group(self.conn, group_id, by=by)
-        if action == "ignore":
-            return actions.ignore_group(self.conn, group_id, note=note, by=by)
-        raise ValueError(f"unknown group action {action!r}")
 
 
 NEW_ALERTS_SQL = (
