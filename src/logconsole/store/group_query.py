@@ -196,21 +196,25 @@ def where_sql(flt: GroupFilter) -> tuple[str, list[Any]]:
     return (" AND ".join(clauses) or "1"), params
 
 
-def _keyset(sort: GroupSort, after: Cursor | None) -> tuple[str, list[Any]]:
+def group_keyset(sort: GroupSort, after: Cursor | None, *, mark: str = "?",
+                 time_mark: str = "?") -> tuple[str, list[Any]]:
+    """The condition for the groups after ``after`` in ``sort`` and its
+    parameters; ``mark``/``time_mark`` are the store's placeholders (for a
+    number, for a time)."""
     if after is None:
         return "", []
     op = "<" if sort.descending else ">"
     col = sort.column
     if col in ("count", "users"):  # never NULL
-        return f"({col}, id) {op} (?, ?)", [after.value, after.id]
+        return f"({col}, id) {op} ({mark}, {mark})", [after.value, after.id]
     # first_seen / last_seen are NULL only for a group whose records are all gone.
     if sort.descending:
         if after.value is None:
-            return f"({col} IS NULL AND id < ?)", [after.id]
-        return f"(({col}, id) < (?, ?) OR {col} IS NULL)", [after.value, after.id]
+            return f"({col} IS NULL AND id < {mark})", [after.id]
+        return f"(({col}, id) < ({time_mark}, {mark}) OR {col} IS NULL)", [after.value, after.id]
     if after.value is None:
-        return f"(({col} IS NULL AND id > ?) OR {col} IS NOT NULL)", [after.id]
-    return f"({col}, id) > (?, ?)", [after.value, after.id]
+        return f"(({col} IS NULL AND id > {mark}) OR {col} IS NOT NULL)", [after.id]
+    return f"({col}, id) > ({time_mark}, {mark})", [after.value, after.id]
 
 
 def select_sql(flt: GroupFilter, sort: GroupSort = LATEST_FIRST, *, limit: int | None = None,
@@ -218,7 +222,7 @@ def select_sql(flt: GroupFilter, sort: GroupSort = LATEST_FIRST, *, limit: int |
     if sort.column not in SORTS.values():
         raise QueryError(f"groups cannot be sorted by {sort.column!r}")
     where, params = where_sql(flt)
-    ks, ks_params = _keyset(sort, after)
+    ks, ks_params = group_keyset(sort, after)
     if ks:
         where, params = f"{where} AND {ks}", params + ks_params
     direction = "DESC" if sort.descending else "ASC"

@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 
 from logconsole.store.group_query import (
-    GROUP_FIELDS, LATEST_FIRST, SORTS, TREND_HOURS, GroupFilter, GroupSort, group_cursor,
+    GROUP_FIELDS, LATEST_FIRST, SORTS, TREND_HOURS, GroupFilter, GroupSort, group_cursor, group_keyset,
 )
 from logconsole.store.groups import STATUSES
 from logconsole.store.postgres.query import dict_rows
@@ -83,22 +83,6 @@ def where_sql(flt: GroupFilter) -> tuple[str, list[Any]]:
     return (" AND ".join(clauses) or "true"), params
 
 
-def _keyset(sort: GroupSort, after: Cursor | None) -> tuple[str, list[Any]]:
-    if after is None:
-        return "", []
-    op = "<" if sort.descending else ">"
-    col = sort.column
-    if col in ("count", "users"):  # never NULL
-        return f"({col}, id) {op} (%s, %s)", [after.value, after.id]
-    if sort.descending:
-        if after.value is None:
-            return f"({col} IS NULL AND id < %s)", [after.id]
-        return f"(({col}, id) < (%s::timestamptz, %s) OR {col} IS NULL)", [after.value, after.id]
-    if after.value is None:
-        return f"(({col} IS NULL AND id > %s) OR {col} IS NOT NULL)", [after.id]
-    return f"({col}, id) > (%s::timestamptz, %s)", [after.value, after.id]
-
-
 def fetch_groups(conn: psycopg.Connection, flt: GroupFilter = GroupFilter(), sort: GroupSort = LATEST_FIRST, *,
                  limit: int | None = 50, after: Cursor | None = None, offset: int = 0,
                  columns: str = GROUP_SELECT) -> list[dict[str, Any]]:
@@ -107,7 +91,7 @@ def fetch_groups(conn: psycopg.Connection, flt: GroupFilter = GroupFilter(), sor
     if sort.column not in SORTS.values():
         raise QueryError(f"groups cannot be sorted by {sort.column!r}")
     where, params = where_sql(flt)
-    ks, ks_params = _keyset(sort, after)
+    ks, ks_params = group_keyset(sort, after, mark="%s", time_mark="%s::timestamptz")
     if ks:
         where, params = f"{where} AND {ks}", params + ks_params
     d = "DESC" if sort.descending else "ASC"
