@@ -133,15 +133,20 @@ class Evaluator:
     def __init__(self, conn: sqlite3.Connection, rules: Sequence[Rule], states: dict[str, RuleState] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.conn = conn
+        self._take_rules(rules, states, clock)
+        self._where = {r.name: where_sql(conn, r.flt) for r in self.rules}
+        self._in_range = {r.name: range_where_sql(conn, r.flt, "{col} BETWEEN ? AND ?") for r in self.rules
+                          if r.trigger not in EVENT_TRIGGERS}
+
+    def _take_rules(self, rules: Sequence[Rule], states: dict[str, RuleState] | None,
+                    clock: Callable[[], float]) -> None:
+        """The enabled rules, each with its state (kept, or new) and its runtime."""
         self.rules = [r for r in rules if r.enabled]
         self.states = states if states is not None else {}
         for r in self.rules:
             self.states.setdefault(r.name, RuleState())
         self.clock = clock
         self._runtime = {r.name: _Runtime() for r in self.rules}
-        self._where = {r.name: where_sql(conn, r.flt) for r in self.rules}
-        self._in_range = {r.name: range_where_sql(conn, r.flt, "{col} BETWEEN ? AND ?") for r in self.rules
-                          if r.trigger not in EVENT_TRIGGERS}
 
     def _matching_ids(self, rule: Rule, ids: list[int]) -> set[int]:
         where, params = self._where[rule.name]
@@ -221,12 +226,7 @@ class StoreEvaluator(Evaluator):
     def __init__(self, store: Any, rules: Sequence[Rule], states: dict[str, RuleState] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
-        self.rules = [r for r in rules if r.enabled]
-        self.states = states if states is not None else {}
-        for r in self.rules:
-            self.states.setdefault(r.name, RuleState())
-        self.clock = clock
-        self._runtime = {r.name: _Runtime() for r in self.rules}
+        self._take_rules(rules, states, clock)
         self._resume_cooldowns()
 
     def _resume_cooldowns(self) -> None:
