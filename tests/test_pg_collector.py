@@ -292,9 +292,14 @@ def test_tailed_file_offsets_are_per_host(pg_url: str) -> None:
 
 def test_a_collector_tails_from_its_own_hosts_offset(tmp_path: Path, pg_url: str) -> None:
     log = tmp_path / "app.log"
+    log.write_text("")
     collector = pg_collector(tmp_path, pg_url, "web-1", "--watch", str(log)).start()
     try:
-        log.write_text('{"type": "chat", "message": "two"}\n')  # a new file is read from its start
+        # A file found at the start is read from its end: wait until it is watched.
+        wait_for(lambda: fetch(pg_url, "SELECT 1 FROM file_offsets WHERE path = %s", (str(log),)), 10,
+                 "the start offset")
+        with log.open("a") as f:
+            f.write('{"type": "chat", "message": "two"}\n')
         wait_for(lambda: fetch(pg_url, "SELECT 1 FROM records WHERE message = 'two'"), 10, "the tailed line")
     finally:
         assert collector.stop() == 0, collector.output()
