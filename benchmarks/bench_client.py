@@ -26,7 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from logconsole.client import LogClient
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _daemon  # noqa: E402
+from logconsole.client import LogClient  # noqa: E402
 
 
 def fields(i: int) -> dict[str, object]:
@@ -37,23 +40,9 @@ def fields(i: int) -> dict[str, object]:
 def start_daemon(folder: Path) -> tuple[subprocess.Popen[bytes], Path]:
     sock = folder / "run" / "bench.sock"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOGCONSOLE_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "logconsole", "daemon", "--db", str(folder / "bench.db"), "--socket", str(sock),
-         "--health-interval", "3600", "--retention-days", "0"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(os.fspath(sock))
-            return proc, sock
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("the collector did not start") from None
-            time.sleep(0.05)
-        finally:
-            probe.close()
+    proc = _daemon.start(["--db", str(folder / "bench.db"), "--health-interval", "3600", "--retention-days", "0"],
+                         sock=sock, log=None, env=env)
+    return proc, sock
 
 
 def raw(sock_path: Path, n: int) -> float:

@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
+import _daemon  # noqa: E402
 import _data  # noqa: E402
 
 PRIVATE_SETTINGS = "-c shared_buffers=256MB -c max_wal_size=2GB"
@@ -42,43 +41,11 @@ class Daemon:
         self.sock = folder / "run" / f"{host}.sock"
         env = {k: v for k, v in os.environ.items() if not k.startswith("LOGCONSOLE_")}
         env.update(XDG_CONFIG_HOME=str(folder / "config"), LOGCONSOLE_DB=url)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "logconsole", "daemon", "--socket", str(self.sock), "--host", host,
-             "--retention-days", "0", "--health-interval", "86400"],
-            stdout=subprocess.DEVNULL, stderr=open(folder / f"{host}.log", "ab"), env=env,  # noqa: SIM115
-        )
-        deadline = time.monotonic() + 30
-        while not self._listening():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"daemon did not start: {(folder / f'{host}.log').read_text()}")
-            time.sleep(0.05)
-
-    def _listening(self) -> bool:
-        s = socket.socket(socket.AF_UNIX)
-        try:
-            s.connect(str(self.sock))
-        except OSError:
-            return False
-        finally:
-            s.close()
-        return True
+        self.proc = _daemon.start(["--host", host, "--retention-days", "0", "--health-interval", "86400"],
+                                  sock=self.sock, log=folder / f"{host}.log", env=env)
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(60)
-
-
-def _sync(s: socket.socket) -> dict:
-    buf = bytearray()
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            raise SystemExit("the collector closed the connection")
-        buf += chunk
-        for line in bytes(buf).splitlines():
-            answer = json.loads(line)
-            if answer.get("op") == "sync":
-                return answer
+        _daemon.stop(self.proc)
 
 
 def ingest(d: Daemon, lines: list[bytes], clients: int) -> float:
@@ -93,7 +60,7 @@ def ingest(d: Daemon, lines: list[bytes], clients: int) -> float:
 
     def work(i: int) -> None:
         socks[i].sendall(shares[i])
-        answers[i] = _sync(socks[i])
+        answers[i] = _daemon.read_until_sync(socks[i], bytearray())
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
     started = time.perf_counter()

@@ -35,11 +35,9 @@ import http.client
 import json
 import os
 import re
-import signal
 import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -51,6 +49,7 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import _daemon  # noqa: E402
 import _data  # noqa: E402
 
 from logconsole.ingest import normalize  # noqa: E402
@@ -96,26 +95,8 @@ class Daemon:
         self.sock = folder / "run" / "bench.sock"
         env = dict(os.environ, XDG_CONFIG_HOME=str(folder / "config"))
         env.pop("LOGCONSOLE_CONFIG", None)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "logconsole", "daemon", "--db", str(self.db), "--socket", str(self.sock),
-             "--retention-days", "0", *options],
-            stdout=subprocess.DEVNULL, stderr=open(folder / "daemon.log", "ab"), env=env,  # noqa: SIM115
-        )
-        deadline = time.monotonic() + 20
-        while not self._listening():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"daemon did not start: {(folder / 'daemon.log').read_text()}")
-            time.sleep(0.05)
-
-    def _listening(self) -> bool:
-        s = socket.socket(socket.AF_UNIX)
-        try:
-            s.connect(str(self.sock))
-        except OSError:
-            return False
-        finally:
-            s.close()
-        return True
+        self.proc = _daemon.start(["--db", str(self.db), "--retention-days", "0", *options],
+                                  sock=self.sock, log=self.log, env=env, timeout=20)
 
     def connect(self) -> socket.socket:
         s = socket.socket(socket.AF_UNIX)
@@ -123,8 +104,7 @@ class Daemon:
         return s
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(60)
+        _daemon.stop(self.proc)
 
     def otlp_address(self) -> tuple[str, int]:
         """Host and port of a daemon started with ``--otlp 127.0.0.1:0`` (from its log)."""
@@ -146,19 +126,7 @@ class Daemon:
             conn.close()
 
 
-def read_until_sync(s: socket.socket, buf: bytearray) -> dict:
-    while True:
-        nl = buf.find(b"\n")
-        if nl >= 0:
-            answer = json.loads(bytes(buf[:nl]))
-            del buf[: nl + 1]
-            if answer.get("op") == "sync":
-                return answer
-            raise SystemExit(f"unexpected answer: {answer}")
-        chunk = s.recv(65536)
-        if not chunk:
-            raise SystemExit("daemon closed the connection")
-        buf += chunk
+read_until_sync = _daemon.read_until_sync
 
 
 def bench_bare(rows: list[dict], folder: Path, *, group_upkeep: bool = True) -> float:
