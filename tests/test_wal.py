@@ -91,3 +91,41 @@ def test_the_collector_truncates_the_log_once_the_reader_left_and_it_is_idle(tmp
         wait_for(lambda: wal_size(c.db) == 0, 10, "the idle collector to truncate the log")
     finally:
         assert c.stop() == 0
+
+
+def test_a_stop_while_the_idle_collector_truncates_the_log_is_clean(tmp_path: Path) -> None:
+    """The truncation runs on a thread the stop cannot interrupt: the stop must
+    leave that thread its connection (closing it under the thread crashed the
+    daemon with SIGSEGV) and still store everything."""
+    c = Collector(tmp_path, "--idle-checkpoint", "0.2").start()
+    stopped = False
+    try:
+        wait_for(lambda: c.db.exists() and c.rows("SELECT 1 FROM records WHERE type = 'system'"), 15, "health")
+        reader = sqlite3.connect(c.db, isolation_level=None)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM records").fetchone()  # the log must hold every record below
+        big = "y" * 2000
+        sent = 0
+        with Client(c.sock, timeout=60) as client:
+            for part in range(12):
+                client.send_records(*({"type": "activity", "message": f"{part} {i} {big}"} for i in range(2000)))
+                answer, rejected = client.sync()
+                assert answer["ok"] and not rejected
+                sent += 2000
+        before = c.db.stat().st_size
+        reader.execute("COMMIT")
+        reader.close()
+        # The checkpoint copies the log into the database file: stop as soon as it is seen doing so.
+        deadline = time.monotonic() + 30
+        while c.db.stat().st_size == before:
+            assert time.monotonic() < deadline, "the idle collector never started copying the log"
+            time.sleep(0.0005)
+        stopped = True
+        assert c.stop() == 0
+    finally:
+        if not stopped:
+            c.stop()
+    conn = sqlite3.connect(c.db)
+    assert conn.execute("SELECT count(*) FROM records WHERE type = 'activity'").fetchone()[0] == sent
+    assert conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+    conn.close()

@@ -685,30 +685,27 @@ class Daemon:
         path = self.opts.db_path
         if idle <= 0 or pipeline is None or not isinstance(path, Path):
             return
-        conn = None
         seen = pipeline.counters.committed
         quiet_since = asyncio.get_running_loop().time()
-        try:
-            while True:
-                await asyncio.sleep(idle)
-                now = asyncio.get_running_loop().time()
-                if pipeline.counters.committed != seen or pipeline.queue_depth:
-                    seen, quiet_since = pipeline.counters.committed, now
-                    continue
-                if now - quiet_since < idle or wal_size(path) == 0:
-                    continue
-                try:
-                    if conn is None:
-                        conn = await asyncio.to_thread(connect, path, check_same_thread=False)
-                    done = await asyncio.to_thread(checkpoint, conn, "TRUNCATE", wait=0)
-                except (sqlite3.Error, StoreError) as exc:
-                    log.warning("could not truncate the write-ahead log: %s", describe(exc))
-                    continue
-                if done.complete:
-                    log.debug("idle: write-ahead log truncated")
-        finally:
-            if conn is not None:
-                conn.close()
+        while True:
+            await asyncio.sleep(idle)
+            now = asyncio.get_running_loop().time()
+            if pipeline.counters.committed != seen or pipeline.queue_depth:
+                seen, quiet_since = pipeline.counters.committed, now
+                continue
+            if now - quiet_since < idle or wal_size(path) == 0:
+                continue
+            try:
+                # Opened, used and closed on one thread: a stop that cancels
+                # this task while the checkpoint runs leaves that thread to
+                # finish with its own connection (closing a connection another
+                # thread is using crashes the process).
+                complete = await asyncio.to_thread(_truncate_log, path)
+            except (sqlite3.Error, StoreError) as exc:
+                log.warning("could not truncate the write-ahead log: %s", describe(exc))
+                continue
+            if complete:
+                log.debug("idle: write-ahead log truncated")
 
     def _start_forwarder(self) -> Forwarder | None:
         """Forwarding (``[forward]``), woken by every commit besides its own polling."""
@@ -784,6 +781,15 @@ def _identity(path: Path) -> tuple[int, int] | None:
 def _fd_identity(fd: int) -> tuple[int, int]:
     st = os.fstat(fd)
     return st.st_dev, st.st_ino
+
+
+def _truncate_log(db_path: Path) -> bool:
+    """One ``TRUNCATE`` checkpoint that waits for no one; whether it completed."""
+    conn = connect(db_path, backfills=False)
+    try:
+        return checkpoint(conn, "TRUNCATE", wait=0).complete
+    finally:
+        conn.close()
 
 
 def _prune(db_path: Path, days: float) -> int:
