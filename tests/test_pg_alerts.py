@@ -24,6 +24,7 @@ from logconsole.collectors.forward import public_endpoint
 from logconsole.collectors.horizon import SharedHorizon
 from logconsole.ingest import normalize
 from logconsole.store.interface import Store, open_store
+from logconsole.store.postgres import alerts as pg_alerts
 from logconsole.store.postgres.store import PostgresStore
 from logconsole.store.url import parse_store_url
 
@@ -192,7 +193,7 @@ def test_a_batch_committed_after_a_later_numbered_one_is_not_passed_over(pg_url:
     a, b, leader = (PostgresStore.open(location) for _ in range(3))
     error = normalize({"type": "error", "message": "disk full", "errorType": "IOError"}, host="web-1")
     a.writer().commit([error])
-    cursor = leader.horizon()
+    cursor = pg_alerts.horizon(leader.conn)
     seen = {r["id"] for r in leader.records_between(0, cursor, 1000)}
     hold = psycopg.connect(pg_url, autocommit=False)
     try:
@@ -208,7 +209,7 @@ def test_a_batch_committed_after_a_later_numbered_one_is_not_passed_over(pg_url:
         read: list[int] = []
 
         def lead() -> None:
-            upto = leader.horizon()
+            upto = pg_alerts.horizon(leader.conn)
             read.extend(r["id"] for r in leader.records_between(cursor, upto, 1000))
 
         reading = threading.Thread(target=lead)

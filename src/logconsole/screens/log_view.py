@@ -53,7 +53,6 @@ from logconsole.screens.data import (
     Neighbours,
     count_after,
     fetch_page_rows,
-    max_id,
     store_error_text,
 )
 from logconsole.store import query
@@ -373,13 +372,17 @@ class LogView(ScrollView, can_focus=True):
         self, generation: int, flt: Filter, sort: Sort, page: int, total: int | None,
         neighbours: Neighbours, snapshot_id: int,
     ) -> None:
-        """Read a page and, in the same read transaction, the newest id it could contain."""
+        """Read a page bounded by the view's moment (``snapshot_id``).  A new
+        query's first page fixes that moment: the store's horizon, read before
+        the page, so that every record above it, even one committed late below
+        the newest id of another host's batch, is an arrival to count."""
         try:
-            with self.pool.store() as store, store.snapshot():
-                rows = fetch_page_rows(
-                    store, flt, sort, page, total=total, neighbours=neighbours, snapshot_id=snapshot_id,
-                )
-                top = max_id(store)
+            with self.pool.store() as store:
+                top = snapshot_id or store.horizon()
+                with store.snapshot():
+                    rows = fetch_page_rows(
+                        store, flt, sort, page, total=total, neighbours=neighbours, snapshot_id=top,
+                    )
         except STORE_ERRORS as exc:
             self.post_message(self.Failed(f"cannot read records: {store_error_text(exc)}"))
             return

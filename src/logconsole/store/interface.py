@@ -100,6 +100,14 @@ class Store(Protocol):
 
     def max_id(self) -> int: ...
 
+    def horizon(self) -> int:
+        """Every id up to this is committed or never will be: where a reader's
+        moment ends, so that what it counts as new afterwards is every record
+        above it.  The newest id on SQLite (one writer, committing in id
+        order); on PostgreSQL it waits for the batches in flight, whose ids
+        may be below the newest committed one."""
+        ...
+
     def groups(self) -> list[dict[str, Any]]:
         """Every error group row, by id."""
         ...

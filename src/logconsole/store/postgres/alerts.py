@@ -31,6 +31,24 @@ def horizon(conn: psycopg.Connection) -> int:
     return int(conn.execute("SELECT logconsole_horizon()").fetchone()[0])  # type: ignore[index]
 
 
+READER_WAIT = 1.0
+"""Seconds a reader (a console, ``query --follow``) waits for the batches in flight."""
+
+
+def reader_horizon(conn: psycopg.Connection, wait: float | None = None) -> int:
+    """:func:`horizon` on an autocommit connection, waiting at most ``wait``
+    seconds: a batch stuck in flight would otherwise hold the reader and, queued
+    behind its look, every host's new batches.  Past that, the newest committed
+    id (a batch that late may then be passed over, as without the horizon)."""
+    wait = READER_WAIT if wait is None else wait
+    try:
+        with conn.transaction():
+            conn.execute(f"SET LOCAL lock_timeout = {max(1, int(wait * 1000))}")  # type: ignore[arg-type]
+            return horizon(conn)
+    except psycopg.errors.LockNotAvailable:
+        return int(conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0])  # type: ignore[index]
+
+
 def count_in_range(conn: psycopg.Connection, flt: Filter, first: int, last: int) -> tuple[int, int | None]:
     """How many records with ids in ``[first, last]`` match ``flt``, and the latest of them."""
     where, params = pq.where_sql(flt)

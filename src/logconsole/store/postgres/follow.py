@@ -13,7 +13,8 @@ the new ids with whether they match (one query, ``id > last``), keeps the
 gaps it saw, and looks for them again until they are filled or
 :data:`GAP_SECONDS` have passed (a batch that was rolled back leaves its gap
 for good).  A record committed that late is printed when it arrives, after
-records with higher ids.
+records with higher ids.  Following begins at the commit horizon, not the
+newest id: a batch in flight then is among the last matches or followed.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import psycopg
 from logconsole.store.db import StoreError
 from logconsole.store.follow import DEFAULT_INTERVAL, PAGE
 from logconsole.store.postgres import query as pq
+from logconsole.store.postgres.alerts import reader_horizon
 from logconsole.store.postgres.schema import SELECT_LIST
 from logconsole.store.query import NEWEST, Condition, Filter
 from logconsole.store.url import StoreURL
@@ -64,7 +66,9 @@ class PgFollower:
     def start(self, limit: int) -> list[dict[str, Any]]:
         """The last ``limit`` matches (oldest first) up to the highest id stored, from which following begins."""
         conn = self._open()
-        self.last_id = int(conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0])  # type: ignore[index]
+        # The horizon, not the newest id: a batch in flight with lower ids is
+        # waited for, so it is either among the last matches or followed.
+        self.last_id = reader_horizon(conn)
         if not limit:
             return []
         upto = self.flt.with_(where=(*self.flt.where, Condition("id", "<=", self.last_id)))

@@ -345,8 +345,7 @@ class PostgresStore:
         self.write_meta({STATE_PREFIX + name: s.as_json() for name, s in states.items()})
 
     def horizon(self) -> int:
-        """Every id up to this is committed or never will be (:mod:`.alerts`)."""
-        return pg_alerts.horizon(self.conn)
+        return pg_alerts.reader_horizon(self.conn)
 
     def group_events(self, after: int, upto: int) -> list[GroupEvent]:
         return pg_alerts.group_events(self.conn, after, upto)

@@ -91,6 +91,9 @@ class SQLiteStore:
     def max_id(self) -> int:
         return int(self.conn.execute("SELECT coalesce(max(id), 0) FROM records").fetchone()[0])
 
+    def horizon(self) -> int:
+        return self.max_id()
+
     def groups(self) -> list[dict[str, Any]]:
         cur = self.conn.execute(f"SELECT {', '.join(GROUP_COLUMNS)} FROM error_groups ORDER BY id")
         return list(dict_rows(cur))
