@@ -79,3 +79,39 @@ def test_offsets_of_a_first_schema_database_become_the_offsets_of_no_named_host(
         conn.execute("""INSERT INTO file_offsets (host, path, inode, "offset", head)
                         VALUES ('web-2', '/var/log/a.log', 2, 20, 'h')""")
         assert conn.execute("SELECT count(*) FROM file_offsets").fetchone() == (2,)
+
+
+def test_a_change_of_the_search_fields_makes_the_search_column_anew(pg_url: str) -> None:
+    """A database whose search column predates ``stack`` being searchable (as an
+    older program made it): the next open makes it anew, and every record is
+    found by the new field."""
+    from logconsole.ingest import normalize
+    from logconsole.kinds import FTS_COLUMNS
+    from logconsole.store.postgres import migrations as M
+    from logconsole.store.postgres.schema import search_sql
+    from logconsole.store.query import Filter
+
+    older = tuple(c for c in FTS_COLUMNS if c != "stack")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        with conn.transaction():
+            M.remake_search(conn, older)
+    older_store = psycopg.connect(pg_url, autocommit=True)
+    try:
+        older_store.execute("INSERT INTO records (type, created_at, message, stack) "
+                            "VALUES ('error', now(), 'boom', 'KeyError: 東京')")
+        assert older_store.execute("SELECT count(*) FROM records WHERE search @@ '東京'::tsquery").fetchone() == (0,)
+    finally:
+        older_store.close()
+
+    store = open_store(pg_url)
+    try:
+        assert store.count(Filter(search="東京")) == 1
+        store.insert([normalize({"type": "error", "message": "new", "stack": "KeyError: 大阪"})])
+        assert store.count(Filter(search="大阪")) == 1
+    finally:
+        store.close()
+    with psycopg.connect(pg_url) as conn:
+        [(comment,)] = conn.execute("SELECT col_description('records'::regclass, attnum) FROM pg_attribute "
+                                    "WHERE attrelid = 'records'::regclass AND attname = 'search'").fetchall()
+        assert comment == search_sql()
+        assert conn.execute("SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_records_search'").fetchone() == (1,)
