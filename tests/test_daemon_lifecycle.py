@@ -275,14 +275,17 @@ def test_connections_beyond_the_file_limit_are_refused_with_an_answer(tmp_path: 
             clients.append(Client(c.sock))
         refused = []
         for cl in clients:
-            cl.send_records({"type": "activity", "message": "crowd"})
-            cl.send('{"op": "sync"}\n')
+            try:
+                cl.send_records({"type": "activity", "message": "crowd"})
+                cl.send('{"op": "sync"}\n')
+            except BrokenPipeError:
+                pass  # refused and closed already: its refusal is still there to read
         for cl in clients:
             a = cl.answer()
             if a.get("op") != "sync":
                 refused.append(a)
         accepted = 50 - len(refused)
-        assert 30 <= accepted <= 36  # a probe connection may not have been let go yet
+        assert 30 <= accepted <= 36, refused[:3]  # a probe connection may not have been let go yet
         assert all(a == {"ok": False, "error": "too many connections"} for a in refused)
         assert len(c.rows("SELECT id FROM records WHERE message = 'crowd'")) == accepted
         for cl in clients[:5]:
