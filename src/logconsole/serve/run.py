@@ -7,12 +7,17 @@ import errno
 import ipaddress
 import signal
 import socket
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
+
+# textual-serve's templates keep their context under a string key, which aiohttp
+# warns about on the first page served: a line for the maintainers, not the user.
+warnings.filterwarnings("ignore", category=web.NotAppKeyWarning)
 
 from logconsole.serve.console import app_command, app_database_env
 from logconsole.serve.guard import DEFAULT_MAX_SESSIONS, GuardedServer
