@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -102,6 +103,20 @@ def test_group_filters_and_sorts(db: Path | str, groups: dict[str, int]) -> None
 def test_group_filter_mistakes_are_one_line_errors(db: Path | str, groups: dict[str, int],
                                                    args: tuple[str, ...], words: tuple[str, ...]) -> None:
     assert_user_error(run(db, "groups", *args), *words)
+
+
+def test_at_80_columns_the_error_gives_way_and_every_other_cell_is_whole(
+        db: Path | str, groups: dict[str, int]) -> None:
+    """A ``regressed`` status (the widest) must not cut the time column short."""
+    run(db, "resolve", "--group", str(groups["timeout"]), "--note", "fixed")
+    add_to(db, dict(type="error", severity="critical", message="upstream timed out after 31000 ms"))
+    result = run(db, "groups", env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    body = result.stdout.splitlines()[2:]
+    assert len(body) == 3 and "regressed" in result.stdout
+    for line in body:
+        assert len(line) <= 80, line
+        assert re.search(r"\d\d:\d\d:\d\d\s+(high|medium|critical|low)\s", line), line
 
 
 def test_resolve_group_resolves_its_records_and_unresolve_reopens_them(db: Path | str, groups: dict[str, int]) -> None:

@@ -128,7 +128,8 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         ))
     headers = ("id", "status", "count", "users", "last seen", "severity", "error")
     widths = [max(len(h), *(cells[c].cell_len for cells in body)) for c, h in enumerate(headers)]
-    widths[-1] = max(20, min(widths[-1], console.width - sum(widths[:-1]) - 3 * (len(headers) - 1)))
+    # The error gives way (down to 10 cells) before any other column is cut.
+    widths[-1] = max(10, min(widths[-1], console.width - sum(widths[:-1]) - 3 * (len(headers) - 1)))
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, header_style="bold")
     for header, width in zip(headers, widths):
         justify = "right" if header in ("id", "count", "users") else "left"
