@@ -15,13 +15,13 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-# textual-serve's templates keep their context under a string key, which aiohttp
-# warns about on the first page served: a line for the maintainers, not the user.
-warnings.filterwarnings("ignore", category=web.NotAppKeyWarning)
-
 from logconsole.serve.console import app_command, app_database_env
 from logconsole.serve.guard import DEFAULT_MAX_SESSIONS, GuardedServer
 from logconsole.store.url import StoreURL
+
+# textual-serve's templates keep their context under a string key, which aiohttp
+# warns about on the first page served: a line for the maintainers, not the user.
+warnings.filterwarnings("ignore", category=web.NotAppKeyWarning)
 
 DEFAULT_PORT = 8765
 
